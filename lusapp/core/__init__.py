@@ -1,0 +1,1 @@
+"""Qt-free domain model: labels, protocols, score scales, patients, clinical vector, errors."""
