@@ -1,0 +1,1 @@
+"""Qt-free models: networks (plain torch), bundles, registry, inference engine, quantitative measures."""
