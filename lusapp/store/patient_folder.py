@@ -1,0 +1,170 @@
+"""Read a plain patient folder (no store) into a Patient plus its media files.
+
+Layout (all optional except at least something useful)::
+
+    <folder>/R1.mp4, L3.png, R2.dcm, ...   media named by zone id (case-insensitive, any supported extension)
+    <folder>/clinical.json                  {"age": 61, "sex": "F", "symptoms": {...}, "history": {...},
+                                             "patient_id": "P-7", "exam_date": "2026-01-15", "severity": 3,
+                                             "protocol_id": "lus12"}   (ClinicalInfo keys may also sit
+                                             under "clinical")
+    <folder>/scores.csv                     zone,score rows (header optional); a row "severity,<1-4>" too
+
+Scores read here become clinician scores with rater ``import``. Files that match no zone are reported in
+``warnings``, never fatal; malformed clinical.json / scores.csv raise ``ValidationError`` naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from lusapp.core.errors import ValidationError
+from lusapp.core.patient import PATIENT_ID_RE, ClinicalInfo, Patient, ScoreEntry, utc_now
+from lusapp.core.protocols import load_protocol
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv", ".mpg", ".mpeg", ".webm", ".gif")
+STILL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+DICOM_EXTENSIONS = (".dcm", ".dicom")
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS + DICOM_EXTENSIONS + STILL_EXTENSIONS  # preference order
+KNOWN_FILES = ("clinical.json", "scores.csv")
+_CLINICAL_KEYS = ("age", "sex", "symptoms", "history")
+_EXTRA_KEYS = ("patient_id", "exam_date", "severity", "protocol_id", "clinical", "notes")
+
+
+class PatientFolder(tuple):
+    """``(patient, {zone_id: media path})`` that also carries ``.warnings`` (list of str)."""
+
+    def __new__(cls, patient: Patient, media: dict[str, Path], warnings: list[str]):
+        obj = super().__new__(cls, (patient, media))
+        obj.warnings = warnings
+        return obj
+
+    @property
+    def patient(self) -> Patient:
+        return self[0]
+
+    @property
+    def media(self) -> dict[str, Path]:
+        return self[1]
+
+
+def folder_patient_id(name: str) -> str:
+    pid = re.sub(r"[^A-Za-z0-9._\-]", "_", name).strip(".")[:64]
+    return pid or "patient"
+
+
+def _read_clinical(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(str(path), f"cannot be read ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise ValidationError(str(path), f"is not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    if not isinstance(doc, dict):
+        raise ValidationError(str(path), "should hold a JSON object")
+    unknown = sorted(set(doc) - set(_CLINICAL_KEYS) - set(_EXTRA_KEYS))
+    if unknown:
+        raise ValidationError(str(path), f"unknown keys {', '.join(unknown)} (known: "
+                                         f"{', '.join(_CLINICAL_KEYS + _EXTRA_KEYS)})")
+    return doc
+
+
+def _read_scores(path: Path, warnings: list[str]) -> tuple[dict[str, int], int | None]:
+    scores: dict[str, int] = {}
+    severity = None
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(str(path), f"cannot be read ({exc})") from exc
+    for no, row in enumerate(csv.reader(text.splitlines()), 1):
+        cells = [c.strip() for c in row]
+        if not cells or not any(cells) or cells[0].startswith("#"):
+            continue
+        if no == 1 and cells[0].lower() == "zone":
+            continue
+        if len(cells) < 2 or not re.fullmatch(r"-?\d+", cells[1]):
+            raise ValidationError(str(path), f"line {no}: expected 'zone,score' with an integer score, got {row!r}")
+        key, value = cells[0], int(cells[1])
+        if key.lower() == "severity":
+            severity = value
+        elif key.upper() in scores:
+            raise ValidationError(str(path), f"line {no}: zone {key} is scored twice")
+        else:
+            scores[key.upper()] = value
+    return scores, severity
+
+
+def open_patient_folder(folder: str | Path) -> PatientFolder:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValidationError(str(folder), "is not a folder")
+    warnings: list[str] = []
+    doc = _read_clinical(folder / "clinical.json") if (folder / "clinical.json").is_file() else {}
+    where = str(folder / "clinical.json")
+    protocol = load_protocol(doc.get("protocol_id", "lus12"))
+    pid = doc.get("patient_id", folder_patient_id(folder.name))
+    if not isinstance(pid, str) or not PATIENT_ID_RE.match(pid):
+        raise ValidationError(where, f"patient_id {pid!r} must be 1-64 letters, digits, '-', '_' or '.'")
+    clinical_doc = doc.get("clinical", {k: doc[k] for k in _CLINICAL_KEYS if k in doc})
+    try:
+        clinical = ClinicalInfo.from_dict(clinical_doc)
+        patient = Patient.new(pid, protocol, exam_date=doc.get("exam_date"), clinical=clinical)
+    except ValidationError as exc:
+        raise ValidationError(where, str(exc)) from exc
+    if isinstance(doc.get("notes"), str):
+        patient.notes = doc["notes"]
+
+    candidates: dict[str, list[Path]] = {}
+    for f in sorted(folder.iterdir()):
+        if f.name.startswith(".") or f.name.lower() in KNOWN_FILES:
+            continue
+        if f.is_dir():
+            warnings.append(f"{f.name}/: sub-folders are ignored")
+            continue
+        zone = protocol.find_zone(f.stem)
+        if f.suffix.lower() not in MEDIA_EXTENSIONS:
+            warnings.append(f"{f.name}: not a supported media type ({', '.join(MEDIA_EXTENSIONS)}); ignored")
+        elif zone is None:
+            warnings.append(f"{f.name}: name matches no zone of {protocol.id} "
+                            f"({', '.join(protocol.zone_ids)}); ignored")
+        else:
+            candidates.setdefault(zone.id, []).append(f)
+    media: dict[str, Path] = {}
+    for zid, files in candidates.items():
+        files.sort(key=lambda p: MEDIA_EXTENSIONS.index(p.suffix.lower()))
+        media[zid] = files[0]
+        if len(files) > 1:
+            warnings.append(f"zone {zid}: several files ({', '.join(p.name for p in files)}); using {files[0].name}")
+    media = {z: media[z] for z in protocol.zone_ids if z in media}
+
+    severity = doc.get("severity")
+    scores_path = folder / "scores.csv"
+    if scores_path.is_file():
+        scores, csv_severity = _read_scores(scores_path, warnings)
+        now = utc_now()
+        for key, value in scores.items():
+            zone = protocol.find_zone(key)
+            if zone is None:
+                warnings.append(f"scores.csv: zone {key} is not in {protocol.id}; ignored")
+                continue
+            try:
+                patient.scale.check(value, f"zone {zone.id}")
+            except ValidationError as exc:
+                raise ValidationError(str(scores_path), str(exc)) from exc
+            patient.zones[zone.id].clinician_score = ScoreEntry(value, "import", now)
+        if csv_severity is not None:
+            if severity is not None and severity != csv_severity:
+                warnings.append(f"severity {csv_severity} in scores.csv differs from {severity} in clinical.json; "
+                                "using clinical.json")
+            else:
+                severity = csv_severity
+    if severity is not None:
+        if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 4:
+            raise ValidationError(where, f"severity {severity!r} should be 1-4 (mild..critical)")
+        patient.severity.clinician_label = severity
+        patient.severity.rater = "import"
+        patient.severity.time = utc_now()
+    patient.validate(protocol)
+    return PatientFolder(patient, media, warnings)
