@@ -131,6 +131,9 @@ def test_original_and_final_masks_are_kept_side_by_side(store):
     np.testing.assert_array_equal(store.load_mask("P-1", "R1", 7, "original"), model)
     np.testing.assert_array_equal(store.load_mask("P-1", "R1", 7, "final"), edited)
     assert store.load_mask("P-1", "R1", 0, "final") is None
+    assert store.load_effective_mask("P-1", "R1", 7)[1] == "final"
+    assert store.load_effective_mask("P-1", "R1", 0)[1] == "original"
+    assert store.load_effective_mask("P-1", "R1", 3) == (None, None)
     orig = store.mask_provenance("P-1", "R1", "original")
     final = store.mask_provenance("P-1", "R1", "final")
     assert orig[7]["rater"] == "model" and orig[7]["model_version"] == "seg-1.0" and "labelled" not in orig[7]

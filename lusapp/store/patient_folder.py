@@ -71,7 +71,7 @@ def _read_clinical(path: Path) -> dict:
     return doc
 
 
-def _read_scores(path: Path, warnings: list[str]) -> tuple[dict[str, int], int | None]:
+def _read_scores(path: Path) -> tuple[dict[str, int], int | None]:
     scores: dict[str, int] = {}
     severity = None
     try:
@@ -142,7 +142,7 @@ def open_patient_folder(folder: str | Path) -> PatientFolder:
     severity = doc.get("severity")
     scores_path = folder / "scores.csv"
     if scores_path.is_file():
-        scores, csv_severity = _read_scores(scores_path, warnings)
+        scores, csv_severity = _read_scores(scores_path)
         now = utc_now()
         for key, value in scores.items():
             zone = protocol.find_zone(key)

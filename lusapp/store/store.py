@@ -341,9 +341,18 @@ class Store:
                   rater: str = "model", model_version: str = "") -> None:
         self.save_masks(pid, zone_id, {frame: mask}, kind, rater, model_version)
 
-    def load_mask(self, pid: str, zone_id: str, frame: int, kind: str = "final") -> np.ndarray | None:
+    def load_mask(self, pid: str, zone_id: str, frame: int, kind: str = "original") -> np.ndarray | None:
         """The stored label map, or None when that frame has no mask of that kind."""
         return _masks.read_mask(self._zone_dir(pid, zone_id), kind, frame)
+
+    def load_effective_mask(self, pid: str, zone_id: str, frame: int) -> tuple[np.ndarray | None, str | None]:
+        """(mask, kind): the FINAL mask when the clinician made one, else the ORIGINAL, else (None, None)."""
+        zone_dir = self._zone_dir(pid, zone_id)
+        for kind in ("final", "original"):
+            m = _masks.read_mask(zone_dir, kind, frame)
+            if m is not None:
+                return m, kind
+        return None, None
 
     def mask_frames(self, pid: str, zone_id: str, kind: str = "original") -> list[int]:
         return _masks.list_frames(self._zone_dir(pid, zone_id), kind)
