@@ -1,0 +1,1 @@
+"""Training-side code: synthetic data generator, datasets, losses, training, evaluation."""

@@ -1,0 +1,119 @@
+"""Probe geometry and scan conversion for the synthetic lung-ultrasound generator.
+
+Everything is first drawn in *beam coordinates*: a polar image of shape ``(n_samples, n_beams)`` whose row is
+the depth sample along a beam (row 0 = transducer face) and whose column is the beam index (left to right).
+:class:`Geometry` holds the ``cv2.remap`` maps that turn such an image into the Cartesian output frame
+(convex: a sector whose apex lies above the image; linear: a rectangle), and the ``inside`` mask of the
+imaging region in the output frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Geometry:
+    kind: str  # "convex" | "linear"
+    height: int  # output frame size
+    width: int
+    depth_cm: float
+    n_samples: int  # polar grid size
+    n_beams: int
+    px_per_cm: float  # output pixels per cm (isotropic)
+    map_x: np.ndarray = field(repr=False)  # (H, W) float32 beam index of each output pixel
+    map_y: np.ndarray = field(repr=False)  # (H, W) float32 sample index of each output pixel
+    inside: np.ndarray = field(repr=False)  # (H, W) bool imaging region
+    apex: tuple[float, float] = (0.0, 0.0)  # convex: apex (x, y) in output px (y < 0); linear: unused
+    r0: float = 0.0  # convex: radius of the probe face in px
+    half_angle: float = 0.0  # convex: half fan angle in radians
+    x0: float = 0.0  # linear: left edge of the image in px
+    y0: float = 0.0  # top edge (linear) in px
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # bounding box x0, y0, x1, y1 of the imaging region
+
+    @property
+    def cm_per_sample(self) -> float:
+        return self.depth_cm / (self.n_samples - 1)
+
+    def sample_of_cm(self, depth_cm: float | np.ndarray) -> np.ndarray | float:
+        return np.asarray(depth_cm) / self.cm_per_sample
+
+    def to_cartesian(self, beam: np.ndarray, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Output pixel coordinates (x, y) of polar points (beam index, sample index)."""
+        beam = np.asarray(beam, dtype=np.float64)
+        sample = np.asarray(sample, dtype=np.float64)
+        depth_px = sample * self.cm_per_sample * self.px_per_cm
+        if self.kind == "convex":
+            theta = (beam / (self.n_beams - 1) * 2.0 - 1.0) * self.half_angle
+            r = self.r0 + depth_px
+            return self.apex[0] + r * np.sin(theta), self.apex[1] + r * np.cos(theta)
+        width_px = (self.box[2] - self.box[0])
+        return self.x0 + beam / (self.n_beams - 1) * width_px, self.y0 + depth_px
+
+    def scan_convert(self, polar: np.ndarray, nearest: bool = False) -> np.ndarray:
+        """Remap a polar image (n_samples, n_beams) to the output frame; outside the region it is 0."""
+        interp = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+        return cv2.remap(polar, self.map_x, self.map_y, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def make_geometry(kind: str, size: tuple[int, int] = (480, 640), depth_cm: float = 12.0,
+                  fan_deg: float = 70.0, radius_cm: float = 4.0, margin: tuple[int, int, int, int] = (0, 0, 0, 0),
+                  lateral_cm: float = 4.0, resolution: float = 0.6) -> Geometry:
+    """Build the scan-conversion maps.
+
+    ``size`` is the output (H, W); ``margin`` (top, bottom, left, right) px of black border around the image;
+    convex: ``fan_deg`` full fan angle, ``radius_cm`` probe face radius; linear: ``lateral_cm`` image width.
+    ``resolution`` scales the polar grid relative to the output pixel density (speed vs sharpness).
+    """
+    if kind not in ("convex", "linear"):
+        raise ValueError(f"probe kind must be 'convex' or 'linear', not {kind!r}")
+    h, w = size
+    top, bottom, left, right = margin
+    avail_h, avail_w = h - top - bottom, w - left - right
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == "convex":
+        half = np.deg2rad(fan_deg) / 2.0
+        # Fit the sector: vertical extent r_max - r0*cos(half) <= avail_h, width 2 r_max sin(half) <= avail_w.
+        ratio = radius_cm / depth_cm
+        # In units of depth_px: r0 = ratio * D, r_max = (1 + ratio) * D
+        d_by_h = avail_h / ((1.0 + ratio) - ratio * np.cos(half))
+        d_by_w = avail_w / (2.0 * (1.0 + ratio) * np.sin(half))
+        depth_px = float(min(d_by_h, d_by_w)) * 0.98
+        r0 = ratio * depth_px
+        cx = left + avail_w / 2.0
+        sector_h = (r0 + depth_px) - r0 * np.cos(half)
+        top_y = top + (avail_h - sector_h) / 2.0
+        ay = top_y - r0 * np.cos(half)
+        px_per_cm = depth_px / depth_cm
+        n_samples = int(round(depth_px * resolution * 1.2))
+        n_beams = int(round(2 * (r0 + depth_px) * np.sin(half) * resolution))
+        dx, dy = xx - cx, yy - ay
+        r = np.sqrt(dx * dx + dy * dy)
+        theta = np.arctan2(dx, dy)
+        map_y = (r - r0) / depth_px * (n_samples - 1)
+        map_x = (theta + half) / (2 * half) * (n_beams - 1)
+        inside = (r >= r0) & (r <= r0 + depth_px) & (np.abs(theta) <= half)
+        bx0 = int(np.floor(cx - (r0 + depth_px) * np.sin(half)))
+        bx1 = int(np.ceil(cx + (r0 + depth_px) * np.sin(half)))
+        box = (max(bx0, 0), int(np.floor(top_y)), min(bx1, w), int(np.ceil(top_y + sector_h)))
+        extra = dict(apex=(float(cx), float(ay)), r0=float(r0), half_angle=float(half))
+    else:
+        px_per_cm = min(avail_h / depth_cm, avail_w / lateral_cm)
+        depth_px, width_px = depth_cm * px_per_cm, lateral_cm * px_per_cm
+        x0 = left + (avail_w - width_px) / 2.0
+        y0 = top + (avail_h - depth_px) / 2.0
+        n_samples = int(round(depth_px * resolution * 1.2))
+        n_beams = int(round(width_px * resolution))
+        map_y = (yy - y0) / depth_px * (n_samples - 1)
+        map_x = (xx - x0) / width_px * (n_beams - 1)
+        inside = (map_x >= 0) & (map_x <= n_beams - 1) & (map_y >= 0) & (map_y <= n_samples - 1)
+        box = (int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x0 + width_px)), int(np.ceil(y0 + depth_px)))
+        extra = dict(x0=float(x0), y0=float(y0))
+    map_x = np.where(inside, map_x, -10.0).astype(np.float32)
+    map_y = np.where(inside, map_y, -10.0).astype(np.float32)
+    return Geometry(kind=kind, height=h, width=w, depth_cm=float(depth_cm), n_samples=n_samples,
+                    n_beams=n_beams, px_per_cm=float(px_per_cm), map_x=map_x, map_y=map_y, inside=inside,
+                    box=box, **extra)
