@@ -1,0 +1,165 @@
+"""`Clip`: the common, lazy frame-access interface of every media kind (video, still, DICOM).
+
+Subclasses implement `_decode(i)` returning the frame in the clip's native layout (uint8 HxW when
+`is_color` is False, HxWx3 RGB when True). This base adds a small LRU cache, grey conversion,
+frame sampling, iteration and the context-manager protocol. Returned arrays are copies: callers
+may draw on them freely.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+#: Limits for one frame; larger media raise TooLarge before any decoding.
+MAX_SIDE = 16384
+MAX_PIXELS = 2**28
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """uint8 HxW from uint8 HxW or HxWx3 RGB."""
+    if frame.ndim == 2:
+        return frame
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+def has_colour(frame_rgb: np.ndarray, spread: int = 24, fraction: float = 5e-4) -> bool:
+    """True when a meaningful share of pixels has clearly different channels (not codec noise)."""
+    if frame_rgb.ndim != 3:
+        return False
+    step = max(1, int(np.sqrt(frame_rgb.shape[0] * frame_rgb.shape[1] / 250_000)))
+    f = frame_rgb[::step, ::step].astype(np.int16)
+    s = f.max(axis=2) - f.min(axis=2)
+    return int((s > spread).sum()) > max(4, fraction * s.size)
+
+
+class Clip:
+    """A media file opened for lazy frame access. Use `lusapp.io.readers.open_media` to make one."""
+
+    kind: str = "video"
+    cache_capacity: int = 16
+
+    def __init__(self, path: str | Path, *, n_frames: int, width: int, height: int, fps: float | None,
+                 is_color: bool, pixel_spacing_mm: tuple[float, float] | None = None):
+        self.path = str(path)
+        self.n_frames = int(n_frames)
+        self.width = int(width)
+        self.height = int(height)
+        self.fps = float(fps) if fps else None
+        self.is_color = bool(is_color)
+        self.pixel_spacing_mm = pixel_spacing_mm
+        #: How non-8-bit data was mapped to uint8: {'source': 'uint16', 'low': lo, 'high': hi}; None if 8-bit.
+        self.intensity_scaling: dict | None = None
+        #: Imaging region known from the file itself (DICOM ultrasound regions): (x0, y0, x1, y1) or None.
+        self.region_hint: tuple[int, int, int, int] | None = None
+        #: Human-readable remarks found while reading (e.g. frame count corrected).
+        self.notes: list[str] = []
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._lock = threading.RLock()
+        self._closed = False
+
+    # -- subclass hooks -------------------------------------------------------------------------
+    def _decode(self, i: int) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Free decoder resources (subclasses)."""
+
+    # -- public API -----------------------------------------------------------------------------
+    @property
+    def cache_size(self) -> int:
+        """Number of decoded frames currently held in memory."""
+        return len(self._cache)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.height, self.width, 3) if self.is_color else (self.height, self.width)
+
+    def _index(self, i: int) -> int:
+        i = int(i)
+        if i < 0:
+            i += self.n_frames
+        if not 0 <= i < self.n_frames:
+            raise IndexError(f"{self.path}: frame {i} out of range 0..{self.n_frames - 1}")
+        return i
+
+    def _cached(self, i: int) -> np.ndarray:
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"{self.path}: clip is closed")
+            i = self._index(i)
+            frame = self._cache.get(i)
+            if frame is not None:
+                self._cache.move_to_end(i)
+                return frame
+            frame = self._decode(i)
+            self._remember(i, frame)
+            return frame
+
+    def _remember(self, i: int, frame: np.ndarray) -> None:
+        self._cache[i] = frame
+        self._cache.move_to_end(i)
+        while len(self._cache) > self.cache_capacity:
+            self._cache.popitem(last=False)
+
+    def read(self, i: int) -> np.ndarray:
+        """Frame i as uint8 HxW (grey clip) or HxWx3 RGB (colour clip). Negative i counts from the end."""
+        return self._cached(i).copy()
+
+    def read_gray(self, i: int) -> np.ndarray:
+        """Frame i as uint8 HxW."""
+        frame = self._cached(i)
+        return frame.copy() if frame.ndim == 2 else to_gray(frame)
+
+    def sample_indices(self, n: int, rng: np.random.Generator | int | None = None) -> list[int]:
+        """n frame indices in increasing order: evenly spaced (first and last included) or, with rng,
+        drawn at random without replacement. Never more than n_frames; a still gives [0]."""
+        total = self.n_frames
+        n = max(1, min(int(n), total))
+        if rng is None:
+            return sorted({int(round(x)) for x in np.linspace(0, total - 1, n)})
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        return sorted(int(x) for x in gen.choice(total, size=n, replace=False))
+
+    def iter_frames(self, gray: bool = False) -> Iterator[np.ndarray]:
+        """Every frame in order (sequential decode; frames are not all kept in memory)."""
+        i = 0
+        while i < self.n_frames:
+            yield self.read_gray(i) if gray else self.read(i)
+            i += 1
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._cache.clear()
+                self._release()
+
+    def info(self) -> dict:
+        return {"path": self.path, "kind": self.kind, "frames": self.n_frames, "fps": self.fps,
+                "width": self.width, "height": self.height, "is_color": self.is_color,
+                "pixel_spacing_mm": list(self.pixel_spacing_mm) if self.pixel_spacing_mm else None}
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def __enter__(self) -> "Clip":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} {self.kind} {self.width}x{self.height} "
+                f"frames={self.n_frames} fps={self.fps} path={self.path!r}>")
