@@ -92,6 +92,7 @@ def test_clinical_encoding_layout():
     assert v[names.index("symptom.fever")] == 1.0 and v[names.index("symptom.cough")] == 0.0
     assert v[names.index("symptom.dyspnea")] == 0.5
     assert v[names.index("history.diabetes")] == 1.0 and v[names.index("history.malignancy")] == 0.5
+    assert ClinicalInfo(symptoms={"cough": None}) == ClinicalInfo(), "explicit null means unknown"
     unknown = encode_clinical(ClinicalInfo())
     assert unknown[0] == 0.5 and unknown[1] == 0.5 and set(unknown.tolist()) == {0.5}
     female = encode_clinical({"age": 30, "sex": "female"})

@@ -1,4 +1,4 @@
-"""Patient / exam dataclasses with strict ``to_dict`` / ``from_dict`` round trips and validation.
+"""Patient / exam dataclasses (``ClinicalInfo`` lives in :mod:`lusapp.core.clinical` and is re-exported here) with strict ``to_dict`` / ``from_dict`` round trips and validation.
 
 Every validation failure is a ``ValidationError(field, message)`` whose field is a dotted path,
 e.g. ``clinical.age: 130 is outside 0-120``. Times are ISO-8601 UTC strings (``2026-01-31T12:00:00Z``).
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from lusapp.core.clinical import HISTORY, SYMPTOMS
+from lusapp.core.clinical import ClinicalInfo, _as_int, _need_dict
 from lusapp.core.errors import ValidationError
 from lusapp.core.protocols import Protocol, load_protocol
 from lusapp.core.scales import SEVERITY_LEVELS, ScoreScale, get_scale
@@ -58,98 +58,6 @@ def _get(d: dict, key: str, fld: str, default: Any = ..., types: tuple = (), all
         want = " or ".join(t.__name__ for t in types) + (" or null" if allow_none else "")
         raise ValidationError(name, f"{v!r} should be {want}")
     return v
-
-
-def _as_int(v: Any, fld: str, allow_none: bool = False) -> int | None:
-    if v is None and allow_none:
-        return None
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ValidationError(fld, f"{v!r} is not an integer")
-    return v
-
-
-def _need_dict(d: Any, fld: str) -> dict:
-    if not isinstance(d, dict):
-        raise ValidationError(fld, f"should be an object, got {type(d).__name__}")
-    return d
-
-
-# ----------------------------------------------------------------------------- clinical
-def _flag_value(v: Any, fld: str) -> bool | None:
-    if v is None or isinstance(v, bool):
-        return v
-    if isinstance(v, int) and v in (0, 1):
-        return bool(v)
-    if isinstance(v, str) and v.strip().lower() in ("yes", "no", "unknown", ""):
-        return {"yes": True, "no": False}.get(v.strip().lower())
-    raise ValidationError(fld, f"{v!r} should be true, false or null (unknown)")
-
-
-def _flags(d: Any, names: tuple[str, ...], fld: str, what: str) -> dict[str, bool | None]:
-    if d is None:
-        return {}
-    _need_dict(d, fld)
-    out: dict[str, bool | None] = {}
-    for k, v in d.items():
-        if k not in names:
-            raise ValidationError(f"{fld}.{k}", f"unknown {what} {k!r}; known: {', '.join(names)}")
-        val = _flag_value(v, f"{fld}.{k}")
-        if val is not None:  # unknown is represented by absence
-            out[k] = val
-    return out
-
-
-@dataclass
-class ClinicalInfo:
-    age: int | None = None
-    sex: str | None = None  # 'F' | 'M' | None
-    symptoms: dict[str, bool | None] = field(default_factory=dict)
-    history: dict[str, bool | None] = field(default_factory=dict)
-
-    def validate(self, fld: str = "clinical") -> None:
-        if self.age is not None:
-            if isinstance(self.age, bool) or not isinstance(self.age, int):
-                raise ValidationError(f"{fld}.age", f"{self.age!r} is not an integer")
-            if not 0 <= self.age <= 120:
-                raise ValidationError(f"{fld}.age", f"{self.age} is outside 0-120")
-        if self.sex not in ("F", "M", None):
-            raise ValidationError(f"{fld}.sex", f"{self.sex!r} should be 'F', 'M' or unknown (null)")
-        for attr, names, what in (("symptoms", SYMPTOMS, "symptom"), ("history", HISTORY, "history item")):
-            d = getattr(self, attr)
-            _need_dict(d, f"{fld}.{attr}")
-            for k, v in d.items():
-                if k not in names:
-                    raise ValidationError(f"{fld}.{attr}.{k}", f"unknown {what} {k!r}; known: {', '.join(names)}")
-                if v is not None and not isinstance(v, bool):
-                    raise ValidationError(f"{fld}.{attr}.{k}", f"{v!r} should be true, false or null (unknown)")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "age": self.age,
-            "sex": self.sex,
-            "symptoms": {s: self.symptoms.get(s) for s in SYMPTOMS},
-            "history": {h: self.history.get(h) for h in HISTORY},
-        }
-
-    @classmethod
-    def from_dict(cls, d: Any, fld: str = "clinical") -> ClinicalInfo:
-        _need_dict(d, fld)
-        unknown = sorted(set(d) - {"age", "sex", "symptoms", "history"})
-        if unknown:
-            raise ValidationError(f"{fld}.{unknown[0]}", f"unknown field (known: age, sex, symptoms, history)")
-        sex = d.get("sex")
-        if isinstance(sex, str):
-            sex = {"f": "F", "female": "F", "m": "M", "male": "M", "": None, "unknown": None}.get(sex.strip().lower(), sex)
-        info = cls(
-            age=_as_int(d.get("age"), f"{fld}.age", allow_none=True),
-            sex=sex,
-            symptoms=_flags(d.get("symptoms"), SYMPTOMS, f"{fld}.symptoms", "symptom"),
-            history=_flags(d.get("history"), HISTORY, f"{fld}.history", "history item"),
-        )
-        info.validate(fld)
-        return info
 
 
 # ----------------------------------------------------------------------------- media & scores
