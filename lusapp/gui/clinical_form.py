@@ -1,0 +1,179 @@
+"""Clinical information form: age, sex, symptoms and history (tri-state: yes / no / unknown).
+
+Check boxes are tri-state: checked = yes, unchecked = no, partially checked (shown "?") = unknown,
+which is what a new patient starts with. Every change is validated and committed to the session at
+once (autosaved); an invalid age shows a message next to the field and is not committed until fixed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QVBoxLayout, QWidget)
+
+from lusapp.core.clinical import HISTORY, SYMPTOMS
+from lusapp.core.errors import ValidationError
+from lusapp.core.patient import ClinicalInfo
+from lusapp.gui.session import SessionController
+
+TITLES = {
+    "dyspnea": "Dyspnoea", "sore_throat": "Sore throat", "chest_pain": "Chest pain", "nervous_system": "Nervous system",
+    "chronic_kidney": "Chronic kidney disease", "cardiovascular": "Cardiovascular disease",
+    "digestive": "Digestive disease", "respiratory": "Respiratory disease",
+}
+SEXES = [("Unknown", None), ("Female", "F"), ("Male", "M")]
+_STATE = {True: Qt.CheckState.Checked, False: Qt.CheckState.Unchecked, None: Qt.CheckState.PartiallyChecked}
+
+
+def title(name: str) -> str:
+    return TITLES.get(name, name.replace("_", " ").capitalize())
+
+
+def parse_age(text: str) -> int | None:
+    """'' -> None (unknown); otherwise an integer 0-120, else ``ValidationError('age', ...)``."""
+    t = text.strip()
+    if not t:
+        return None
+    try:
+        age = int(t)
+    except ValueError:
+        raise ValidationError("age", f"{t!r} is not a whole number of years") from None
+    if not 0 <= age <= 120:
+        raise ValidationError("age", f"{age} is outside 0–120")
+    return age
+
+
+class ClinicalForm(QWidget):
+    def __init__(self, session: SessionController, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.setObjectName("clinicalForm")
+        self._loading = False
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        top = QFormLayout()
+        self.age = QLineEdit()
+        self.age.setPlaceholderText("unknown")
+        self.age.setMaximumWidth(90)
+        self.age.setAccessibleName("Age in years")
+        self.age_error = QLabel("")
+        self.age_error.setProperty("role", "error")
+        age_row = QHBoxLayout()
+        age_row.addWidget(self.age)
+        age_row.addWidget(self.age_error, 1)
+        top.addRow("Age (years)", age_row)
+        self.sex = QComboBox()
+        for text, _v in SEXES:
+            self.sex.addItem(text)
+        top.addRow("Sex", self.sex)
+        lay.addLayout(top)
+
+        self.symptoms = self._group(lay, "Symptoms", SYMPTOMS)
+        self.history = self._group(lay, "History", HISTORY)
+        row = QHBoxLayout()
+        legend = QLabel("☑ yes   ☐ no   ▣ unknown")
+        legend.setProperty("role", "dim")
+        self.unknown_to_no = QPushButton("Unknown → No")
+        self.unknown_to_no.setToolTip("Set every symptom and history item still unknown to 'no'")
+        self.unknown_to_no.clicked.connect(self._unknown_to_no)
+        row.addWidget(legend, 1)
+        row.addWidget(self.unknown_to_no)
+        lay.addLayout(row)
+        lay.addStretch(1)
+
+        self.age.textEdited.connect(self._validate_age)
+        self.age.editingFinished.connect(self.commit)
+        self.sex.currentIndexChanged.connect(lambda _i: self.commit())
+        session.patientChanged.connect(self.load)
+        session.dataChanged.connect(lambda what: self.load(session.patient) if what == "clinical" else None)
+        session.add_flush_hook(self.commit)
+        self.load(session.patient)
+
+    def _group(self, lay: QVBoxLayout, name: str, fields: tuple[str, ...]) -> dict[str, QCheckBox]:
+        box = QGroupBox(name)
+        grid = QGridLayout(box)
+        grid.setVerticalSpacing(2)
+        boxes: dict[str, QCheckBox] = {}
+        for i, f in enumerate(fields):
+            cb = QCheckBox(title(f))
+            cb.setTristate(True)
+            cb.setCheckState(Qt.CheckState.PartiallyChecked)
+            cb.setObjectName(f"{name.lower()}.{f}")
+            cb.checkStateChanged.connect(lambda _s: self.commit())
+            grid.addWidget(cb, i // 2, i % 2)
+            boxes[f] = cb
+        lay.addWidget(box)
+        return boxes
+
+    # ------------------------------------------------------------------ patient -> form
+    def load(self, patient) -> None:
+        self._loading = True
+        try:
+            self.setEnabled(patient is not None)
+            info = patient.clinical if patient is not None else ClinicalInfo()
+            self.age.setText("" if info.age is None else str(info.age))
+            self._validate_age(self.age.text())
+            self.sex.setCurrentIndex([v for _t, v in SEXES].index(info.sex))
+            for d, boxes in ((info.symptoms, self.symptoms), (info.history, self.history)):
+                for f, cb in boxes.items():
+                    cb.setCheckState(_STATE[d.get(f)])
+        finally:
+            self._loading = False
+
+    # ------------------------------------------------------------------ form -> patient
+    def _validate_age(self, text: str) -> bool:
+        try:
+            parse_age(text)
+        except ValidationError as exc:
+            self.age_error.setText(exc.message)
+            self.age.setProperty("invalid", True)
+            ok = False
+        else:
+            self.age_error.setText("")
+            self.age.setProperty("invalid", False)
+            ok = True
+        self.age.style().unpolish(self.age)
+        self.age.style().polish(self.age)
+        return ok
+
+    def info(self) -> ClinicalInfo:
+        """The form's content as a validated ClinicalInfo (raises ValidationError on a bad age)."""
+        def flags(boxes: dict[str, QCheckBox]) -> dict[str, bool | None]:
+            inv = {v: k for k, v in _STATE.items()}
+            return {f: inv[cb.checkState()] for f, cb in boxes.items()}
+
+        info = ClinicalInfo(age=parse_age(self.age.text()), sex=SEXES[self.sex.currentIndex()][1],
+                            symptoms=flags(self.symptoms), history=flags(self.history))
+        info.validate()
+        return info
+
+    def commit(self) -> bool:
+        if self._loading or self.session.patient is None:
+            return False
+        if not self._validate_age(self.age.text()):
+            # keep the last valid age; everything else still goes in
+            info = self.info_without_age()
+        else:
+            info = self.info()
+        self.session.set_clinical(info)
+        return True
+
+    def info_without_age(self) -> ClinicalInfo:
+        saved_age = self.session.patient.clinical.age if self.session.patient else None
+        text = self.age.text()
+        self.age.blockSignals(True)
+        self.age.setText("" if saved_age is None else str(saved_age))
+        try:
+            return self.info()
+        finally:
+            self.age.setText(text)
+            self.age.blockSignals(False)
+
+    def _unknown_to_no(self) -> None:
+        self._loading = True
+        for boxes in (self.symptoms, self.history):
+            for cb in boxes.values():
+                if cb.checkState() == Qt.CheckState.PartiallyChecked:
+                    cb.setCheckState(Qt.CheckState.Unchecked)
+        self._loading = False
+        self.commit()

@@ -1,0 +1,123 @@
+"""The model controller: loads the registry's active bundle into an :class:`~lusapp.model.engine.Engine`
+off the GUI thread (torch is imported there, after the window is shown) and runs assessments in a worker.
+
+Signals carry the engine and its version to whoever needs them (the clip view's SegWorker, the
+severity panel, the about dialog). ``reload()`` switches to the newest published model after finetune.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from lusapp.gui.workers import Job, run_job
+
+
+def _load_active(models_dir: str | None) -> tuple[Any, str]:
+    """(Engine | None, description) of the registry's active model; runs in a worker thread."""
+    from lusapp.model.engine import Engine
+    from lusapp.model.registry import ModelRegistry
+
+    reg = ModelRegistry() if models_dir is None else ModelRegistry(user_dir=models_dir)
+    bundle = reg.active()
+    if bundle is None:
+        return None, "no model installed"
+    return Engine(bundle), f"{bundle.name} {bundle.version}"
+
+
+class ModelController(QObject):
+    engineChanged = Signal(object)     # Engine | None
+    loadingChanged = Signal(bool)
+    loadFailed = Signal(str)           # message naming the bundle and the problem
+
+    def __init__(self, parent: QObject | None = None, loader: Callable[[], tuple[Any, str]] | None = None):
+        super().__init__(parent)
+        self.engine: Any = None
+        self.description = "not loaded"
+        self.loading = False
+        self._loader = loader or (lambda: _load_active(None))
+        self._job: Job | None = None
+
+    @property
+    def version(self) -> str:
+        """The active model's version ('' when none)."""
+        b = getattr(self.engine, "bundle", None)
+        return str(b.version) if b is not None else ""
+
+    def set_engine(self, engine: Any, description: str | None = None) -> None:
+        self.engine = engine
+        b = getattr(engine, "bundle", None)
+        self.description = description or (f"{b.name} {b.version}" if b is not None else "none")
+        self.engineChanged.emit(engine)
+
+    def reload(self) -> Job | None:
+        """(Re)load the active model in a worker; ``engineChanged`` when done."""
+        if self.loading:
+            return self._job
+        self.loading = True
+        self.loadingChanged.emit(True)
+        self._job = run_job(self._loader, on_done=self._loaded, on_error=self._failed, name="load model")
+        return self._job
+
+    def _loaded(self, result: tuple[Any, str]) -> None:
+        self.loading = False
+        self.loadingChanged.emit(False)
+        engine, desc = result
+        self.set_engine(engine, desc)
+
+    def _failed(self, exc: BaseException, _tb: str) -> None:
+        self.loading = False
+        self.loadingChanged.emit(False)
+        self.description = f"failed to load ({exc})"
+        self.loadFailed.emit(str(exc))
+
+    # ------------------------------------------------------------------ assessment
+    def assess(self, target: Any, on_done: Callable[[Any], None],
+               on_error: Callable[[BaseException, str], None]) -> Job | None:
+        """Run ``engine.assess(target)`` in a worker; None when no engine is loaded."""
+        if self.engine is None:
+            return None
+        return run_job(self.engine.assess, target, on_done=on_done, on_error=on_error, name="assess")
+
+
+def assessment_to_session(assessment: Any, patient, model_version: str) -> tuple[list[float], dict, dict]:
+    """(severity probs, {zone: ModelZoneScore}, {zone: attention}) from an engine Assessment."""
+    from lusapp.core.patient import ModelZoneScore, utc_now
+
+    probs = [float(p) for p in _field(assessment, "severity_probs", "probs")]
+    zone_scores: dict = {}
+    now = utc_now()
+    for zid, zs in dict(_field(assessment, "zone_scores", "zones", default={}) or {}).items():
+        if zid not in patient.zones:
+            continue
+        if isinstance(zs, ModelZoneScore):
+            zone_scores[zid] = zs
+            continue
+        zprobs = [float(p) for p in _field(zs, "probs")]
+        s = sum(zprobs) or 1.0
+        zprobs = [p / s for p in zprobs]
+        score = int(_field(zs, "score", default=max(range(len(zprobs)), key=zprobs.__getitem__)))
+        expected = float(_field(zs, "expected", default=sum(i * p for i, p in enumerate(zprobs))))
+        zone_scores[zid] = ModelZoneScore(probs=zprobs, score=score, expected=min(expected, len(zprobs) - 1),
+                                          model_version=model_version, time=now)
+    attention = {str(k): float(v) for k, v in dict(_field(assessment, "attention", default={}) or {}).items()}
+    return probs, zone_scores, attention
+
+
+def _field(obj: Any, *names: str, default: Any = ...) -> Any:
+    for n in names:
+        if isinstance(obj, dict) and n in obj:
+            return obj[n]
+        if hasattr(obj, n):
+            return getattr(obj, n)
+    if default is ...:
+        raise AttributeError(f"assessment has none of {names}")
+    return default
+
+
+def patient_dir(session) -> Path | None:
+    if session.store is None or session.patient is None:
+        return None
+    return session.store.patient_dir(session.patient.patient_id)

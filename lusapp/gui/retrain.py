@@ -1,0 +1,200 @@
+"""Retrain with the clinicians' corrections: runs ``python -m model_training finetune --store STORE`` in a
+QProcess (never on the GUI thread), shows its ``PROGRESS <pct> <msg>`` lines in a progress bar, can cancel,
+and on a published model switches the engine to it through the model controller (registry reload).
+
+The final stdout line of finetune is JSON: ``{"published": bool, "version": "...", ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
+                               QPushButton, QVBoxLayout, QWidget)
+
+from lusapp.gui.model_ctl import ModelController
+from lusapp.gui.session import SessionController
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def finetune_command(store_root: str | Path) -> tuple[str, list[str]]:
+    return sys.executable, ["-m", "model_training", "finetune", "--store", str(store_root)]
+
+
+def parse_line(line: str) -> tuple[str, object]:
+    """('progress', (pct, msg)) | ('result', dict) | ('log', line)."""
+    s = line.strip()
+    if s.startswith("PROGRESS "):
+        parts = s.split(" ", 2)
+        try:
+            return "progress", (max(0, min(100, int(float(parts[1])))), parts[2] if len(parts) > 2 else "")
+        except ValueError:
+            return "log", s
+    if s.startswith("{") and s.endswith("}"):
+        try:
+            doc = json.loads(s)
+        except json.JSONDecodeError:
+            return "log", s
+        if isinstance(doc, dict) and "published" in doc:
+            return "result", doc
+    return "log", s
+
+
+class RetrainDialog(QDialog):
+    retrainFinished = Signal(dict)  # the finetune result ({} when it failed or was cancelled)
+
+    def __init__(self, session: SessionController, model: ModelController, parent: QWidget | None = None,
+                 command: tuple[str, list[str]] | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Retrain with corrections")
+        self.setObjectName("retrainDialog")
+        self.session, self.model = session, model
+        self._command = command
+        self.result_doc: dict = {}
+        self.proc: QProcess | None = None
+        self._buf = ""
+        self._cancelled = False
+        lay = QVBoxLayout(self)
+        store = session.store.root if session.store is not None else "(no store)"
+        intro = QLabel(f"Fine-tune the active model ({model.description}) on the clinician-corrected masks and "
+                       f"scores in\n{store}.\nA new model is published only if it is at least as good as the "
+                       "current one on held-out data; the app then switches to it.")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.status = QLabel("Ready")
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(2000)
+        self.log.setMinimumHeight(140)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addWidget(self.log, 1)
+        row = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        row.addWidget(self.start_button)
+        row.addWidget(self.cancel_button)
+        row.addStretch(1)
+        row.addWidget(buttons)
+        lay.addLayout(row)
+        self.resize(560, 380)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
+
+    def start(self) -> bool:
+        if self.running:
+            return False
+        if self.session.store is None:
+            self.status.setText("Open a store first.")
+            return False
+        if self.session.dirty and not self.session.save():
+            self.status.setText("Could not save the current patient; not starting.")
+            return False
+        program, args = self._command or finetune_command(self.session.store.root)
+        self.proc = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("PYTHONUNBUFFERED", "1")
+        env.insert("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO_ROOT), env.value("PYTHONPATH")])))
+        self.proc.setProcessEnvironment(env)
+        self.proc.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
+        self.proc.readyReadStandardOutput.connect(self._read_stdout)
+        self.proc.readyReadStandardError.connect(self._read_stderr)
+        self.proc.finished.connect(self._on_finished)
+        self.proc.errorOccurred.connect(self._on_error)
+        self._buf, self._cancelled, self.result_doc = "", False, {}
+        self.progress.setValue(0)
+        self.log.clear()
+        self.log.appendPlainText("$ " + " ".join([program, *args]))
+        self.status.setText("Starting…")
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.proc.start(program, args)
+        return True
+
+    def cancel(self) -> None:
+        if not self.running:
+            return
+        self._cancelled = True
+        self.status.setText("Cancelling…")
+        self.proc.terminate()
+        proc = self.proc
+        QTimer.singleShot(3000, lambda: proc.kill() if proc.state() != QProcess.ProcessState.NotRunning else None)
+
+    def _read_stdout(self) -> None:
+        self._buf += bytes(self.proc.readAllStandardOutput()).decode("utf-8", "replace")
+        *lines, self._buf = self._buf.split("\n")
+        for line in lines:
+            self._handle(line)
+
+    def _read_stderr(self) -> None:
+        text = bytes(self.proc.readAllStandardError()).decode("utf-8", "replace").rstrip()
+        if text:
+            self.log.appendPlainText(text)
+
+    def _handle(self, line: str) -> None:
+        if not line.strip():
+            return
+        kind, value = parse_line(line)
+        if kind == "progress":
+            pct, msg = value
+            self.progress.setValue(pct)
+            self.status.setText(msg or f"{pct}%")
+        elif kind == "result":
+            self.result_doc = value
+        self.log.appendPlainText(line.rstrip())
+
+    def _on_error(self, error) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self.status.setText(f"Could not start finetune: {self.proc.errorString()}")
+            self._done({})
+
+    def _on_finished(self, code: int, status) -> None:
+        if self._buf:
+            self._handle(self._buf)
+            self._buf = ""
+        self._read_stderr()
+        if self._cancelled:
+            self.status.setText("Cancelled; the active model is unchanged.")
+            self._done({})
+        elif code != 0 or status != QProcess.ExitStatus.NormalExit:
+            self.status.setText(f"Finetune failed (exit code {code}); the active model is unchanged. See the log.")
+            self._done({})
+        elif self.result_doc.get("published"):
+            self.progress.setValue(100)
+            self.status.setText(f"Published model {self.result_doc.get('version', '?')}; switching to it…")
+            self.model.engineChanged.connect(self._switched)
+            self.model.reload()
+            self._done(self.result_doc)
+        else:
+            reason = self.result_doc.get("reason") or self.result_doc.get("message") or "not better than the current model"
+            self.status.setText(f"No new model published ({reason}).")
+            self._done(self.result_doc)
+
+    def _switched(self, _engine) -> None:
+        self.model.engineChanged.disconnect(self._switched)
+        self.status.setText(f"Active model: {self.model.description}")
+
+    def _done(self, doc: dict) -> None:
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.retrainFinished.emit(doc)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.running:
+            self.cancel()
+            self.proc.waitForFinished(5000)
+        super().closeEvent(event)

@@ -1,0 +1,388 @@
+"""The session controller: current store, patient and zone; edits, dirty state and debounced autosave.
+
+Widgets never write to the store themselves. They call the ``set_*`` methods here, which change the
+in-memory :class:`~lusapp.core.patient.Patient`, emit ``dataChanged`` and (re)start a debounce timer;
+when it fires the patient and any pending masks are written through :mod:`lusapp.store`. Changing
+patient, importing, retraining and closing flush first, so nothing entered is lost. A failed save keeps
+the session dirty, reports the error and retries on the next change or on close (which then asks).
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from lusapp.core.errors import LusError, ValidationError
+from lusapp.core.patient import ClinicalInfo, Patient, ScoreEntry, utc_now
+from lusapp.gui.workers import Job, run_job
+
+AUTOSAVE_MS = 1200
+
+
+def default_rater() -> str:
+    try:
+        return getpass.getuser() or "clinician"
+    except Exception:  # noqa: BLE001 - no login name (service accounts, containers)
+        return "clinician"
+
+
+class SessionController(QObject):
+    storeChanged = Signal(object)        # Store | None
+    patientsChanged = Signal()           # the patient list needs a refresh
+    patientChanged = Signal(object)      # Patient | None
+    zoneChanged = Signal(str)            # zone id ('' when none)
+    dataChanged = Signal(str)            # 'zone:<id>', 'clinical', 'severity', 'notes', 'media:<id>'
+    attentionChanged = Signal(object)    # {zone_id: weight} (empty when unknown)
+    dirtyChanged = Signal(bool)
+    saved = Signal(int)                  # patient revision after a successful save
+    errorRaised = Signal(str, str)       # title, message (shown by the main window's error dialog)
+    busyChanged = Signal(bool, str)      # a background store job (import) started / ended, with a message
+
+    def __init__(self, parent: QObject | None = None, rater: str | None = None, autosave_ms: int = AUTOSAVE_MS):
+        super().__init__(parent)
+        self.store: Any = None
+        self.patient: Patient | None = None
+        self.zone_id: str = ""
+        self.attention: dict[str, float] = {}
+        self.rater = rater or default_rater()
+        self.readonly = False
+        self._dirty = False
+        self._pending_masks: dict[tuple[str, int, str], tuple[np.ndarray, str]] = {}
+        self._flush_hooks: list[Callable[[], None]] = []
+        self._busy = ""
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(autosave_ms)
+        self._timer.timeout.connect(self.save)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def dirty(self) -> bool:
+        return self._dirty or bool(self._pending_masks)
+
+    def _set_dirty(self, value: bool) -> None:
+        was = self.dirty
+        self._dirty = value
+        if self.dirty != was:
+            self.dirtyChanged.emit(self.dirty)
+
+    def touch(self, what: str) -> None:
+        """Record an in-memory change: emit ``dataChanged(what)`` and schedule an autosave."""
+        if self.patient is None:
+            return
+        self._set_dirty(True)
+        self.dataChanged.emit(what)
+        if not self.readonly:
+            self._timer.start()
+
+    def add_flush_hook(self, fn: Callable[[], None]) -> None:
+        """``fn()`` runs before every save (e.g. a widget commits a half-typed field)."""
+        self._flush_hooks.append(fn)
+
+    @property
+    def protocol(self):
+        return self.patient.protocol if self.patient else None
+
+    def zone_record(self, zone_id: str | None = None):
+        if self.patient is None:
+            return None
+        zid = zone_id or self.zone_id
+        return self.patient.zones.get(zid) if zid else None
+
+    # ------------------------------------------------------------------ store & patient
+    def open_store(self, path: str | Path, readonly: bool = False, create: bool = False) -> bool:
+        """Open (or create) a store; False (and ``errorRaised``) when it cannot be opened."""
+        from lusapp.store import Store
+
+        if not self.close_store():
+            return False
+        try:
+            p = Path(path)
+            store = Store.create(p) if create and not p.exists() else Store.open(p, readonly=readonly)
+        except (LusError, OSError) as exc:
+            self.errorRaised.emit("Cannot open store", str(exc) if isinstance(exc, LusError) else f"{path}: {exc}")
+            return False
+        self.store, self.readonly = store, readonly
+        self.storeChanged.emit(store)
+        self.patientsChanged.emit()
+        return True
+
+    def close_store(self) -> bool:
+        if self.store is None:
+            return True
+        if not self.close_patient():
+            return False
+        try:
+            self.store.close()
+        except (LusError, OSError) as exc:
+            self.errorRaised.emit("Store", str(exc))
+        self.store = None
+        self.storeChanged.emit(None)
+        self.patientsChanged.emit()
+        return True
+
+    def list_patients(self) -> list[str]:
+        if self.store is None:
+            return []
+        return [p if isinstance(p, str) else p.patient_id for p in self.store.list_patients()]
+
+    def open_patient(self, pid: str) -> bool:
+        if self.store is None:
+            return False
+        if self.patient is not None and self.patient.patient_id == pid:
+            return True
+        if not self.close_patient():
+            return False
+        try:
+            patient = self.store.load_patient(pid)
+        except (LusError, OSError) as exc:
+            self.errorRaised.emit("Cannot open patient", str(exc))
+            return False
+        self.patient = patient
+        self.attention = {}
+        self.patientChanged.emit(patient)
+        self.attentionChanged.emit({})
+        first = next((z.id for z in patient.protocol.zones
+                      if patient.zones[z.id].media is not None), patient.protocol.zone_ids[0])
+        self.set_zone(first)
+        return True
+
+    def close_patient(self) -> bool:
+        """Flush and drop the current patient; False when unsaved changes could not be saved."""
+        if self.patient is None:
+            return True
+        if self.dirty and not self.save():
+            return False
+        self.patient, self.zone_id = None, ""
+        self.patientChanged.emit(None)
+        self.zoneChanged.emit("")
+        return True
+
+    def reload_patient(self) -> None:
+        """Re-read the current patient from the store (after an import changed it on disk)."""
+        if self.store is None or self.patient is None:
+            return
+        zid = self.zone_id
+        self.patient = self.store.load_patient(self.patient.patient_id)
+        self.patientChanged.emit(self.patient)
+        self.set_zone(zid or self.patient.protocol.zone_ids[0], force=True)
+        self.patientsChanged.emit()
+
+    def new_patient(self, pid: str, protocol: str = "lus12") -> bool:
+        if self.store is None:
+            self.errorRaised.emit("New patient", "Open a store first (File > Open store).")
+            return False
+        try:
+            if pid in self.list_patients():
+                raise ValidationError("patient_id", f"{pid!r} already exists in this store")
+            self.store.new_patient(pid, protocol, actor=self.rater)
+        except (LusError, OSError) as exc:
+            self.errorRaised.emit("New patient", str(exc))
+            return False
+        self.patientsChanged.emit()
+        return self.open_patient(pid)
+
+    # ------------------------------------------------------------------ zones
+    def set_zone(self, zone_id: str, force: bool = False) -> None:
+        if self.patient is None or zone_id not in self.patient.zones:
+            return
+        if zone_id == self.zone_id and not force:
+            return
+        self.zone_id = zone_id
+        self.zoneChanged.emit(zone_id)
+
+    def step_zone(self, delta: int) -> None:
+        if self.patient is None:
+            return
+        ids = list(self.patient.protocol.zone_ids)
+        i = ids.index(self.zone_id) if self.zone_id in ids else -delta
+        self.set_zone(ids[(i + delta) % len(ids)])
+
+    def next_zone(self) -> None:
+        self.step_zone(1)
+
+    def prev_zone(self) -> None:
+        self.step_zone(-1)
+
+    # ------------------------------------------------------------------ edits
+    def set_clinician_score(self, value: int | None, zone_id: str | None = None) -> None:
+        rec = self.zone_record(zone_id)
+        if rec is None:
+            return
+        if value is None:
+            if rec.clinician_score is None:
+                return
+            rec.clinician_score = None
+        else:
+            self.patient.scale.check(value, f"zones.{rec.zone_id}.clinician_score")
+            if rec.clinician_score is not None and rec.clinician_score.value == value:
+                return
+            rec.clinician_score = ScoreEntry.now(int(value), self.rater)
+        self.touch(f"zone:{rec.zone_id}")
+
+    def set_zone_notes(self, text: str, zone_id: str | None = None) -> None:
+        rec = self.zone_record(zone_id)
+        if rec is None or rec.notes == text:
+            return
+        rec.notes = text
+        self.touch(f"zone:{rec.zone_id}")
+
+    def set_clinical(self, info: ClinicalInfo) -> None:
+        if self.patient is None:
+            return
+        info.validate()
+        if info.to_dict() == self.patient.clinical.to_dict():
+            return
+        self.patient.clinical = info
+        self.touch("clinical")
+
+    def set_patient_notes(self, text: str) -> None:
+        if self.patient is None or self.patient.notes == text:
+            return
+        self.patient.notes = text
+        self.touch("notes")
+
+    def set_clinician_severity(self, label: int | None) -> None:
+        if self.patient is None:
+            return
+        sev = self.patient.severity
+        if sev.clinician_label == label:
+            return
+        sev.clinician_label = label
+        sev.rater = self.rater if label is not None else ""
+        sev.time = utc_now() if label is not None else ""
+        self.touch("severity")
+
+    def apply_assessment(self, severity_probs, model_version: str, zone_scores: dict | None = None,
+                         attention: dict[str, float] | None = None) -> None:
+        """Store the model's outputs: severity probabilities, per-zone model scores, attention (display)."""
+        if self.patient is None:
+            return
+        sev = self.patient.severity
+        sev.model_probs = [float(p) for p in severity_probs]
+        sev.model_version, sev.model_time = model_version, utc_now()
+        for zid, mzs in (zone_scores or {}).items():
+            if zid in self.patient.zones:
+                self.patient.zones[zid].model_score = mzs
+        self.attention = dict(attention or {})
+        self.attentionChanged.emit(self.attention)
+        self.touch("severity")
+
+    def queue_mask(self, zone_id: str, frame: int, mask: np.ndarray, kind: str = "final",
+                   model_version: str = "") -> None:
+        """A mask to write with the next save (FINAL after an edit, ORIGINAL the first time a frame is edited)."""
+        if self.patient is None:
+            return
+        was = self.dirty
+        self._pending_masks[(zone_id, int(frame), kind)] = (np.array(mask, dtype=np.uint8, copy=True), model_version)
+        if not was:
+            self.dirtyChanged.emit(True)
+        if not self.readonly:
+            self._timer.start()
+
+    # ------------------------------------------------------------------ saving
+    def save(self) -> bool:
+        self._timer.stop()
+        if self.patient is None or self.store is None:
+            return True
+        for hook in list(self._flush_hooks):
+            hook()
+        if not self.dirty:
+            return True
+        if self.readonly:
+            self.errorRaised.emit("Read-only", f"{self.store.root}: opened read-only; changes are not saved")
+            return False
+        if self._busy:  # a background job is writing to the store: save right after it
+            self._timer.start()
+            return False
+        pid = self.patient.patient_id
+        try:
+            for (zid, frame, kind), (mask, version) in list(self._pending_masks.items()):
+                self.store.save_mask(pid, zid, frame, mask, kind=kind, rater=self.rater,
+                                     model_version=version)
+                del self._pending_masks[(zid, frame, kind)]
+            if self._dirty:
+                self.store.save_patient(self.patient, self.rater)
+        except (LusError, OSError) as exc:
+            self.errorRaised.emit("Save failed", str(exc) if isinstance(exc, LusError) else f"{pid}: {exc}")
+            self._set_dirty(True)
+            return False
+        self._set_dirty(False)
+        self.saved.emit(self.patient.revision)
+        self.patientsChanged.emit()
+        return True
+
+    # ------------------------------------------------------------------ background store jobs
+    @property
+    def busy(self) -> str:
+        return self._busy
+
+    def _start_job(self, message: str, fn, *args, on_done) -> Job | None:
+        if self.store is None:
+            self.errorRaised.emit("No store", "Open a store first (File > Open store).")
+            return None
+        if self._busy:
+            self.errorRaised.emit("Busy", f"Wait until '{self._busy}' has finished.")
+            return None
+        if self.readonly:
+            self.errorRaised.emit("Read-only", f"{self.store.root}: opened read-only")
+            return None
+        if self.dirty and not self.save():
+            return None
+        self._busy = message
+        self.busyChanged.emit(True, message)
+
+        def done(result):
+            self._busy = ""
+            self.busyChanged.emit(False, "")
+            on_done(result)
+
+        def failed(exc, _tb):
+            self._busy = ""
+            self.busyChanged.emit(False, "")
+            self.errorRaised.emit(message, str(exc) if isinstance(exc, (LusError, OSError)) else
+                                  f"{type(exc).__name__}: {exc}")
+            self.patientsChanged.emit()
+
+        return run_job(fn, *args, on_done=done, on_error=failed, name=message)
+
+    def import_folder(self, folder: str | Path) -> Job | None:
+        """Import a plain patient folder in a worker; opens the new patient when done."""
+        def done(pid):
+            self.patientsChanged.emit()
+            self.open_patient(pid)
+
+        return self._start_job(f"Importing {Path(folder).name}", self.store.import_folder if self.store else None,
+                               str(folder), self.rater, on_done=done)
+
+    def import_media(self, files: dict[str, str | Path]) -> Job | None:
+        """Copy media into zones ``{zone_id: path}`` of the current patient in a worker, then reload."""
+        if self.patient is None:
+            self.errorRaised.emit("Import clip", "Open or create a patient first.")
+            return None
+        pid, store, rater = self.patient.patient_id, self.store, self.rater
+
+        def work():
+            done, errors = [], []
+            for zid, path in files.items():
+                try:
+                    store.add_media(pid, zid, path, rater)
+                    done.append(zid)
+                except (LusError, OSError) as exc:
+                    errors.append(str(exc) if isinstance(exc, LusError) else f"{path}: {exc}")
+            return done, errors
+
+        def finished(result):
+            zones, errors = result
+            if self.patient is not None and self.patient.patient_id == pid:
+                self.reload_patient()
+                for zid in zones:
+                    self.dataChanged.emit(f"media:{zid}")
+            if errors:
+                self.errorRaised.emit("Some files were not imported", "\n".join(errors))
+
+        return self._start_job(f"Importing {len(files)} file(s)", work, on_done=finished)

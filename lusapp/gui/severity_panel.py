@@ -1,0 +1,188 @@
+"""Severity panel: the model's 4-way probabilities, severe vs non-severe, the active model version, the
+Assess action (``Engine.assess`` in a worker thread) and the clinician's final severity."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QButtonGroup, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from lusapp.core.scales import SEVERITY_LEVELS
+from lusapp.gui import theme
+from lusapp.gui.bars import ProbBars
+from lusapp.gui.model_ctl import ModelController, assessment_to_session, patient_dir
+from lusapp.gui.session import SessionController
+
+TITLES = [SEVERITY_LEVELS[i].capitalize() for i in sorted(SEVERITY_LEVELS)]
+
+
+class SeverityPanel(QWidget):
+    assessFinished = Signal(bool)  # True on success
+
+    def __init__(self, session: SessionController, model: ModelController, assess_action: QAction | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session, self.model = session, model
+        self.setObjectName("severityPanel")
+        self.job = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+
+        self.model_label = QLabel("Model: loading…")
+        self.model_label.setProperty("role", "dim")
+        self.model_label.setWordWrap(True)
+        lay.addWidget(self.model_label)
+
+        box = QGroupBox("Model severity")
+        bl = QVBoxLayout(box)
+        self.bars = ProbBars(TITLES, [theme.severity_color(i) for i in sorted(SEVERITY_LEVELS)],
+                             empty_text="not assessed")
+        self.binary = QLabel("Severe vs non-severe: —")
+        self.binary.setProperty("role", "heading")
+        self.assessed = QLabel("")
+        self.assessed.setProperty("role", "dim")
+        self.assessed.setWordWrap(True)
+        bl.addWidget(self.bars)
+        bl.addWidget(self.binary)
+        bl.addWidget(self.assessed)
+        row = QHBoxLayout()
+        self.assess_button = QPushButton("Assess")
+        if assess_action is not None:
+            self.assess_button.setToolTip(assess_action.toolTip())
+            assess_action.triggered.connect(self.assess)
+        self.assess_button.clicked.connect(self.assess)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(False)
+        self.progress.setMaximumHeight(14)
+        row.addWidget(self.assess_button)
+        row.addWidget(self.progress, 1)
+        bl.addLayout(row)
+        lay.addWidget(box)
+
+        cbox = QGroupBox("Clinician's final severity")
+        cl = QHBoxLayout(cbox)
+        self.clin_group = QButtonGroup(self)
+        self.clin_group.setExclusive(False)
+        self.clin_buttons = []
+        for label in sorted(SEVERITY_LEVELS):
+            b = QPushButton(SEVERITY_LEVELS[label])
+            b.setCheckable(True)
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            self.clin_group.addButton(b, label)
+            self.clin_buttons.append(b)
+            cl.addWidget(b)
+        self.clin_group.idClicked.connect(self._on_clinician)
+        lay.addWidget(cbox)
+        self.total = QLabel("")
+        lay.addWidget(self.total)
+        lay.addStretch(1)
+
+        session.patientChanged.connect(lambda _p: self.refresh())
+        session.dataChanged.connect(lambda _w: self.refresh())
+        model.engineChanged.connect(lambda _e: self._update_model())
+        model.loadingChanged.connect(lambda _b: self._update_model())
+        model.loadFailed.connect(lambda _m: self._update_model())
+        self._update_model()
+        self.refresh()
+
+    # ------------------------------------------------------------------ display
+    def _update_model(self) -> None:
+        if self.model.loading:
+            text = "Model: loading…"
+        elif self.model.engine is None:
+            text = f"Model: {self.model.description}"
+        else:
+            text = f"Active model: {self.model.description}"
+        self.model_label.setText(text)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        ok = self.session.patient is not None and self.model.engine is not None and self.job is None
+        self.assess_button.setEnabled(ok)
+        if self.session.patient is None:
+            self.assess_button.setToolTip("Open a patient first")
+        elif self.model.engine is None:
+            self.assess_button.setToolTip("No model loaded")
+        else:
+            self.assess_button.setToolTip("Run the severity model on this patient")
+
+    def refresh(self) -> None:
+        p = self.session.patient
+        for b in self.clin_buttons:
+            b.setEnabled(p is not None)
+        self._update_enabled()
+        if p is None:
+            self.bars.set_probs(None)
+            self.binary.setText("Severe vs non-severe: —")
+            self.assessed.setText("")
+            self.total.setText("")
+            for b in self.clin_buttons:
+                b.setChecked(False)
+            return
+        sev = p.severity
+        clin = sev.clinician_label
+        self.bars.set_probs(sev.model_probs, marker=clin - 1 if clin else None)
+        if sev.model_probs:
+            p_severe = sum(sev.model_probs[2:])
+            verdict = "SEVERE" if p_severe >= 0.5 else "non-severe"
+            self.binary.setText(f"Severe vs non-severe: {verdict}  (P(severe or critical) = {p_severe:.0%})")
+            self.assessed.setText(f"Assessed with model {sev.model_version} at {sev.model_time}")
+        else:
+            self.binary.setText("Severe vs non-severe: —")
+            self.assessed.setText("Not assessed yet: press Assess (Ctrl+Enter).")
+        for label, b in zip(sorted(SEVERITY_LEVELS), self.clin_buttons):
+            b.setChecked(clin == label)
+        total = p.total_score()
+        scored = sum(1 for z in p.zones.values() if z.effective_score is not None)
+        self.total.setText(f"Total LUS score: {total if total is not None else '—'}  "
+                           f"({scored}/{len(p.zones)} zones scored)")
+
+    def _on_clinician(self, label: int) -> None:
+        p = self.session.patient
+        if p is None:
+            return
+        self.session.set_clinician_severity(None if p.severity.clinician_label == label else label)
+
+    # ------------------------------------------------------------------ assess
+    def assess(self) -> None:
+        if self.job is not None or self.session.patient is None:
+            return
+        if self.model.engine is None:
+            self.session.errorRaised.emit("Assess", "No model is loaded: " + self.model.description)
+            return
+        if self.session.dirty and not self.session.save():  # the engine reads the patient from the store
+            return
+        target = patient_dir(self.session)
+        pid, version = self.session.patient.patient_id, self.model.version
+        self.progress.setVisible(True)
+        self.assessed.setText("Assessing…")
+
+        def done(assessment) -> None:
+            self._finish()
+            p = self.session.patient
+            if p is None or p.patient_id != pid:
+                return  # the user moved on; the result belongs to another patient
+            try:
+                probs, zone_scores, attention = assessment_to_session(assessment, p, version)
+            except (AttributeError, TypeError, ValueError) as exc:
+                self.session.errorRaised.emit("Assess", f"{target}: unexpected model output ({exc})")
+                self.assessFinished.emit(False)
+                return
+            self.session.apply_assessment(probs, version, zone_scores, attention)
+            self.assessFinished.emit(True)
+
+        def failed(exc: BaseException, _tb: str) -> None:
+            self._finish()
+            self.session.errorRaised.emit("Assess failed", str(exc))
+            self.refresh()
+            self.assessFinished.emit(False)
+
+        self.job = self.model.assess(target, done, failed)
+        self._update_enabled()
+
+    def _finish(self) -> None:
+        self.job = None
+        self.progress.setVisible(False)
+        self._update_enabled()

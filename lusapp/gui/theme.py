@@ -1,0 +1,101 @@
+"""Dark theme for a dim reading room: low-luminance greys, no pure white, muted accents.
+
+Scores and severities use one colour ramp everywhere (board, panels, lists): green (0, mild) through
+amber and red to violet (4, critical). The ramp was chosen to stay distinguishable on dark grey and
+is backed by text (the number or the word) wherever it appears, so colour is never the only cue.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QApplication
+
+BG = QColor(30, 31, 34)          # window
+BASE = QColor(22, 23, 25)        # text fields, lists, canvases
+PANEL = QColor(38, 40, 44)       # raised panels, buttons
+BORDER = QColor(64, 67, 73)
+TEXT = QColor(214, 216, 220)     # never pure white
+TEXT_DIM = QColor(140, 144, 152)
+ACCENT = QColor(86, 156, 214)    # selection, focus, links
+WARN = QColor(230, 170, 60)
+ERROR = QColor(235, 100, 90)
+
+# Zone score 0..4 (0-3 scales use the first four).
+SCORE_COLORS = (
+    QColor(74, 160, 96),    # 0 normal
+    QColor(176, 178, 64),   # 1
+    QColor(222, 146, 52),   # 2
+    QColor(210, 72, 60),    # 3
+    QColor(150, 70, 190),   # 4 consolidation
+)
+# Patient severity 1..4 (mild, moderate, severe, critical).
+SEVERITY_COLORS = {1: SCORE_COLORS[0], 2: SCORE_COLORS[1], 3: SCORE_COLORS[3], 4: SCORE_COLORS[4]}
+NO_SCORE = QColor(70, 73, 80)
+
+
+def score_color(value: int | None, n_levels: int = 5) -> QColor:
+    if value is None:
+        return QColor(NO_SCORE)
+    if n_levels == 4:  # 0-3 scale: spread over the same ramp (0, 2, 3, 4)
+        value = (0, 2, 3, 4)[max(0, min(3, value))]
+    return QColor(SCORE_COLORS[max(0, min(4, value))])
+
+
+def severity_color(label: int | None) -> QColor:
+    return QColor(SEVERITY_COLORS.get(label, NO_SCORE)) if label else QColor(NO_SCORE)
+
+
+def palette() -> QPalette:
+    p = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: BG, QPalette.ColorRole.WindowText: TEXT, QPalette.ColorRole.Base: BASE,
+        QPalette.ColorRole.AlternateBase: PANEL, QPalette.ColorRole.ToolTipBase: PANEL,
+        QPalette.ColorRole.ToolTipText: TEXT, QPalette.ColorRole.Text: TEXT, QPalette.ColorRole.Button: PANEL,
+        QPalette.ColorRole.ButtonText: TEXT, QPalette.ColorRole.BrightText: ERROR,
+        QPalette.ColorRole.Highlight: ACCENT, QPalette.ColorRole.HighlightedText: QColor(16, 16, 18),
+        QPalette.ColorRole.Link: ACCENT, QPalette.ColorRole.PlaceholderText: TEXT_DIM,
+        QPalette.ColorRole.Mid: BORDER, QPalette.ColorRole.Dark: QColor(16, 17, 19),
+        QPalette.ColorRole.Light: QColor(80, 84, 90), QPalette.ColorRole.Shadow: QColor(0, 0, 0),
+    }
+    for role, colour in roles.items():
+        p.setColor(role, colour)
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(98, 101, 108))
+    return p
+
+
+STYLESHEET = f"""
+QToolTip {{ color: {TEXT.name()}; background: {PANEL.name()}; border: 1px solid {BORDER.name()}; }}
+QDockWidget::title {{ background: {PANEL.name()}; padding: 4px 6px; }}
+QGroupBox {{ border: 1px solid {BORDER.name()}; border-radius: 4px; margin-top: 14px; padding-top: 4px; }}
+QGroupBox::title {{ subcontrol-origin: margin; left: 8px; padding: 0 4px; color: {TEXT_DIM.name()}; }}
+QPushButton {{ padding: 4px 10px; border: 1px solid {BORDER.name()}; border-radius: 3px;
+              background: {PANEL.name()}; }}
+QPushButton:hover {{ border-color: {ACCENT.name()}; }}
+QPushButton:checked {{ background: {ACCENT.darker(160).name()}; border-color: {ACCENT.name()}; }}
+QPushButton:disabled {{ color: #62656c; }}
+QLineEdit, QPlainTextEdit, QComboBox, QSpinBox {{ border: 1px solid {BORDER.name()}; border-radius: 3px;
+              padding: 2px 4px; background: {BASE.name()}; }}
+QLineEdit[invalid="true"] {{ border-color: {ERROR.name()}; }}
+QLabel[role="error"] {{ color: {ERROR.name()}; }}
+QLabel[role="dim"] {{ color: {TEXT_DIM.name()}; }}
+QLabel[role="heading"] {{ font-weight: 600; }}
+QProgressBar {{ border: 1px solid {BORDER.name()}; border-radius: 3px; text-align: center; background: {BASE.name()}; }}
+QProgressBar::chunk {{ background: {ACCENT.darker(130).name()}; }}
+QHeaderView::section {{ background: {PANEL.name()}; border: 0; border-right: 1px solid {BORDER.name()};
+              padding: 3px 6px; }}
+QTableView, QTreeView, QListView {{ gridline-color: {BORDER.name()}; selection-background-color: {ACCENT.darker(140).name()};
+              selection-color: {TEXT.name()}; }}
+QStatusBar {{ color: {TEXT_DIM.name()}; }}
+"""
+
+
+def apply(app: QApplication) -> None:
+    """Fusion style, the dark palette and the small stylesheet above."""
+    app.setStyle("Fusion")
+    app.setPalette(palette())
+    app.setStyleSheet(STYLESHEET)
+    font = QFont(app.font())
+    if font.pointSizeF() < 10:
+        font.setPointSizeF(10)
+        app.setFont(font)

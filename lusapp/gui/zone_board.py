@@ -1,0 +1,356 @@
+"""The chest diagram: one tile per protocol zone, drawn with QPainter at the protocol's (view, x, y).
+
+Each tile shows, without relying on colour alone:
+- the zone id and its score as a number; colour = score (theme ramp);
+- who scored it: clinician = solid fill + letter ``C``; model only = hatched fill + letter ``M``;
+- the media: a play triangle (clip), a small frame (still), or a dashed outline and "no image" (missing);
+- after an assessment, the attention weight as a bar along the tile's bottom edge and a percentage.
+
+Click or drop files on a tile; with keyboard focus, arrow keys move to the nearest tile in that
+direction and Enter/Space select it (zone stepping in protocol order is the window's Page Up/Down).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+
+from lusapp.gui import theme
+
+VIEW_TITLES = {"front": "Front (anterior + lateral)", "back": "Back (posterior)", "side": "Side"}
+TILE_W, TILE_H = 0.25, 0.2  # fraction of a view panel
+
+
+def _torso_path(r: QRectF) -> QPainterPath:
+    """A simple chest silhouette inside ``r`` (neck, shoulders, trunk)."""
+    w, h, x0, y0 = r.width(), r.height(), r.left(), r.top()
+    p = QPainterPath()
+    p.moveTo(x0 + 0.42 * w, y0 + 0.02 * h)
+    p.lineTo(x0 + 0.42 * w, y0 + 0.10 * h)
+    p.cubicTo(x0 + 0.30 * w, y0 + 0.13 * h, x0 + 0.12 * w, y0 + 0.14 * h, x0 + 0.07 * w, y0 + 0.24 * h)
+    p.lineTo(x0 + 0.04 * w, y0 + 0.80 * h)
+    p.cubicTo(x0 + 0.10 * w, y0 + 0.92 * h, x0 + 0.30 * w, y0 + 0.97 * h, x0 + 0.50 * w, y0 + 0.97 * h)
+    p.cubicTo(x0 + 0.70 * w, y0 + 0.97 * h, x0 + 0.90 * w, y0 + 0.92 * h, x0 + 0.96 * w, y0 + 0.80 * h)
+    p.lineTo(x0 + 0.93 * w, y0 + 0.24 * h)
+    p.cubicTo(x0 + 0.88 * w, y0 + 0.14 * h, x0 + 0.70 * w, y0 + 0.13 * h, x0 + 0.58 * w, y0 + 0.10 * h)
+    p.lineTo(x0 + 0.58 * w, y0 + 0.02 * h)
+    return p
+
+
+class ZoneBoard(QWidget):
+    zoneSelected = Signal(str)
+    filesDropped = Signal(str, list)  # zone id ('' = not on a tile: assign by file name), paths
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("zoneBoard")
+        self.setAccessibleName("Zone board")
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # clicks do not steal the arrow keys from the clip view
+        self.setMouseTracking(True)
+        self.setAcceptDrops(True)
+        self.setMinimumSize(300, 170)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._patient = None
+        self._protocol = None
+        self._current = ""
+        self._attention: dict[str, float] = {}
+        self._drop_zone = ""
+        self._rects: dict[str, QRectF] = {}
+
+    # ------------------------------------------------------------------ API
+    def sizeHint(self) -> QSize:
+        return QSize(520, 300)
+
+    def set_patient(self, patient) -> None:
+        self._patient = patient
+        self._protocol = patient.protocol if patient is not None else None
+        if patient is None or self._current not in patient.zones:
+            self._current = ""
+        self._attention = {}
+        self._layout()
+        self.update()
+
+    def set_current(self, zone_id: str) -> None:
+        if zone_id != self._current:
+            self._current = zone_id
+            self.update()
+
+    @property
+    def current(self) -> str:
+        return self._current
+
+    def set_attention(self, weights: dict[str, float]) -> None:
+        self._attention = dict(weights or {})
+        self.update()
+
+    def refresh(self) -> None:
+        self.update()
+
+    def zone_rect(self, zone_id: str) -> QRectF:
+        return QRectF(self._rects[zone_id])
+
+    def zone_at(self, pos: QPointF) -> str:
+        for zid, r in self._rects.items():
+            if r.contains(pos):
+                return zid
+        return ""
+
+    def describe(self, zone_id: str) -> str:
+        """Plain-text summary of a tile (tooltip and accessibility)."""
+        if self._patient is None or zone_id not in self._patient.zones:
+            return zone_id
+        rec = self._patient.zones[zone_id]
+        zone = self._protocol.zone(zone_id)
+        media = {"clip": "clip", "still": "still image"}.get(rec.media.kind, "") if rec.media else "no image"
+        parts = [f"{zone_id} — {zone.name}", media]
+        if rec.clinician_score is not None:
+            parts.append(f"clinician score {rec.clinician_score.value} ({rec.clinician_score.rater})")
+        if rec.model_score is not None:
+            parts.append(f"model score {rec.model_score.score} ({rec.model_score.model_version})")
+        if zone_id in self._attention:
+            parts.append(f"attention {self._attention[zone_id]:.0%}")
+        return "\n".join(parts)
+
+    # ------------------------------------------------------------------ geometry
+    def _views(self) -> list[str]:
+        if self._protocol is None:
+            return []
+        return [v for v in ("front", "back", "side") if self._protocol.zones_in_view(v)]
+
+    def _panels(self) -> dict[str, QRectF]:
+        views = self._views()
+        if not views:
+            return {}
+        margin, gap, title_h = 6.0, 10.0, 18.0
+        w = (self.width() - 2 * margin - gap * (len(views) - 1)) / len(views)
+        h = self.height() - 2 * margin - title_h
+        # keep the torso's aspect sensible on very wide boards
+        pw = min(w, h * 1.25)
+        out = {}
+        for i, v in enumerate(views):
+            cx = margin + i * (w + gap) + w / 2
+            out[v] = QRectF(cx - pw / 2, margin + title_h, pw, h)
+        return out
+
+    def _layout(self) -> None:
+        self._rects = {}
+        if self._protocol is None:
+            return
+        for view, panel in self._panels().items():
+            tw, th = panel.width() * TILE_W, panel.height() * TILE_H
+            for z in self._protocol.zones_in_view(view):
+                cx, cy = panel.left() + z.x * panel.width(), panel.top() + z.y * panel.height()
+                self._rects[z.id] = QRectF(cx - tw / 2, cy - th / 2, tw, th)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        self._layout()
+        super().resizeEvent(event)
+
+    # ------------------------------------------------------------------ painting
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), theme.BASE)
+        if self._patient is None:
+            p.setPen(theme.TEXT_DIM)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No patient open")
+            return
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.5, self.font().pointSizeF() - 1))
+        for view, panel in self._panels().items():
+            p.setPen(QPen(theme.BORDER, 1.5))
+            p.setBrush(QColor(34, 36, 40))
+            p.drawPath(_torso_path(panel))
+            p.setPen(theme.TEXT_DIM)
+            p.setFont(small)
+            title = QRectF(panel.left(), panel.top() - 18, panel.width(), 16)
+            p.drawText(title, Qt.AlignmentFlag.AlignCenter, VIEW_TITLES.get(view, view))
+            # the patient's sides, so front and back are never mixed up
+            left_side, right_side = ("R", "L") if view == "front" else ("L", "R")
+            p.drawText(QRectF(panel.left(), panel.top(), 20, 16), Qt.AlignmentFlag.AlignLeft, left_side)
+            p.drawText(QRectF(panel.right() - 20, panel.top(), 20, 16), Qt.AlignmentFlag.AlignRight, right_side)
+        max_att = max(self._attention.values(), default=0.0)
+        for zid, r in self._rects.items():
+            self._paint_tile(p, zid, r, max_att)
+        if self.hasFocus() and self._current in self._rects:
+            p.setPen(QPen(theme.ACCENT, 1, Qt.PenStyle.DotLine))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(self._rects[self._current].adjusted(-5, -5, 5, 5), 7, 7)
+
+    def _paint_tile(self, p: QPainter, zid: str, r: QRectF, max_att: float) -> None:
+        rec = self._patient.zones[zid]
+        n_levels = self._patient.scale.n_levels
+        clin = rec.clinician_score.value if rec.clinician_score is not None else None
+        model = rec.model_score.score if rec.model_score is not None else None
+        shown = clin if clin is not None else model
+        colour = theme.score_color(shown, n_levels)
+        radius = 5.0
+        # fill: solid for the clinician's score, hatched over a dark tint for the model's
+        if clin is not None:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(colour)
+            p.drawRoundedRect(r, radius, radius)
+        elif model is not None:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(colour.darker(260))
+            p.drawRoundedRect(r, radius, radius)
+            p.setBrush(QBrush(colour, Qt.BrushStyle.BDiagPattern))
+            p.drawRoundedRect(r, radius, radius)
+        else:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(46, 48, 53))
+            p.drawRoundedRect(r, radius, radius)
+        # outline: dashed when there is no image; accent and thick when current
+        if zid == self._current:
+            pen = QPen(theme.ACCENT.lighter(120), 3)
+        elif zid == self._drop_zone:
+            pen = QPen(theme.WARN, 2.5)
+        else:
+            pen = QPen(theme.BORDER.lighter(130), 1.2)
+        if rec.media is None:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRoundedRect(r, radius, radius)
+
+        text_col = QColor(20, 20, 22) if clin is not None and shown is not None and shown in (1, 2) else theme.TEXT
+        f = QFont(self.font())
+        f.setPointSizeF(max(7.5, min(r.height() * 0.16, 11.0)))
+        f.setBold(True)
+        p.setFont(f)
+        p.setPen(text_col)
+        pad = 4.0
+        p.drawText(r.adjusted(pad, 2, -pad, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, zid)
+        if clin is not None or model is not None:
+            p.drawText(r.adjusted(pad, 2, -pad, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
+                       "C" if clin is not None else "M")
+        # score number, large, centred
+        big = QFont(f)
+        big.setPointSizeF(max(9.0, min(r.height() * 0.34, 22.0)))
+        p.setFont(big)
+        if shown is not None:
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, str(shown))
+        self._paint_media_glyph(p, rec, r, text_col)
+        if self._attention and zid in self._attention:
+            self._paint_attention(p, r, self._attention[zid], max_att)
+
+    def _paint_media_glyph(self, p: QPainter, rec, r: QRectF, col: QColor) -> None:
+        s = max(6.0, min(r.height() * 0.2, 12.0))
+        x, y = r.left() + 5, r.bottom() - s - 5
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, min(r.height() * 0.13, 9.0)))
+        if rec.media is None:
+            p.setPen(theme.TEXT_DIM)
+            p.setFont(small)
+            p.drawText(r.adjusted(0, 0, 0, -3), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
+                       "no image")
+            return
+        p.setPen(QPen(col, 1.2))
+        if rec.media.kind == "clip":
+            p.setBrush(col)
+            p.drawPolygon(QPolygonF([QPointF(x, y), QPointF(x + s * 0.9, y + s / 2), QPointF(x, y + s)]))
+        else:
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(QRectF(x, y, s, s * 0.8))
+            p.drawEllipse(QPointF(x + s / 2, y + s * 0.4), s * 0.18, s * 0.18)
+
+    def _paint_attention(self, p: QPainter, r: QRectF, w: float, max_att: float) -> None:
+        frac = w / max_att if max_att > 0 else 0.0
+        bar = QRectF(r.left() + r.width() * 0.35, r.bottom() - 7, r.width() * 0.6, 4)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(0, 0, 0, 120))
+        p.drawRect(bar)
+        p.setBrush(QColor(235, 235, 240))
+        p.drawRect(QRectF(bar.left(), bar.top(), bar.width() * frac, bar.height()))
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, min(r.height() * 0.13, 9.0)))
+        small.setBold(True)
+        p.setFont(small)
+        p.setPen(theme.TEXT)
+        p.drawText(QRectF(bar.left(), bar.top() - 14, bar.width(), 13),
+                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"{w:.0%}")
+
+    # ------------------------------------------------------------------ interaction
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        zid = self.zone_at(event.position())
+        if zid and event.button() == Qt.MouseButton.LeftButton:
+            self._select(zid)
+        super().mousePressEvent(event)
+
+    def _select(self, zid: str) -> None:
+        self.set_current(zid)
+        self.zoneSelected.emit(zid)
+
+    def event(self, ev) -> bool:  # noqa: D401 - tooltips per tile
+        if ev.type() == ev.Type.ToolTip:
+            zid = self.zone_at(QPointF(ev.pos()))
+            if zid:
+                QToolTip.showText(ev.globalPos(), self.describe(zid), self)
+            else:
+                QToolTip.hideText()
+            return True
+        if ev.type() == ev.Type.ShortcutOverride and self.hasFocus() and ev.key() in (
+                Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Space):
+            ev.accept()  # with focus on the board, arrows move between tiles, not frames
+            return True
+        return super().event(ev)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        dirs = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+        key = event.key()
+        if key in dirs and self._rects:
+            nxt = self._neighbour(self._current, *dirs[key])
+            if nxt:
+                self._select(nxt)
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and self._current:
+            self.zoneSelected.emit(self._current)
+            return
+        super().keyPressEvent(event)
+
+    def _neighbour(self, zid: str, dx: int, dy: int) -> str:
+        if zid not in self._rects:
+            return next(iter(self._rects))
+        c = self._rects[zid].center()
+        best, best_cost = "", math.inf
+        for other, r in self._rects.items():
+            if other == zid:
+                continue
+            v = r.center() - c
+            along = v.x() * dx + v.y() * dy
+            if along <= 1:
+                continue
+            across = abs(v.x() * dy) + abs(v.y() * dx)
+            cost = along + 2.0 * across
+            if cost < best_cost:
+                best, best_cost = other, cost
+        return best
+
+    # ------------------------------------------------------------------ drag & drop of clips
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and self._patient is not None:
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        zid = self.zone_at(event.position())
+        if zid != self._drop_zone:
+            self._drop_zone = zid
+            self.update()
+        event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802
+        self._drop_zone = ""
+        self.update()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        zid = self.zone_at(event.position())
+        self._drop_zone = ""
+        self.update()
+        if paths:
+            event.acceptProposedAction()
+            self.filesDropped.emit(zid if len(paths) == 1 else "", [str(Path(p)) for p in paths])
