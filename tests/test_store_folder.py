@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lusapp.core.errors import StoreError, ValidationError
+from lusapp.core.errors import ReadError, StoreError, ValidationError
 from lusapp.store import Store, open_patient_folder
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -112,8 +112,34 @@ def test_import_real_public_clip(tmp_path):
         ref = store.load_patient(pid).zones["R4"].media
         assert ref.kind in ("clip", "still") and len(ref.sha256) == 64
         assert store.verify_media(pid, "R4") == {"R4": True}
-        try:
-            import lusapp.io.readers  # noqa: F401
-        except ImportError:
-            return
         assert ref.n_frames >= 1 and ref.width > 0 and ref.height > 0
+
+
+def test_unreadable_media_stops_the_import_before_anything_is_written(folder, tmp_path):
+    (folder / "R2.mp4").write_bytes(b"\x00not a video at all" * 10)
+    with Store.create(tmp_path / "store") as store:
+        with pytest.raises(ReadError) as info:
+            store.import_folder(folder, "dr_a")
+        assert "R2.mp4" in str(info.value)
+        assert store.list_patients() == []
+
+
+def test_media_metadata_comes_from_the_reader(tmp_path):
+    with Store.create(tmp_path / "store") as store:
+        store.new_patient("P-1")
+        ref = store.add_media("P-1", "R1", _clip(tmp_path / "c.avi"), "dr_a")
+        assert (ref.kind, ref.n_frames, ref.width, ref.height) == ("clip", 4, 32, 24)
+        assert ref.fps == pytest.approx(10.0)
+        still = store.add_media("P-1", "L1", _png(tmp_path / "s.png"), "dr_a")
+        assert (still.kind, still.n_frames, still.width, still.height) == ("still", 1, 30, 20)
+
+
+def test_extension_less_zone_file_is_taken_as_dicom_and_video_beats_still(tmp_path):
+    f = tmp_path / "p"
+    f.mkdir()
+    (f / "L4").write_bytes(b"\x00" * 128 + b"DICM")
+    _png(f / "R5.png")
+    _clip(f / "r5.avi")
+    result = open_patient_folder(f)
+    assert result.media == {"R5": f / "r5.avi", "L4": f / "L4"}
+    assert result.patient.patient_id == "p" and len(result.warnings) == 1

@@ -2,7 +2,8 @@
 
 Layout (all optional except at least something useful)::
 
-    <folder>/R1.mp4, L3.png, R2.dcm, ...   media named by zone id (case-insensitive, any supported extension)
+    <folder>/R1.mp4, L3.png, R2.dcm, L4 ...  media named by zone id (case-insensitive, any extension that
+                                            lusapp.io reads; no extension = DICOM)
     <folder>/clinical.json                  {"age": 61, "sex": "F", "symptoms": {...}, "history": {...},
                                              "patient_id": "P-7", "exam_date": "2026-01-15", "severity": 3,
                                              "protocol_id": "lus12"}   (ClinicalInfo keys may also sit
@@ -23,11 +24,10 @@ from pathlib import Path
 from lusapp.core.errors import ValidationError
 from lusapp.core.patient import PATIENT_ID_RE, ClinicalInfo, Patient, ScoreEntry, utc_now
 from lusapp.core.protocols import load_protocol
+from lusapp.io.sniff import DICOM_EXTS, STILL_EXTS, VIDEO_EXTS
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv", ".mpg", ".mpeg", ".webm", ".gif")
-STILL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-DICOM_EXTENSIONS = (".dcm", ".dicom")
-MEDIA_EXTENSIONS = VIDEO_EXTENSIONS + DICOM_EXTENSIONS + STILL_EXTENSIONS  # preference order
+# Preference order when one zone has several files: video > DICOM (also extension-less) > still.
+MEDIA_EXTENSIONS = tuple(sorted(VIDEO_EXTS)) + tuple(sorted(DICOM_EXTS)) + tuple(sorted(STILL_EXTS))
 KNOWN_FILES = ("clinical.json", "scores.csv")
 _CLINICAL_KEYS = ("age", "sex", "symptoms", "history")
 _EXTRA_KEYS = ("patient_id", "exam_date", "severity", "protocol_id", "clinical", "notes")
@@ -125,7 +125,8 @@ def open_patient_folder(folder: str | Path) -> PatientFolder:
             continue
         zone = protocol.find_zone(f.stem)
         if f.suffix.lower() not in MEDIA_EXTENSIONS:
-            warnings.append(f"{f.name}: not a supported media type ({', '.join(MEDIA_EXTENSIONS)}); ignored")
+            warnings.append(f"{f.name}: not a supported media type ({', '.join(e for e in MEDIA_EXTENSIONS if e)});"
+                            " ignored")
         elif zone is None:
             warnings.append(f"{f.name}: name matches no zone of {protocol.id} "
                             f"({', '.join(protocol.zone_ids)}); ignored")

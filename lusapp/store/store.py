@@ -13,6 +13,7 @@ import numpy as np
 
 from lusapp.core.errors import DamagedDocument, LusError, SchemaTooNew, StoreError, ValidationError
 from lusapp.core.patient import ClinicalInfo, MediaRef, Patient, check_patient_id, utc_now
+from lusapp.io.readers import open_media
 from lusapp.store import masks as _masks
 from lusapp.store.durable import AUDIT_NAME, append_audit, atomic_write_json, fsync_dir, read_audit, read_json
 from lusapp.store.lock import StoreLock
@@ -20,7 +21,6 @@ from lusapp.store.migrations import migrate
 
 STORE_FORMAT = "lusapp-store"
 STORE_SCHEMA_VERSION = 1
-STILL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,12 @@ def sha256_file(path: str | Path) -> str:
 
 
 def probe_media(src: Path) -> dict:
-    """kind/n_frames/fps/width/height/pixel_spacing_mm of a media file via ``lusapp.io.readers``
-    (raises its ``ReadError`` for unreadable input). Without that module only the kind is guessed."""
-    try:
-        from lusapp.io.readers import open_media
-    except ImportError:
-        return {"kind": "still" if src.suffix.lower() in STILL_EXTENSIONS else "clip"}
+    """kind/n_frames/fps/width/height/pixel_spacing_mm of a media file via ``lusapp.io.readers.open_media``
+    (raises its ``ReadError`` naming the file for unreadable input)."""
     clip = open_media(src)
     try:
         n = int(clip.n_frames)
-        spacing = getattr(clip, "pixel_spacing_mm", None)
+        spacing = clip.pixel_spacing_mm
         return {"kind": "still" if n == 1 else "clip", "n_frames": n,
                 "fps": float(clip.fps) if clip.fps else None, "width": int(clip.width), "height": int(clip.height),
                 "pixel_spacing_mm": tuple(float(v) for v in spacing) if spacing else None}
@@ -363,7 +359,8 @@ class Store:
 
     # ------------------------------------------------------------------ import
     def import_folder(self, folder: str | Path, actor: str) -> str:
-        """Create a patient from a plain folder (see ``patient_folder``); returns its id."""
+        """Create a patient from a plain folder (see ``patient_folder``); returns its id. Every media file is
+        probed first, so an unreadable one raises (naming the file) before anything is written."""
         from lusapp.store.patient_folder import open_patient_folder
 
         self._writable()
@@ -373,6 +370,8 @@ class Store:
         pid = patient.patient_id
         if self.has_patient(pid):
             raise StoreError(self.patient_dir(pid), f"patient {pid!r} already exists; not importing {folder}")
+        for path in media.values():  # unreadable media (ReadError naming the file) stop the import up front
+            probe_media(path)
         self._write_patient(patient)
         self._audit(actor, "import-folder", pid, detail={"folder": str(folder), "zones": sorted(media),
                                                          "warnings": list(contents.warnings)})
