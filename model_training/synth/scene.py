@@ -133,8 +133,8 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
             rc = edge + side * rib_w / 2
             top = p.pleura_cm - rng.uniform(0.15, 0.45)
             surf = top + 0.35 * ((b - rc) / (rib_w / 2)) ** 2
-            col = 1.0 / (1.0 + np.exp(-(side * (b - edge)) / 1.2))  # soft rib edge, 1 under the rib
-            below = 1.0 / (1.0 + np.exp(-(zz - surf[None, :]) / (0.04)))
+            col = 0.5 * (1.0 + np.tanh(side * (b - edge) / 2.4))  # soft rib edge, 1 under the rib
+            below = 0.5 * (1.0 + np.tanh((zz - surf[None, :]) / 0.08))
             shadow *= 1.0 - 0.96 * col[None, :] * below
             wall_extra += (rng.uniform(0.9, 1.3) * col)[None, :] * gaussian_rows(z, surf + 0.05, 0.06)
             vis_cols *= 1.0 - col

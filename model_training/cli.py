@@ -1,0 +1,28 @@
+"""Subcommand dispatcher of ``python -m model_training``.
+
+Add a subcommand by adding one line to :data:`SUBCOMMANDS`: ``name -> "module:function"``; the function
+takes the remaining argv (list of str) and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUBCOMMANDS: dict[str, str] = {
+    "synth": "model_training.synth.cli:main",
+    "realism": "model_training.realism:main",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in SUBCOMMANDS:
+        names = ", ".join(sorted(SUBCOMMANDS))
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"unknown subcommand {argv[0]!r}; choose one of: {names}", file=sys.stderr)
+        else:
+            print(f"usage: python -m model_training <subcommand> [options]\nsubcommands: {names}")
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    module, func = SUBCOMMANDS[argv[0]].split(":")
+    return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
