@@ -1,0 +1,463 @@
+"""The clip view: a zone's clip (or still) with live pattern masks, playback and mask correction.
+
+Mask shown for a frame, first match wins: the FINAL mask edited in this session, the FINAL mask of the
+mask source (the store), the model's mask from the :class:`SegWorker` cache ('MODEL'), nothing.
+Editing a frame that has no FINAL mask starts from the model's mask; the model's mask is handed out once
+through ``original_captured`` (the shell stores it as ORIGINAL) and every change of the FINAL mask through
+``mask_edited`` (the shell stores it as FINAL). See docs/architecture.md, section GUI.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from lusapp.core.mask_edit import MaskDiff, diff_masks, previous_labelled
+from lusapp.gui.frame_cache import DEFAULT_BUDGET, CachedClip, FrameCache
+from lusapp.gui.mask_source import MaskSource
+from lusapp.gui.mask_tools import EditImageItem, ToolBar, ToolController
+from lusapp.gui.overlay import OverlayControls, overlay_lut
+from lusapp.gui.playback import Playback, TransportBar
+from lusapp.gui.undo_commands import MaskEditCommand
+
+_BADGE_STYLE = {"FINAL": "background:#1b7f3b;color:white;", "MODEL": "background:#2a5db0;color:white;",
+                "PENDING": "background:#555;color:#ddd;"}
+
+
+class ClipView(QWidget):
+    frame_changed = Signal(int)
+    mask_edited = Signal(str, int, object)  # zone id, frame, FINAL mask (a copy)
+    original_captured = Signal(str, int, object, str)  # zone id, frame, model mask, model version
+    tool_changed = Signal(str)
+    status_message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, seg_worker=None, undo_stack: QUndoStack | None = None,
+                 frame_budget_bytes: int = DEFAULT_BUDGET):
+        super().__init__(parent)
+        self.worker = seg_worker
+        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self.frame_budget_bytes = int(frame_budget_bytes)
+        self.zone_id = ""
+        self.key: str | None = None
+        self.clip = None
+        self.source: MaskSource | None = None
+        self.frames: FrameCache | None = None
+        self._source_frames: set[int] = set()
+        self._final_cache: dict[int, np.ndarray] = {}
+        self._edited: dict[tuple[str, int], np.ndarray] = {}  # kept across zones: undo commands point here
+        self._fresh: tuple[str, int] | None = None
+        self._originals_done: set[tuple[str, int]] = set()
+        self._awaiting_original: dict[tuple[str, int], str] = {}
+        self._visible = {1: True, 2: True, 3: True, 4: True}
+        self._opacity = 0.5
+        self._masks_shown = True
+        self._lut = overlay_lut(self._visible, self._opacity)
+        self._blank: np.ndarray | None = None
+        self.last_kind: str | None = None
+
+        self.graphics = pg.GraphicsView(self)
+        self.view_box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.graphics.setCentralItem(self.view_box)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.controller = ToolController(self, self.view_box, self)
+        self.overlay_item = EditImageItem(self.controller, axisOrder="row-major")
+        self.overlay_item.setZValue(10)
+        self.view_box.addItem(self.image_item)
+        self.view_box.addItem(self.overlay_item)
+        self.badge = QLabel(self.graphics)
+        self.badge.move(8, 8)
+        self.badge.hide()
+
+        self.playback = Playback(self)
+        self.transport = TransportBar(self.playback, self)
+        self.overlay_controls = OverlayControls(self, self._opacity)
+        self.toolbar = ToolBar(self.controller, self.undo_stack, self)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        top = QHBoxLayout()
+        top.addWidget(self.toolbar, 1)
+        lay.addLayout(top)
+        lay.addWidget(self.graphics, 1)
+        lay.addWidget(self.overlay_controls)
+        lay.addWidget(self.transport)
+
+        self.playback.frame_changed.connect(self._on_frame)
+        self.overlay_controls.visibility_changed.connect(self._on_visibility)
+        self.overlay_controls.opacity_changed.connect(self._on_opacity)
+        self.toolbar.copy_previous_requested.connect(self.copy_from_previous)
+        self.toolbar.mark_labelled_requested.connect(self.mark_labelled)
+        self.controller.tool_changed.connect(self.tool_changed)
+        if seg_worker is not None:
+            seg_worker.mask_ready.connect(self._on_mask_ready)
+            seg_worker.failed.connect(lambda key, msg: self.status_message.emit(f"Segmentation failed: {msg}"))
+        self.graphics.installEventFilter(self)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    # -- loading ---------------------------------------------------------------------------------
+    def set_clip(self, zone_id: str, clip, mask_source: MaskSource | None = None,
+                 clip_key: str | None = None) -> None:
+        """Show ``clip`` (a ``Clip``; a still is a one-frame clip) of zone ``zone_id``; ``None`` clears."""
+        self.controller.cancel()
+        self.playback.pause()
+        if self.frames is not None:
+            self.frames.close()
+            self.frames = None
+        self.zone_id, self.clip = str(zone_id), clip
+        self._blank = None
+        if clip is None:
+            self.key = None
+            if self.worker is not None:
+                self.worker.cancel()
+            self.set_mask_source(None)
+            self.playback.set_clip(0, None)
+            self.transport.reset()
+            self.image_item.clear()
+            self.overlay_item.clear()
+            self.badge.hide()
+            return
+        self.key = clip_key or f"{zone_id}:{clip.path}"
+        self.frames = FrameCache(clip, self.frame_budget_bytes)
+        self.playback.set_clip(clip.n_frames, clip.fps)
+        self.transport.reset()
+        if self.worker is not None:
+            self.worker.start(self.key, CachedClip(self.frames), playhead=0)
+        self.set_mask_source(mask_source, redraw=False)
+        self._show(0)
+        self.fit()
+
+    def set_mask_source(self, source: MaskSource | None, redraw: bool = True) -> None:
+        """Where FINAL masks of the current zone come from (e.g. ``StoreMaskSource(store, pid, zone)``)."""
+        self.source = source
+        self._source_frames = set(source.final_frames()) if source is not None else set()
+        self._final_cache = {}
+        if redraw and self.clip is not None:
+            self._show(self.current_frame)
+
+    # -- reading ---------------------------------------------------------------------------------
+    @property
+    def current_frame(self) -> int:
+        return self.playback.frame
+
+    def labelled_frames(self) -> list[int]:
+        """Frames of the current clip with a FINAL mask (stored or edited in this session)."""
+        mine = {f for (k, f) in self._edited if k == self.key}
+        return sorted(self._source_frames | mine)
+
+    def mask_and_kind(self, frame: int) -> tuple[np.ndarray | None, str | None]:
+        frame = int(frame)
+        m = self._edited.get((self.key, frame))
+        if m is not None:
+            return m, "FINAL"
+        m = self._final_cache.get(frame)
+        if m is None and frame in self._source_frames and self.source is not None:
+            m = self.source.load_final(frame)
+            if m is not None:
+                self._final_cache[frame] = m
+        if m is not None:
+            return m, "FINAL"
+        if self.worker is not None and self.key is not None:
+            m = self.worker.cached(self.key, frame)
+            if m is not None:
+                return m, "MODEL"
+        return None, None
+
+    def mask_kind(self, frame: int) -> str | None:
+        return self.mask_and_kind(frame)[1]
+
+    def current_mask(self) -> np.ndarray | None:
+        m = self.mask_and_kind(self.current_frame)[0]
+        return None if m is None else m.copy()
+
+    # -- display ---------------------------------------------------------------------------------
+    def _show(self, frame: int) -> None:
+        if self.frames is None:
+            return
+        self.frames.set_playhead(frame)
+        if self.worker is not None:
+            self.worker.set_playhead(frame)
+        img = self.frames.get(frame)
+        self.image_item.setImage(img, autoLevels=False, levels=(0, 255))
+        self.refresh_overlay()
+
+    def refresh_overlay(self) -> None:
+        if self.frames is None:
+            return
+        mask, kind = self.mask_and_kind(self.current_frame)
+        if mask is None or not self._masks_shown:
+            if self._blank is None:
+                self._blank = np.zeros((self.clip.height, self.clip.width, 4), np.uint8)
+            rgba = self._blank
+        else:
+            rgba = self._lut[mask]
+        self.overlay_item.setImage(rgba, autoLevels=False, levels=(0, 255))
+        self.last_kind = kind
+        label = kind or ("PENDING" if self.worker is not None and self.worker.engine is not None else None)
+        if label is None:
+            self.badge.hide()
+        else:
+            self.badge.setText(f" {label if label != 'PENDING' else 'segmenting…'} ")
+            self.badge.setStyleSheet(_BADGE_STYLE[label] + "font-weight:bold;padding:2px;border-radius:3px;")
+            self.badge.adjustSize()
+            self.badge.show()
+
+    def _on_frame(self, frame: int) -> None:
+        self._show(frame)
+        self.frame_changed.emit(frame)
+
+    @Slot(str, int, object)
+    def _on_mask_ready(self, key: str, frame: int, mask) -> None:
+        waiting = self._awaiting_original.pop((key, frame), None)
+        if waiting is not None:
+            self._send_original(key, waiting, frame, mask)
+        if key == self.key and frame == self.current_frame:
+            self.refresh_overlay()
+
+    def _on_visibility(self, cls: int, on: bool) -> None:
+        self._visible[int(cls)] = bool(on)
+        self._lut = overlay_lut(self._visible, self._opacity)
+        self.refresh_overlay()
+
+    def _on_opacity(self, opacity: float) -> None:
+        self._opacity = float(opacity)
+        self._lut = overlay_lut(self._visible, self._opacity)
+        self.refresh_overlay()
+
+    # -- slots for the shell's actions -------------------------------------------------------------
+    @Slot()
+    def play(self) -> None:
+        self.playback.play()
+
+    @Slot()
+    def pause(self) -> None:
+        self.playback.pause()
+
+    @Slot()
+    def toggle_play(self) -> None:
+        self.playback.toggle()
+
+    @Slot()
+    def step_forward(self) -> None:
+        self.playback.step(1)
+
+    @Slot()
+    def step_back(self) -> None:
+        self.playback.step(-1)
+
+    @Slot()
+    def first_frame(self) -> None:
+        self.playback.pause()
+        self.seek(0)
+
+    @Slot()
+    def last_frame(self) -> None:
+        self.playback.pause()
+        self.seek(self.playback.n_frames - 1)
+
+    @Slot(int)
+    def seek(self, frame: int) -> None:
+        self.playback.seek(frame)
+
+    @Slot(float)
+    def set_speed(self, speed: float) -> None:
+        self.playback.set_speed(speed)
+        self.transport.show_speed(self.playback.speed)
+
+    @Slot(bool)
+    def set_loop(self, on: bool) -> None:
+        self.transport.loop_box.setChecked(bool(on))
+
+    @Slot()
+    def fit(self) -> None:
+        self.view_box.autoRange(padding=0.0)
+
+    @Slot(str)
+    def set_tool(self, tool: str) -> None:
+        self.controller.set_tool(tool)
+
+    @Slot()
+    def tool_pan(self) -> None:
+        self.controller.set_tool("pan")
+
+    @Slot()
+    def tool_brush(self) -> None:
+        self.controller.set_tool("brush")
+
+    @Slot()
+    def tool_eraser(self) -> None:
+        self.controller.set_tool("eraser")
+
+    @Slot()
+    def tool_line(self) -> None:
+        self.controller.set_tool("line")
+
+    @Slot()
+    def tool_polygon(self) -> None:
+        self.controller.set_tool("polygon")
+
+    @Slot(int)
+    def set_edit_class(self, cls: int) -> None:
+        self.controller.set_class(cls)
+
+    @Slot(int)
+    def set_brush_size(self, size: int) -> None:
+        self.controller.set_size(size)
+
+    @Slot()
+    def grow_brush(self) -> None:
+        self.controller.set_size(self.controller.size + max(1, self.controller.size // 4))
+
+    @Slot()
+    def shrink_brush(self) -> None:
+        self.controller.set_size(self.controller.size - max(1, self.controller.size // 5))
+
+    @Slot()
+    def undo(self) -> None:
+        self.undo_stack.undo()
+
+    @Slot()
+    def redo(self) -> None:
+        self.undo_stack.redo()
+
+    @Slot(int, bool)
+    def set_class_visible(self, cls: int, on: bool) -> None:
+        self.overlay_controls.set_class_visible(cls, on)
+
+    @Slot(float)
+    def set_opacity(self, opacity: float) -> None:
+        self.overlay_controls.set_opacity(opacity)
+
+    @Slot()
+    def toggle_masks(self) -> None:
+        self._masks_shown = not self._masks_shown
+        self.refresh_overlay()
+
+    # -- editing (ToolHost + undo target) --------------------------------------------------------
+    def begin_edit(self) -> np.ndarray | None:
+        """The working FINAL mask of the current frame (created from the shown mask on first edit)."""
+        if self.clip is None or self.key is None:
+            return None
+        k = (self.key, self.current_frame)
+        self._fresh = None
+        if k not in self._edited:
+            base, _ = self.mask_and_kind(self.current_frame)
+            self._edited[k] = base.copy() if base is not None else np.zeros((self.clip.height, self.clip.width),
+                                                                             np.uint8)
+            self._fresh = k
+        return self._edited[k]
+
+    def end_edit(self, before: np.ndarray, box, text: str) -> None:
+        k = (self.key, self.current_frame)
+        mask = self._edited.get(k)
+        diff = diff_masks(before, mask, hint=box) if mask is not None else None
+        fresh, self._fresh = self._fresh, None
+        if diff is None:
+            if fresh == k:
+                del self._edited[k]
+            self.refresh_overlay()
+            return
+        self._capture_original(self.key, self.zone_id, self.current_frame)
+        self.undo_stack.push(MaskEditCommand(self, self.key, self.zone_id, self.current_frame, diff, text))
+        self.mask_edited.emit(self.zone_id, self.current_frame, mask.copy())
+        self.refresh_overlay()
+
+    def apply_mask_diff(self, key: str, zone_id: str, frame: int, diff: MaskDiff, forward: bool) -> None:
+        mask = self._edited.get((key, frame))
+        if mask is None:
+            return
+        diff.apply(mask) if forward else diff.revert(mask)
+        self.mask_edited.emit(zone_id, frame, mask.copy())
+        if key == self.key:
+            if frame != self.current_frame:
+                self.playback.pause()
+                self.seek(frame)
+            self.refresh_overlay()
+        else:
+            self.status_message.emit(f"{'Redid' if forward else 'Undid'} an edit of zone {zone_id}, frame {frame + 1}")
+
+    def _capture_original(self, key: str, zone_id: str, frame: int) -> None:
+        k = (key, frame)
+        if k in self._originals_done or k in self._awaiting_original:
+            return
+        if self.source is not None and self.source.has_original(frame):
+            self._originals_done.add(k)
+            return
+        model = self.worker.cached(key, frame) if self.worker is not None else None
+        if model is None:
+            if self.worker is not None and self.worker.engine is not None:
+                self._awaiting_original[k] = zone_id
+            return
+        self._send_original(key, zone_id, frame, model)
+
+    def _send_original(self, key: str, zone_id: str, frame: int, mask: np.ndarray) -> None:
+        self._originals_done.add((key, frame))
+        self.original_captured.emit(zone_id, frame, np.array(mask, np.uint8, copy=True), self.worker.model_version)
+
+    @Slot()
+    def copy_from_previous(self) -> bool:
+        """Replace this frame's mask with the mask of the previous labelled frame (one undo step)."""
+        prev = previous_labelled(self.labelled_frames(), self.current_frame)
+        if prev is None:
+            self.status_message.emit("No labelled frame before this one to copy from")
+            return False
+        src = self.mask_and_kind(prev)[0].copy()
+        mask = self.begin_edit()
+        if mask is None:
+            return False
+        before = mask.copy()
+        mask[...] = src
+        self.end_edit(before, None, f"Copy mask of frame {prev + 1}")
+        return True
+
+    @Slot()
+    def mark_labelled(self) -> bool:
+        """Accept the shown mask of this frame as FINAL (saved through ``mask_edited``)."""
+        mask = self.begin_edit()
+        if mask is None:
+            return False
+        self._fresh = None
+        self._capture_original(self.key, self.zone_id, self.current_frame)
+        self.mask_edited.emit(self.zone_id, self.current_frame, mask.copy())
+        self.refresh_overlay()
+        self.status_message.emit(f"Frame {self.current_frame + 1} labelled")
+        return True
+
+    # -- keys local to the view (no global shortcuts here) -----------------------------------------
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress and self._key(event.key()):
+            return True
+        return super().eventFilter(obj, event)
+
+    def keyPressEvent(self, event) -> None:
+        if not self._key(event.key()):
+            super().keyPressEvent(event)
+
+    def _key(self, key: int) -> bool:
+        c = self.controller
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and c.tool == "polygon":
+            return c.close_polygon()
+        if key == Qt.Key.Key_Escape:
+            c.cancel()
+            return True
+        if key == Qt.Key.Key_Delete and c.polygon:
+            c.remove_last_point()
+            return True
+        if key == Qt.Key.Key_BracketRight:
+            self.grow_brush()
+            return True
+        if key == Qt.Key.Key_BracketLeft:
+            self.shrink_brush()
+            return True
+        return False
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop playback and the frame prefetch thread (the SegWorker belongs to the caller)."""
+        self.playback.pause()
+        if self.frames is not None:
+            self.frames.close()

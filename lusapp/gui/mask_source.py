@@ -1,0 +1,82 @@
+"""Where the clip view reads FINAL masks from (Qt-free).
+
+A mask source answers for one zone of one patient: which frames have a FINAL mask, the FINAL mask of a
+frame, and whether an ORIGINAL (model) mask was already stored for it. Saving is *not* done here: the view
+emits ``mask_edited`` / ``original_captured`` and the shell's session controller autosaves them
+(``StoreMaskSource.save_final`` / ``save_original`` are there for a controller that wants to delegate).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class MaskSource(Protocol):
+    def final_frames(self) -> set[int]: ...
+
+    def load_final(self, frame: int) -> np.ndarray | None: ...
+
+    def has_original(self, frame: int) -> bool: ...
+
+
+class MemoryMaskSource:
+    """In-memory source (tests, unsaved sessions): ``final`` and ``original`` dicts frame -> mask."""
+
+    def __init__(self, final: dict[int, np.ndarray] | None = None, original: dict[int, np.ndarray] | None = None):
+        self.final: dict[int, np.ndarray] = dict(final or {})
+        self.original: dict[int, np.ndarray] = dict(original or {})
+
+    def final_frames(self) -> set[int]:
+        return set(self.final)
+
+    def load_final(self, frame: int) -> np.ndarray | None:
+        m = self.final.get(int(frame))
+        return None if m is None else m.copy()
+
+    def has_original(self, frame: int) -> bool:
+        return int(frame) in self.original
+
+    def save_final(self, frame: int, mask: np.ndarray, rater: str = "", model_version: str = "") -> None:
+        self.final[int(frame)] = np.array(mask, np.uint8, copy=True)
+
+    def save_original(self, frame: int, mask: np.ndarray, rater: str = "", model_version: str = "") -> None:
+        self.original[int(frame)] = np.array(mask, np.uint8, copy=True)
+
+
+class StoreMaskSource:
+    """FINAL / ORIGINAL masks of ``(pid, zone_id)`` in a ``lusapp.store.Store``."""
+
+    def __init__(self, store, pid: str, zone_id: str, rater: str = ""):
+        self.store, self.pid, self.zone_id, self.rater = store, pid, zone_id, rater
+        self._final: set[int] | None = None
+        self._original: set[int] | None = None
+
+    def final_frames(self) -> set[int]:
+        if self._final is None:
+            self._final = {int(f) for f in self.store.mask_frames(self.pid, self.zone_id, "final")}
+        return set(self._final)
+
+    def load_final(self, frame: int) -> np.ndarray | None:
+        if int(frame) not in self.final_frames():
+            return None
+        return self.store.load_mask(self.pid, self.zone_id, int(frame), "final")
+
+    def has_original(self, frame: int) -> bool:
+        if self._original is None:
+            self._original = {int(f) for f in self.store.mask_frames(self.pid, self.zone_id, "original")}
+        return int(frame) in self._original
+
+    def save_final(self, frame: int, mask: np.ndarray, rater: str | None = None, model_version: str = "") -> None:
+        self.store.save_mask(self.pid, self.zone_id, int(frame), mask, kind="final",
+                             rater=rater if rater is not None else self.rater, model_version=model_version)
+        self.final_frames()
+        self._final.add(int(frame))
+
+    def save_original(self, frame: int, mask: np.ndarray, rater: str | None = None, model_version: str = "") -> None:
+        self.store.save_mask(self.pid, self.zone_id, int(frame), mask, kind="original",
+                             rater=rater if rater is not None else "model", model_version=model_version)
+        self.has_original(frame)
+        self._original.add(int(frame))

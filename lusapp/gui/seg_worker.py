@@ -1,0 +1,235 @@
+"""Live masks: a worker thread segments batches of frames ahead of the play head and emits them.
+
+    worker = SegWorker(engine)
+    worker.mask_ready.connect(view.on_mask_ready)      # (clip key, frame index, uint8 HxW mask)
+    worker.start("R1:/path/R1.mp4", clip)               # a new clip/zone: the old job is cancelled
+    worker.set_playhead(40)                              # seek: the next batch starts at frame 40
+
+The worker owns one ``QThread`` whose loop waits on a condition variable; the GUI thread only sets
+fields under a lock and never waits for the model. A batch in flight when the zone changes is finished
+by the engine but its masks are dropped (generation counter). Masks are cached per clip key (LRU by
+bytes), so coming back to a zone shows its masks at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections import OrderedDict
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+
+DEFAULT_MASK_BUDGET = 384 << 20
+
+
+def next_batch(n_frames: int, playhead: int, done: set[int], size: int) -> list[int]:
+    """The next ``size`` frames to segment: the first not yet done going forward from the play head,
+    wrapping around (so the frames the viewer is about to see come first)."""
+    out: list[int] = []
+    if n_frames <= 0:
+        return out
+    start = int(playhead) % n_frames
+    for k in range(n_frames):
+        i = (start + k) % n_frames
+        if i not in done:
+            out.append(i)
+            if len(out) >= size:
+                break
+    return out
+
+
+class MaskCache:
+    """Model masks per clip key, least-recently-used clips dropped beyond ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MASK_BUDGET):
+        self.max_bytes = int(max_bytes)
+        self._clips: OrderedDict[str, dict[int, np.ndarray]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str, frame: int) -> np.ndarray | None:
+        with self._lock:
+            masks = self._clips.get(key)
+            return None if masks is None else masks.get(int(frame))
+
+    def frames(self, key: str) -> set[int]:
+        with self._lock:
+            return set(self._clips.get(key, ()))
+
+    def put(self, key: str, frame: int, mask: np.ndarray) -> None:
+        with self._lock:
+            masks = self._clips.setdefault(key, {})
+            self._clips.move_to_end(key)
+            old = masks.get(int(frame))
+            self._bytes += mask.nbytes - (old.nbytes if old is not None else 0)
+            masks[int(frame)] = mask
+            while self._bytes > self.max_bytes and len(self._clips) > 1:
+                _, dropped = self._clips.popitem(last=False)
+                self._bytes -= sum(m.nbytes for m in dropped.values())
+
+    def touch(self, key: str) -> None:
+        with self._lock:
+            if key in self._clips:
+                self._clips.move_to_end(key)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
+class _Job:
+    def __init__(self, key: str, clip, crop, generation: int):
+        self.key, self.clip, self.crop, self.generation = key, clip, crop, generation
+        self.n_frames = int(clip.n_frames)
+        self.playhead = 0
+        self.failed = False
+
+
+class _Loop(QThread):
+    def __init__(self, worker: "SegWorker"):
+        super().__init__()
+        self._worker = worker
+        self.setObjectName("lusapp-seg-worker")
+
+    def run(self) -> None:
+        self._worker._loop()
+
+
+class SegWorker(QObject):
+    """Segments frames of the clip in view, ahead of the play head, in its own thread."""
+
+    mask_ready = Signal(str, int, object)  # clip key, frame index, uint8 HxW mask (original coordinates)
+    failed = Signal(str, str)  # clip key, message
+    clip_done = Signal(str)  # every frame of the clip has a mask
+
+    def __init__(self, engine=None, batch_size: int = 8, max_cache_bytes: int = DEFAULT_MASK_BUDGET,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self._engine = engine
+        self.batch_size = max(1, int(batch_size))
+        self.cache = MaskCache(max_cache_bytes)
+        self._cond = threading.Condition()
+        self._job: _Job | None = None
+        self._generation = 0
+        self._stop = False
+        self.batches_run = 0
+        self.busy = False
+        self._thread = _Loop(self)
+        self._thread.start()
+
+    # -- GUI-thread API (never blocks on the model) ----------------------------------------------
+    @property
+    def engine(self):
+        return self._engine
+
+    @property
+    def model_version(self) -> str:
+        eng = self._engine
+        for attr in ("model_id", "model_version", "version"):
+            v = getattr(eng, attr, None)
+            if isinstance(v, str) and v:
+                return v
+        bundle = getattr(eng, "bundle", None)
+        v = getattr(bundle, "version", None)
+        return f"{getattr(bundle, 'name', 'model')}-{v}" if v else ""
+
+    def set_engine(self, engine) -> None:
+        """A new model: cached masks belong to the old one, so they are dropped and the job restarts."""
+        with self._cond:
+            self._engine = engine
+            self.cache = MaskCache(self.cache.max_bytes)
+            if self._job is not None:
+                self._generation += 1
+                self._job.generation = self._generation
+            self._cond.notify_all()
+
+    def start(self, key: str, clip, crop=None, playhead: int = 0) -> None:
+        """Segment ``clip`` (any object with the Clip interface) under ``key``; cancels the previous job."""
+        with self._cond:
+            self._generation += 1
+            self._job = _Job(str(key), clip, crop, self._generation)
+            self._job.playhead = int(playhead)
+            self.cache.touch(str(key))
+            self._cond.notify_all()
+
+    def set_playhead(self, frame: int) -> None:
+        with self._cond:
+            if self._job is not None and self._job.playhead != int(frame):
+                self._job.playhead = int(frame)
+                self._cond.notify_all()
+
+    def cancel(self) -> None:
+        """Stop work on the current clip (zone change); its finished masks stay cached."""
+        with self._cond:
+            self._generation += 1
+            self._job = None
+            self._cond.notify_all()
+
+    @property
+    def current_key(self) -> str | None:
+        job = self._job
+        return job.key if job is not None else None
+
+    def cached(self, key: str, frame: int) -> np.ndarray | None:
+        return self.cache.get(key, frame)
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        with self._cond:
+            self._stop = True
+            self._job = None
+            self._cond.notify_all()
+        self._thread.wait(timeout_ms)
+
+    # -- worker thread ---------------------------------------------------------------------------
+    def _pick(self):
+        """Under the lock: (job, generation, engine, batch) of the next piece of work, or None."""
+        job, engine = self._job, self._engine
+        if job is None or engine is None or job.failed:
+            return None
+        batch = next_batch(job.n_frames, job.playhead, self.cache.frames(job.key), self.batch_size)
+        if not batch:
+            return None
+        return job, job.generation, engine, sorted(batch)
+
+    def _loop(self) -> None:
+        announced: set[tuple[str, int]] = set()
+        while True:
+            with self._cond:
+                work = None
+                while not self._stop and (work := self._pick()) is None:
+                    job = self._job
+                    if job is not None and not job.failed and (job.key, job.generation) not in announced \
+                            and self._engine is not None:
+                        announced.add((job.key, job.generation))
+                        self.clip_done.emit(job.key)
+                    self.busy = False
+                    self._cond.wait()
+                if self._stop:
+                    self.busy = False
+                    return
+                self.busy = True
+            job, generation, engine, batch = work
+            try:
+                if job.crop is not None:
+                    result = engine.segment(job.clip, batch, crop=job.crop)
+                else:
+                    result = engine.segment(job.clip, batch)
+                indices = [int(i) for i in getattr(result, "indices", None) or batch]
+                masks = [np.asarray(m, dtype=np.uint8) for m in result.masks]
+            except Exception as exc:  # noqa: BLE001 - report and stop this job, keep the thread alive
+                with self._cond:
+                    job.failed = True
+                    stale = generation != job.generation or self._job is not job
+                if not stale:
+                    self.failed.emit(job.key, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+                continue
+            with self._cond:
+                self.batches_run += 1
+                if generation != job.generation or self._stop:
+                    continue  # cancelled or model changed while the batch ran: drop it
+                cache = self.cache
+                for i, m in zip(indices, masks):
+                    cache.put(job.key, i, m)
+            for i, m in zip(indices, masks):
+                self.mask_ready.emit(job.key, i, m)
