@@ -83,3 +83,20 @@ def test_invalid_json_protocol_names_file_and_line(tmp_path):
 def test_unknown_protocol_id_lists_builtins():
     with pytest.raises(ValidationError, match="lus12"):
         load_protocol("no_such_protocol")
+
+
+def test_user_protocols_folder_lists_valid_files_and_reports_bad_ones(tmp_path, monkeypatch):
+    from lusapp.core.protocols import user_protocols
+
+    monkeypatch.setenv("LUSAPP_DATA_DIR", str(tmp_path))
+    folder = tmp_path / "protocols"
+    folder.mkdir()
+    doc = load_protocol("six_point").to_dict()
+    (folder / "ward.json").write_text(json.dumps(dict(doc, id="ward6", name="Ward 6-point")))
+    (folder / "clash.json").write_text(json.dumps(doc))  # re-uses the built-in id six_point
+    (folder / "broken.json").write_text("{")
+    found, problems = user_protocols()
+    assert list(found) == ["ward6"] and load_protocol("ward6").name == "Ward 6-point"
+    assert len(problems) == 2
+    assert any("broken.json: not valid JSON" in p for p in problems)
+    assert any("clash.json: id 'six_point' is already used" in p for p in problems)

@@ -198,7 +198,8 @@ _CACHE: dict[str, Protocol] = {}
 
 
 def load_protocol(id_or_path: str | Path | Protocol) -> Protocol:
-    """A built-in protocol by id (``"lus12"``), a user protocol by id (``<user data>/protocols/<id>.json``)
+    """A built-in protocol by id (``"lus12"``), a user protocol by id (``<user data>/protocols/<id>.json``,
+    or any file there whose ``id`` matches)
     or any protocol file by path. Raises ``ValidationError`` naming the file and the problem."""
     if isinstance(id_or_path, Protocol):
         return id_or_path
@@ -214,6 +215,9 @@ def load_protocol(id_or_path: str | Path | Protocol) -> Protocol:
         user_file = user_protocols_dir() / f"{key}.json"
         if user_file.is_file():
             return _load_file(user_file)
+        by_id = user_protocols()[0].get(key)
+        if by_id is not None:
+            return by_id
     raise ValidationError("protocol", f"unknown protocol {key!r}: not built in ({', '.join(BUILTIN_IDS)}), "
                                       f"not a user protocol in {user_protocols_dir()} and not a file")
 
@@ -221,6 +225,25 @@ def load_protocol(id_or_path: str | Path | Protocol) -> Protocol:
 def builtin_protocols() -> dict[str, Protocol]:
     """The built-in protocols, default (``lus12``) first."""
     return {pid: load_protocol(pid) for pid in BUILTIN_IDS}
+
+
+def user_protocols() -> tuple[dict[str, Protocol], list[str]]:
+    """Valid protocol files in ``<user data>/protocols/*.json`` (by id) and one message per invalid file
+    (file and problem); a user file never shadows a built-in id."""
+    found: dict[str, Protocol] = {}
+    problems: list[str] = []
+    folder = user_protocols_dir()
+    for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            p = _load_file(f)
+        except ValidationError as exc:
+            problems.append(str(exc))
+            continue
+        if p.id in BUILTIN_IDS or p.id in found:
+            problems.append(f"{f}: id {p.id!r} is already used by another protocol; ignored")
+        else:
+            found[p.id] = p
+    return found, problems
 
 
 def default_protocol() -> Protocol:
