@@ -26,6 +26,7 @@ except ImportError:
     msvcrt = None
 
 LOCK_NAME = ".lock"
+_WIN_LOCK_OFFSET = 1 << 20
 
 
 def pid_alive(pid: int) -> bool:
@@ -78,7 +79,8 @@ class StoreLock:
                     raise StoreLocked(self.path.parent, f"is open for writing by {_describe(read_lock_info(self.path))}"
                                       "; close it there first, or open read-only") from None
             elif msvcrt is not None:  # pragma: no cover
-                try:
+                try:  # lock a byte far past the content so other processes can still read who holds it
+                    os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
                     msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
                 except OSError:
                     raise StoreLocked(self.path.parent, f"is open for writing by {_describe(read_lock_info(self.path))}"
