@@ -32,6 +32,8 @@ except AttributeError:  # pragma: no cover - older OpenCV builds
 #: Forward distance read frame by frame before a native seek is preferred (indexed containers only).
 FORWARD_LIMIT = 300
 _NATIVE_SEEK_FORMATS = {"isobmff", "matroska", "avi", "asf"}
+#: Streams without a reliable index: frames are counted at open (MPEG decodes fast).
+_COUNT_FORMATS = {"mpeg-ps", "mpeg-es", "mpeg-ts", "unknown"}
 
 
 def _fourcc(cap: cv2.VideoCapture) -> str:
@@ -82,10 +84,11 @@ class VideoClip(Clip):
             fps = 0.0
         super().__init__(path, n_frames=max(declared, 1), width=width, height=height, fps=fps or None,
                          is_color=colour)
-        self.kind = "still" if fmt == "gif" and declared == 1 else "video"
-        if declared <= 0 or declared > 10_000_000:
+        if declared <= 1 or declared > 10_000_000 or self._fmt in _COUNT_FORMATS:
             self.n_frames = self._count_frames()
-            self.notes.append(f"container gave no usable frame count; counted {self.n_frames}")
+            if self.n_frames != declared:
+                self.notes.append(f"container declares {declared} frames; counted {self.n_frames}")
+        self.kind = "still" if fmt == "gif" and self.n_frames == 1 else "video"
         self._remember(0, self._convert(bgr))
 
     # -- capture management -----------------------------------------------------------------
