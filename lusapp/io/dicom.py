@@ -10,6 +10,7 @@ region box also becomes `region_hint` for the imaging-region crop.
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,8 @@ class DicomClip(Clip):
             from lusapp.core.errors import UnreadableFile
             raise UnreadableFile(path, f"cannot open: {exc.strerror or exc}") from None
         try:
-            ds = pydicom.dcmread(self._fh, defer_size=4096, force=True)
+            ds = pydicom.dcmread(self._fh, stop_before_pixels=True, force=True)
+            self._pixel_elem = _pixel_element(self._fh)
             self._check(path, ds)
             meta = self._geometry(path, ds)
         except (InvalidDicomError, EOFError, ValueError, KeyError, AttributeError, TypeError, OSError) as exc:
@@ -122,7 +124,7 @@ class DicomClip(Clip):
 
     # -- header validation ------------------------------------------------------------------------
     def _check(self, path: str, ds) -> None:
-        if "PixelData" not in ds:
+        if self._pixel_elem is None:
             if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
                 raise UnsupportedFormat(path, "DICOM float pixel data is not supported")
             if "SOPClassUID" in ds or "Modality" in ds or "PatientID" in ds:
@@ -151,9 +153,7 @@ class DicomClip(Clip):
             raise TooLarge(path, f"DICOM frames are {cols}x{rows}, above the {MAX_SIDE} px / "
                                  f"{MAX_PIXELS} pixel limit")
         if not self._tsyntax.is_compressed:
-            raw = ds.get_item("PixelData")
-            length = getattr(raw, "length", None)
-            tell = getattr(raw, "value_tell", None)
+            tell, length = self._pixel_elem
             bits = int(ds.get("BitsAllocated", 8) or 8)
             need = rows * cols * frames * spp * bits // 8
             if photometric == "YBR_FULL_422":
@@ -207,6 +207,19 @@ class DicomClip(Clip):
         fh = getattr(self, "_fh", None)
         if fh is not None:
             fh.close()
+
+
+def _pixel_element(fh) -> tuple[int, int] | None:
+    """(value offset, declared length) of the Pixel Data element where a stop_before_pixels read
+    stopped, or None when the file has no (little-endian) Pixel Data element there."""
+    pos = fh.tell()
+    hdr = fh.read(12)
+    fh.seek(pos)
+    if len(hdr) < 8 or hdr[:4] != b"\xe0\x7f\x10\x00":
+        return None
+    if hdr[4:6] in (b"OB", b"OW", b"OD", b"OF", b"UN", b"OV") and len(hdr) == 12:
+        return pos + 12, struct.unpack("<I", hdr[8:12])[0]
+    return pos + 8, struct.unpack("<I", hdr[4:8])[0]
 
 
 def _rgb_to_gray(rgb: np.ndarray) -> np.ndarray:

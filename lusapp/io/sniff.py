@@ -61,12 +61,11 @@ def looks_like_text(head: bytes) -> bool:
     if b"\x00" in head:
         return False
     try:
-        head.decode("utf-8")
-        return True
+        text = head.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    printable = sum(1 for b in head if 32 <= b < 127 or b in (9, 10, 13))
-    return printable / len(head) > 0.95
+        text = head.decode("latin-1")
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\t\n\r")
+    return printable / max(1, len(text)) > 0.95
 
 
 def image_header_size(path: str | Path, fmt: str, head: bytes) -> tuple[int, int] | None:
