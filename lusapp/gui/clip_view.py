@@ -409,6 +409,8 @@ class ClipView(QWidget):
         before = mask.copy()
         mask[...] = src
         self.end_edit(before, None, f"Copy mask of frame {prev + 1}")
+        if (self.key, self.current_frame) not in self._edited:  # same content: still label the frame
+            self.mark_labelled()
         return True
 
     @Slot()

@@ -1,0 +1,68 @@
+"""Helpers of the clip-view tests: an in-memory Clip and a labelled fake engine."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from lusapp.io.clip import Clip
+
+
+class ArrayClip(Clip):
+    """A real ``Clip`` (the io base class: LRU, grey conversion) decoding from a numpy array."""
+
+    kind = "video"
+
+    def __init__(self, frames: np.ndarray, fps: float | None = 30.0, path: str = "memory://clip",
+                 decode_delay: float = 0.0):
+        frames = np.asarray(frames, np.uint8)
+        super().__init__(path, n_frames=len(frames), width=frames.shape[2], height=frames.shape[1], fps=fps,
+                         is_color=frames.ndim == 4)
+        if len(frames) == 1:
+            self.kind = "still"
+        self._data = frames
+        self.decode_delay = decode_delay
+        self.decode_count = 0
+
+    def _decode(self, i: int) -> np.ndarray:
+        self.decode_count += 1
+        if self.decode_delay:
+            time.sleep(self.decode_delay)
+        return self._data[i].copy()
+
+
+def moving_disc_clip(n: int = 40, h: int = 96, w: int = 128, fps: float = 30.0, **kw) -> ArrayClip:
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames = np.zeros((n, h, w), np.uint8)
+    for i in range(n):
+        frames[i] = np.where((xx - (10 + 2 * i) % w) ** 2 + (yy - h // 2) ** 2 < 100, 220, 30)
+    return ArrayClip(frames, fps=fps, **kw)
+
+
+class FakeSegResult:
+    def __init__(self, indices, masks):
+        self.indices, self.masks = list(indices), masks
+
+
+class FakeEngine:
+    """FAKE engine (same interface as lusapp.model.engine.Engine.segment) used ONLY by the worker-scheduling
+    tests: the mask of frame i is filled with value i % 5, each call sleeps ``delay`` seconds (off the GUI
+    thread) and every call's indices are recorded in order."""
+
+    model_id = "fake-0.0.1"
+
+    def __init__(self, delay: float = 0.03):
+        self.delay = delay
+        self.calls: list[list[int]] = []
+        self.threads: set[int] = set()
+        self._lock = threading.Lock()
+
+    def segment(self, clip, indices, crop=None):
+        with self._lock:
+            self.calls.append(list(indices))
+            self.threads.add(threading.get_ident())
+        time.sleep(self.delay)
+        masks = [np.full((clip.height, clip.width), i % 5, np.uint8) for i in indices]
+        return FakeSegResult(indices, masks)

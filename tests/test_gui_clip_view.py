@@ -1,0 +1,184 @@
+"""Clip view: overlay colours and toggles, playback, editing through the view, undo/redo, copy, labelling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gui_clip_support import ArrayClip, moving_disc_clip
+from lusapp.core.labels import A_LINE, B_LINE, CLASS_COLORS, CONSOLIDATION, PLEURAL_LINE
+from lusapp.gui.clip_view import ClipView
+from lusapp.gui.mask_source import MemoryMaskSource
+from lusapp.gui.overlay import compose_overlay
+from lusapp.gui.playback import format_time
+from lusapp.gui.undo_commands import stack_bytes
+
+
+@pytest.fixture
+def view(qtbot):
+    v = ClipView()
+    qtbot.addWidget(v)
+    v.resize(800, 600)
+    yield v
+    v.shutdown()
+
+
+def _overlay_pixel(v: ClipView, y: int, x: int) -> np.ndarray:
+    return np.asarray(v.overlay_item.image)[y, x]
+
+
+def test_compose_overlay_colour_opacity_and_toggle():
+    mask = np.zeros((4, 5), np.uint8)
+    mask[1, 2] = B_LINE
+    mask[3, 4] = PLEURAL_LINE
+    rgba = compose_overlay(mask, {1: True, 2: True, 3: True, 4: True}, 0.6)
+    assert tuple(rgba[1, 2]) == (*CLASS_COLORS[B_LINE], 153)
+    assert tuple(rgba[3, 4]) == (*CLASS_COLORS[PLEURAL_LINE], 153)
+    assert rgba[0, 0, 3] == 0
+    off = compose_overlay(mask, {1: True, 2: True, 3: False, 4: True}, 0.6)
+    assert tuple(off[1, 2]) == (0, 0, 0, 0) and off[3, 4, 3] == 153
+
+
+def test_view_overlay_follows_toggles_and_opacity(view, qtbot):
+    clip = moving_disc_clip(n=5)
+    final = np.zeros((clip.height, clip.width), np.uint8)
+    final[10:20, 30:40] = B_LINE
+    final[50:60, 30:40] = CONSOLIDATION
+    view.set_clip("R1", clip, MemoryMaskSource({0: final}))
+    assert view.mask_kind(0) == "FINAL" and view.badge.text().strip() == "FINAL"
+    view.set_opacity(0.4)
+    assert tuple(_overlay_pixel(view, 15, 35)) == (*CLASS_COLORS[B_LINE], 102)
+    view.set_class_visible(B_LINE, False)
+    assert _overlay_pixel(view, 15, 35)[3] == 0
+    assert tuple(_overlay_pixel(view, 55, 35)) == (*CLASS_COLORS[CONSOLIDATION], 102)
+    view.set_class_visible(B_LINE, True)
+    assert tuple(_overlay_pixel(view, 15, 35)[:3]) == CLASS_COLORS[B_LINE]
+    view.toggle_masks()
+    assert not np.asarray(view.overlay_item.image)[..., 3].any()
+    view.step_forward()
+    assert view.current_frame == 1 and view.mask_kind(1) is None
+
+
+def test_playback_advances_with_the_timer_and_labels_show_time(view, qtbot):
+    clip = moving_disc_clip(n=40, fps=50.0)
+    view.set_clip("L2", clip)
+    seen = []
+    view.frame_changed.connect(seen.append)
+    view.play()
+    qtbot.waitUntil(lambda: view.current_frame >= 10, timeout=3000)
+    view.pause()
+    assert seen == sorted(seen) and len(set(seen)) >= 3
+    f = view.current_frame
+    assert view.transport.frame_label.text() == f"{f + 1} / 40"
+    assert view.transport.time_label.text().startswith(format_time(f / 50.0))
+    assert view.transport.slider.value() == f
+    np.testing.assert_array_equal(np.asarray(view.image_item.image), clip.read(f))
+    view.set_loop(False)
+    view.seek(38)
+    view.set_speed(2.0)
+    view.play()
+    qtbot.waitUntil(lambda: not view.playback.playing, timeout=3000)
+    assert view.current_frame == 39
+    view.step_back()
+    assert view.current_frame == 38
+    assert format_time(83.456) == "01:23.46"
+
+
+def test_still_is_a_one_frame_clip(view):
+    still = ArrayClip(np.full((1, 30, 40, 3), 100, np.uint8), fps=None, path="memory://still.png")
+    view.set_clip("R3", still)
+    assert view.playback.n_frames == 1 and not view.transport.play_btn.isEnabled()
+    view.play()
+    assert not view.playback.playing
+    assert np.asarray(view.image_item.image).shape == (30, 40, 3)
+    view.set_clip("R3", None)
+    assert view.clip is None and view.image_item.image is None
+
+
+def test_brush_stroke_undo_redo_restores_exact_masks(view):
+    clip = moving_disc_clip(n=5)
+    rng = np.random.default_rng(1)
+    start = rng.integers(0, 5, (clip.height, clip.width)).astype(np.uint8)
+    src = MemoryMaskSource({2: start})
+    edits, originals = [], []
+    view.mask_edited.connect(lambda z, f, m: edits.append((z, f, m)))
+    view.original_captured.connect(lambda *a: originals.append(a))
+    view.set_clip("R2", clip, src)
+    view.seek(2)
+    snapshots = [view.current_mask()]
+    view.tool_brush()
+    view.set_edit_class(A_LINE)
+    view.set_brush_size(4)
+    c = view.controller
+    c.press(20, 20), c.move(40, 25), c.release(60, 30)
+    snapshots.append(view.current_mask())
+    view.tool_eraser()
+    c.eraser_all = True
+    c.press(40, 25), c.release(40, 25)
+    snapshots.append(view.current_mask())
+    assert snapshots[1][25, 40] == A_LINE and snapshots[2][25, 40] == 0
+    assert view.undo_stack.count() == 2 and len(edits) == 2 and edits[-1][:2] == ("R2", 2)
+    assert stack_bytes(view.undo_stack) < start.nbytes // 4  # bbox diffs, not full masks
+    view.undo()
+    np.testing.assert_array_equal(view.current_mask(), snapshots[1])
+    view.undo()
+    np.testing.assert_array_equal(view.current_mask(), snapshots[0])
+    np.testing.assert_array_equal(edits[-1][2], start)  # the restored mask is re-saved as FINAL
+    view.redo(), view.redo()
+    np.testing.assert_array_equal(view.current_mask(), snapshots[2])
+    assert originals == []  # no worker, no model mask to keep as ORIGINAL
+
+
+def test_line_and_polygon_tools_through_the_view(view, qtbot):
+    clip = moving_disc_clip(n=3)
+    view.set_clip("L1", clip)
+    view.tool_line()
+    view.set_edit_class(B_LINE)
+    c = view.controller
+    c.press(64, 10)
+    for y in range(11, 80, 7):
+        c.move(64, y)
+    c.release(64, 80)
+    m = view.current_mask()
+    assert m[45, 64] == B_LINE and m[45, 64 + 8] == 0 and view.mask_kind(0) == "FINAL"
+    view.tool_polygon()
+    view.set_edit_class(CONSOLIDATION)
+    for x, y in [(10, 10), (40, 10), (40, 40)]:
+        c.click(x, y)
+    c.click(10, 40)
+    view.setFocus()
+    from PySide6.QtCore import Qt
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    m = view.current_mask()
+    assert m[25, 25] == CONSOLIDATION and m[50, 25] == 0 and not c.polygon
+    assert view.undo_stack.count() == 2
+    qtbot.keyClick(view, Qt.Key.Key_BracketRight)
+    assert c.size > 8
+    view.undo()
+    assert view.current_mask()[25, 25] == 0
+
+
+def test_copy_from_previous_and_mark_labelled(view):
+    clip = moving_disc_clip(n=8)
+    prev = np.zeros((clip.height, clip.width), np.uint8)
+    prev[5:15, 5:50] = PLEURAL_LINE
+    src = MemoryMaskSource({1: prev})
+    saved = []
+    view.mask_edited.connect(lambda z, f, m: saved.append((f, m)))
+    view.set_clip("R5", clip, src)
+    view.seek(0)
+    assert not view.copy_from_previous()  # nothing labelled before frame 0
+    view.seek(5)
+    assert view.mask_kind(5) is None
+    assert view.copy_from_previous()
+    np.testing.assert_array_equal(view.current_mask(), prev)
+    assert view.mask_kind(5) == "FINAL" and view.labelled_frames() == [1, 5]
+    assert saved[-1][0] == 5
+    view.undo()
+    assert not view.current_mask().any()
+    view.seek(6)
+    assert view.mark_labelled() and view.labelled_frames() == [1, 5, 6]
+    assert saved[-1][0] == 6 and not saved[-1][1].any()
+    view.seek(7)
+    view.copy_from_previous()  # previous labelled is now frame 6 (empty)
+    assert not view.current_mask().any()
