@@ -1,0 +1,57 @@
+"""Every clip in ../shared/data/manifest.csv opens, yields its first and last frames, and gets a
+sensible imaging-region crop. Skipped when the shared data is absent (as on a user's machine)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from lusapp.io import open_media
+from lusapp.io.crop import detect_imaging_region
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+MANIFEST = DATA / "manifest.csv"
+pytestmark = [pytest.mark.realdata, pytest.mark.skipif(not MANIFEST.exists(), reason="../shared/data absent")]
+
+
+def _rows():
+    if not MANIFEST.exists():
+        return []
+    with open(MANIFEST, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_manifest_file_opens_with_first_last_frames_and_crop():
+    rows = _rows()
+    assert len(rows) > 100
+    failures = []
+    for row in rows:
+        path = DATA / row["file"]
+        try:
+            with open_media(path) as clip:
+                assert (clip.width, clip.height) == (int(row["width"]), int(row["height"]))
+                # Crop samples 3 frames evenly (first and last included), so the first/last reads hit the cache.
+                box = detect_imaging_region(clip, n_samples=3)
+                first, last = clip.read(0), clip.read(clip.n_frames - 1)
+                assert first.shape[:2] == last.shape[:2] == (clip.height, clip.width)
+                assert abs(clip.n_frames - int(row["frames"])) <= max(2, int(row["frames"]) // 50)
+                assert 0 <= box.x0 < box.x1 <= clip.width and 0 <= box.y0 < box.y1 <= clip.height
+                if "task_195" not in row["file"]:
+                    assert box.width * box.height >= 0.2 * clip.width * clip.height, box
+        except Exception as exc:  # collect, to report every bad file at once
+            failures.append(f"{row['file']}: {type(exc).__name__}: {exc}")
+    assert not failures, "\n".join(failures)
+
+
+def test_screen_capture_crop_excludes_device_ui():
+    rows = [r for r in _rows() if "task_195" in r["file"]]
+    assert rows
+    with open_media(DATA / rows[0]["file"]) as clip:
+        assert (clip.width, clip.height) == (1280, 720)
+        box = detect_imaging_region(clip)
+    # The image is a narrow linear-probe rectangle near x 560..715; text/ruler/settings lie outside it.
+    assert box.x0 > 540 and box.x1 < 740, box          # ruler (left), 'P' marker, settings column (right)
+    assert box.y0 > 60, box                              # patient / date line at the top
+    assert box.y1 - box.y0 > 200 and box.shape == "rect", box
