@@ -245,3 +245,46 @@ def test_dicom_unknown_transfer_syntax_is_named(tmp_path):
     ds.save_as(path)
     with pytest.raises(UnsupportedFormat, match="1.2.840.10008.1.2.4.100"):
         open_media(path)
+
+
+def test_dicom_rle_compressed_multiframe(tmp_path):
+    frames = np.stack([frame_pattern(i) for i in range(3)])
+    path = write_dicom(tmp_path / "rle.dcm", frames, frame_time=50.0)
+    ds = pydicom.dcmread(path)
+    ds.compress(pydicom.uid.RLELossless)
+    ds.save_as(path)
+    with open_media(path) as clip:
+        assert clip.transfer_syntax == pydicom.uid.RLELossless
+        assert clip.n_frames == 3 and clip.fps == pytest.approx(20.0)
+        assert np.array_equal(clip.read(2), frames[2])
+
+
+def test_dicom_jpeg_baseline_colour_ybr_full_422(tmp_path):
+    rgb = np.zeros((64, 80, 3), np.uint8)
+    rgb[..., :] = 40
+    rgb[10:50, 10:40] = (230, 40, 40)
+    ok, jpg = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    path = write_dicom(tmp_path / "jpeg.dcm", rgb, photometric="RGB")
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
+    ds.PhotometricInterpretation = "YBR_FULL_422"
+    ds.PixelData = pydicom.encaps.encapsulate([jpg.tobytes()])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(path)
+    with open_media(path) as clip:
+        assert clip.is_color
+        f = clip.read(0).astype(int)
+        assert np.abs(f[30, 25] - (230, 40, 40)).max() <= 12 and np.abs(f[55, 70] - 40).max() <= 12
+
+
+def test_dicom_jpeg_with_garbage_payload_is_a_typed_error(tmp_path):
+    path = write_dicom(tmp_path / "bad.dcm", frame_pattern(0))
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
+    ds.PixelData = pydicom.encaps.encapsulate([b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(path)
+    from lusapp.core.errors import ReadError
+    with pytest.raises(ReadError, match="bad.dcm"):
+        open_media(path)
