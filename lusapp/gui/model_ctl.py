@@ -7,7 +7,7 @@ severity panel, the about dialog). ``reload()`` switches to the newest published
 
 from __future__ import annotations
 
-from pathlib import Path
+import copy
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -21,9 +21,7 @@ def _load_active(models_dir: str | None) -> tuple[Any, str]:
     from lusapp.model.registry import ModelRegistry
 
     reg = ModelRegistry() if models_dir is None else ModelRegistry(user_dir=models_dir)
-    bundle = reg.active()
-    if bundle is None:
-        return None, "no model installed"
+    bundle = reg.load_active()  # BundleError (naming the folder) when none is installed or it is damaged
     return Engine(bundle), f"{bundle.name} {bundle.version}"
 
 
@@ -74,50 +72,43 @@ class ModelController(QObject):
         self.loadFailed.emit(str(exc))
 
     # ------------------------------------------------------------------ assessment
-    def assess(self, target: Any, on_done: Callable[[Any], None],
+    def assess(self, session, on_done: Callable[[Any], None],
                on_error: Callable[[BaseException, str], None]) -> Job | None:
-        """Run ``engine.assess(target)`` in a worker; None when no engine is loaded."""
-        if self.engine is None:
+        """Run ``engine.assess`` on a snapshot of the session's patient (its in-memory clinical information
+        and the store's media files) in a worker; None when no engine or patient."""
+        if self.engine is None or session.patient is None or session.store is None:
             return None
-        return run_job(self.engine.assess, target, on_done=on_done, on_error=on_error, name="assess")
+        patient = copy.deepcopy(session.patient)
+        folder = session.store.patient_dir(patient.patient_id)
+        media = {zid: folder / rec.media.file for zid, rec in patient.zones.items() if rec.media is not None}
+        job: Job | None = None
+
+        def work():
+            return self.engine.assess(patient, media_paths=media, progress=lambda pct, msg: job.report(pct, msg))
+
+        job = run_job(work, on_done=on_done, on_error=on_error, name="assess")
+        return job
 
 
-def assessment_to_session(assessment: Any, patient, model_version: str) -> tuple[list[float], dict, dict]:
-    """(severity probs, {zone: ModelZoneScore}, {zone: attention}) from an engine Assessment."""
+def assessment_to_session(assessment: Any, patient) -> tuple[list[float], dict, dict]:
+    """(severity probs, {zone: ModelZoneScore}, {zone: attention}) from an engine ``Assessment``."""
     from lusapp.core.patient import ModelZoneScore, utc_now
 
-    probs = [float(p) for p in _field(assessment, "severity_probs", "probs")]
+    version = str(assessment.model_version)
+    probs = [float(p) for p in assessment.severity_probs]
+    s = sum(probs) or 1.0
+    probs = [p / s for p in probs]
     zone_scores: dict = {}
     now = utc_now()
-    for zid, zs in dict(_field(assessment, "zone_scores", "zones", default={}) or {}).items():
+    for zid, zp in assessment.zone_probs.items():
         if zid not in patient.zones:
             continue
-        if isinstance(zs, ModelZoneScore):
-            zone_scores[zid] = zs
-            continue
-        zprobs = [float(p) for p in _field(zs, "probs")]
-        s = sum(zprobs) or 1.0
-        zprobs = [p / s for p in zprobs]
-        score = int(_field(zs, "score", default=max(range(len(zprobs)), key=zprobs.__getitem__)))
-        expected = float(_field(zs, "expected", default=sum(i * p for i, p in enumerate(zprobs))))
-        zone_scores[zid] = ModelZoneScore(probs=zprobs, score=score, expected=min(expected, len(zprobs) - 1),
-                                          model_version=model_version, time=now)
-    attention = {str(k): float(v) for k, v in dict(_field(assessment, "attention", default={}) or {}).items()}
+        zprobs = [float(p) for p in zp]
+        total = sum(zprobs) or 1.0
+        zprobs = [p / total for p in zprobs]
+        expected = sum(i * p for i, p in enumerate(zprobs))
+        zone_scores[zid] = ModelZoneScore(probs=zprobs, score=int(assessment.zone_scores[zid]),
+                                          expected=min(max(expected, 0.0), len(zprobs) - 1.0),
+                                          model_version=version, time=now)
+    attention = {str(k): float(v) for k, v in assessment.attention.items()}
     return probs, zone_scores, attention
-
-
-def _field(obj: Any, *names: str, default: Any = ...) -> Any:
-    for n in names:
-        if isinstance(obj, dict) and n in obj:
-            return obj[n]
-        if hasattr(obj, n):
-            return getattr(obj, n)
-    if default is ...:
-        raise AttributeError(f"assessment has none of {names}")
-    return default
-
-
-def patient_dir(session) -> Path | None:
-    if session.store is None or session.patient is None:
-        return None
-    return session.store.patient_dir(session.patient.patient_id)

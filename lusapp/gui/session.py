@@ -192,6 +192,8 @@ class SessionController(QObject):
             return
         if zone_id == self.zone_id and not force:
             return
+        if self._pending_masks:  # the next zone's view reads masks from the store
+            self.save()
         self.zone_id = zone_id
         self.zoneChanged.emit(zone_id)
 
@@ -283,6 +285,10 @@ class SessionController(QObject):
             self.dirtyChanged.emit(True)
         if not self.readonly:
             self._timer.start()
+
+    def pending_masks(self, zone_id: str, kind: str = "final") -> dict[int, np.ndarray]:
+        """Masks of ``zone_id`` queued but not yet written, by frame."""
+        return {f: m for (z, f, k), (m, _v) in self._pending_masks.items() if z == zone_id and k == kind}
 
     # ------------------------------------------------------------------ saving
     def save(self) -> bool:

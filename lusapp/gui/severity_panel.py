@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QGroupBox, QHBoxLayout, QLabel, QPr
 from lusapp.core.scales import SEVERITY_LEVELS
 from lusapp.gui import theme
 from lusapp.gui.bars import ProbBars
-from lusapp.gui.model_ctl import ModelController, assessment_to_session, patient_dir
+from lusapp.gui.model_ctl import ModelController, assessment_to_session
 from lusapp.gui.session import SessionController
 
 TITLES = [SEVERITY_LEVELS[i].capitalize() for i in sorted(SEVERITY_LEVELS)]
@@ -152,10 +152,13 @@ class SeverityPanel(QWidget):
         if self.model.engine is None:
             self.session.errorRaised.emit("Assess", "No model is loaded: " + self.model.description)
             return
-        if self.session.dirty and not self.session.save():  # the engine reads the patient from the store
+        p = self.session.patient
+        if not any(z.media is not None for z in p.zones.values()):
+            self.session.errorRaised.emit("Assess", f"patient {p.patient_id}: no zone has a clip or still yet")
             return
-        target = patient_dir(self.session)
-        pid, version = self.session.patient.patient_id, self.model.version
+        pid = p.patient_id
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
         self.progress.setVisible(True)
         self.assessed.setText("Assessing…")
 
@@ -164,22 +167,21 @@ class SeverityPanel(QWidget):
             p = self.session.patient
             if p is None or p.patient_id != pid:
                 return  # the user moved on; the result belongs to another patient
-            try:
-                probs, zone_scores, attention = assessment_to_session(assessment, p, version)
-            except (AttributeError, TypeError, ValueError) as exc:
-                self.session.errorRaised.emit("Assess", f"{target}: unexpected model output ({exc})")
-                self.assessFinished.emit(False)
-                return
-            self.session.apply_assessment(probs, version, zone_scores, attention)
+            probs, zone_scores, attention = assessment_to_session(assessment, p)
+            self.session.apply_assessment(probs, str(assessment.model_version), zone_scores, attention)
+            if assessment.warnings:
+                self.session.errorRaised.emit("Assessed with warnings", "\n".join(assessment.warnings))
             self.assessFinished.emit(True)
 
         def failed(exc: BaseException, _tb: str) -> None:
             self._finish()
-            self.session.errorRaised.emit("Assess failed", str(exc))
+            self.session.errorRaised.emit("Assess failed", f"patient {pid}: {exc}")
             self.refresh()
             self.assessFinished.emit(False)
 
-        self.job = self.model.assess(target, done, failed)
+        self.job = self.model.assess(self.session, done, failed)
+        if self.job is not None:
+            self.job.progress.connect(lambda pct, msg: (self.progress.setValue(pct), self.assessed.setText(f"Assessing {msg}…")))
         self._update_enabled()
 
     def _finish(self) -> None:

@@ -15,28 +15,6 @@ from lusapp.gui import theme
 from lusapp.gui.bars import ProbBars
 from lusapp.gui.session import SessionController
 
-MEASURE_TITLES = {
-    "b_line_count": ("B-lines", "{:.0f}"),
-    "b_line_fraction": ("B-line width fraction", "{:.0%}"),
-    "pleural_length_mm": ("Pleural line length", "{:.1f} mm"),
-    "pleural_irregularity": ("Pleural irregularity", "{:.2f}"),
-    "pleural_thickness_mm": ("Pleural thickness", "{:.1f} mm"),
-    "a_line_count": ("A-lines", "{:.0f}"),
-    "consolidation_area_mm2": ("Consolidation area", "{:.0f} mm²"),
-    "consolidation_fraction": ("Consolidation fraction", "{:.1%}"),
-}
-
-
-def _fmt_measure(key: str, value) -> tuple[str, str]:
-    title, fmt = MEASURE_TITLES.get(key, (key.replace("_", " ").capitalize(), "{}"))
-    if value is None:
-        return title, "—"
-    try:
-        return title, fmt.format(value) if not isinstance(value, bool) else ("yes" if value else "no")
-    except (ValueError, TypeError):
-        return title, str(value)
-
-
 class ZonePanel(QWidget):
     def __init__(self, session: SessionController, parent: QWidget | None = None):
         super().__init__(parent)
@@ -188,20 +166,25 @@ class ZonePanel(QWidget):
             self.session.set_zone_notes(self.notes.toPlainText(), self._zone)
 
     # ------------------------------------------------------------------ measures
-    def set_measures(self, measures: dict | None, rule_score: int | None = None, rule: str = "",
+    def set_measures(self, rows: list[tuple[str, str]] | None, rule_score: int | None = None, rule: str = "",
                      source: str = "") -> None:
-        """Show quantitative measures and the rule-based score (None clears them)."""
+        """Show measures as (title, text) rows and the rule-based score with its rule (None clears them)."""
         while self.measure_form.rowCount() > 1:
             self.measure_form.removeRow(1)
-        if measures is None:
-            self.rule_label.setText("— (needs the clip's masks)" if self._zone else "—")
+        if rows is None:
+            self.rule_label.setText("— (waiting for the clip's masks)" if self._zone else "—")
             return
-        text = f"<b>{rule_score}</b> — {rule}" if rule_score is not None else rule or "—"
+        text = f"<b>{rule_score}</b> — {rule}" if rule_score is not None else (rule or "—")
         if source:
-            text += f" <span style='color:{theme.TEXT_DIM.name()}'>({source})</span>"
+            text += f"<br><span style='color:{theme.TEXT_DIM.name()}'>{source}</span>"
         self.rule_label.setText(text)
-        for key, value in measures.items():
-            if isinstance(value, (dict, list, tuple)):
-                continue
-            title, shown = _fmt_measure(key, value)
+        for title, shown in rows:
             self.measure_form.addRow(title, QLabel(shown))
+
+    def measure_rows(self) -> list[tuple[str, str]]:
+        out = []
+        for r in range(1, self.measure_form.rowCount()):
+            lab = self.measure_form.itemAt(r, QFormLayout.ItemRole.LabelRole).widget()
+            val = self.measure_form.itemAt(r, QFormLayout.ItemRole.FieldRole).widget()
+            out.append((lab.text(), val.text()))
+        return out

@@ -1,0 +1,220 @@
+"""The main window: the clip view in the centre, docks around it, menus and toolbar from the action
+factory. It only assembles and wires; behaviour lives in the session, model, clip-binding and measures
+controllers and in the dock widgets."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QToolBar, QWidget
+
+from lusapp.gui.actions import ActionFactory
+from lusapp.gui.clinical_form import ClinicalForm
+from lusapp.gui.clip_binding import ClipBinding
+from lusapp.gui.dialogs import AboutDialog, ShortcutsDialog, error_box
+from lusapp.gui.measures_ctl import MeasuresController
+from lusapp.gui.model_ctl import ModelController
+from lusapp.gui.patient_list import PatientList
+from lusapp.gui.session import SessionController
+from lusapp.gui.severity_panel import SeverityPanel
+from lusapp.gui.zone_board import ZoneBoard
+from lusapp.gui.zone_panel import ZonePanel
+
+STATE_VERSION = 1
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: SessionController | None = None, model: ModelController | None = None,
+                 settings: QSettings | None = None, modal_errors: bool = True):
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("LUSApp")
+        self.settings = settings if settings is not None else QSettings()
+        self.modal_errors = modal_errors
+        self.session = session or SessionController(self)
+        self.model = model or ModelController(self)
+        self.actions_ = ActionFactory(self)
+        self.error_boxes: list = []
+
+        from lusapp.gui.clip_view import ClipView
+        from lusapp.gui.seg_worker import SegWorker
+
+        self.seg_worker = SegWorker(parent=self)
+        self.clip_view = ClipView(self, seg_worker=self.seg_worker)
+        self.setCentralWidget(self.clip_view)
+        self.board = ZoneBoard()
+        self.patients = PatientList(self.session)
+        self.zone_panel = ZonePanel(self.session)
+        self.clinical = ClinicalForm(self.session)
+        self.severity = SeverityPanel(self.session, self.model, self.actions_.action("model.assess"))
+        self.measures = MeasuresController(self.session, self.zone_panel, self)
+        self.binding = ClipBinding(self.session, self.model, self.clip_view, self.seg_worker, self.measures, self)
+        self.docks = {}
+        self._build_docks()
+        self._build_actions()
+        self._wire()
+        self.status_save = QLabel("")
+        self.status_model = QLabel("")
+        self.statusBar().addPermanentWidget(self.status_save)
+        self.statusBar().addPermanentWidget(self.status_model)
+        self._update_title()
+        self._update_model_status()
+        self.resize(1500, 920)
+        self.restore_state()
+
+    # ------------------------------------------------------------------ assembly
+    def _dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        d = QDockWidget(title, self)
+        d.setObjectName(f"dock.{key}")
+        d.setWidget(widget)
+        d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                      | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, d)
+        self.docks[key] = d
+        return d
+
+    def _build_docks(self) -> None:
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        self._dock("patients", "Patients", self.patients, left)
+        self._dock("board", "Zones", self.board, left)
+        self._dock("zone", "Zone", self.zone_panel, right)
+        self._dock("severity", "Severity", self.severity, right)
+        self._dock("clinical", "Clinical information", self.clinical, right)
+        self.tabifyDockWidget(self.docks["severity"], self.docks["clinical"])
+        self.docks["severity"].raise_()
+        self.resizeDocks([self.docks["patients"], self.docks["board"]], [330, 420], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["patients"], self.docks["zone"]], [430, 380], Qt.Orientation.Horizontal)
+
+    def _build_actions(self) -> None:
+        a, s, v, pl = self.actions_.action, self.session, self.clip_view, self.patients
+        file_ids = {"file.open_store": pl.open_store_dialog, "file.new_patient": pl.new_patient_dialog,
+                    "file.import_folder": pl.import_folder_dialog,
+                    "file.import_clips": lambda: pl.import_clips_dialog(), "file.save": self.save_now,
+                    "file.quit": self.close}
+        edit_ids = {"edit.undo": v.undo, "edit.redo": v.redo}
+        play_ids = {"play.toggle": v.toggle_play, "frame.next": v.step_forward, "frame.prev": v.step_back,
+                    "frame.first": v.first_frame, "frame.last": v.last_frame,
+                    "zone.next": s.next_zone, "zone.prev": s.prev_zone}
+        tool_ids = {"tool.brush": v.tool_brush, "tool.eraser": v.tool_eraser, "tool.line": v.tool_line,
+                    "tool.polygon": v.tool_polygon, "view.masks": v.toggle_masks}
+        score_ids = {f"score.{i}": (lambda _c=False, i=i: self._score(i)) for i in range(5)}
+        score_ids["score.clear"] = lambda: self._score(None)
+        model_ids = {"model.retrain": self.open_retrain}
+        help_ids = {"help.shortcuts": self.show_shortcuts, "help.about": self.show_about}
+        mb = self.menuBar()
+        for title, ids in (("&File", file_ids), ("&Edit", edit_ids), ("&Playback", play_ids),
+                           ("&Tools", tool_ids), ("&Score", score_ids), ("&Model", model_ids), ("&Help", help_ids)):
+            menu = mb.addMenu(title)
+            if title == "&Model":
+                menu.addAction(a("model.assess"))  # triggered -> severity panel
+            for aid, slot in ids.items():
+                menu.addAction(a(aid, slot))
+            if title == "&File":
+                menu.insertSeparator(a("file.save"))
+        view_menu = mb.addMenu("&View")
+        for d in self.docks.values():
+            view_menu.addAction(d.toggleViewAction())
+        self.addActions(list(self.actions_.created().values()))  # shortcuts work with menus hidden too
+        tb = QToolBar("Main", self)
+        tb.setObjectName("toolbar.main")
+        for aid in ("file.open_store", "file.import_folder", "file.save", "model.assess", "model.retrain"):
+            tb.addAction(a(aid))
+        self.addToolBar(tb)
+
+    def _wire(self) -> None:
+        s, b = self.session, self.board
+        s.patientChanged.connect(b.set_patient)
+        s.patientChanged.connect(lambda _p: (b.set_current(s.zone_id), self._update_title()))
+        s.zoneChanged.connect(b.set_current)
+        s.dataChanged.connect(lambda _w: b.refresh())
+        s.attentionChanged.connect(b.set_attention)
+        s.dirtyChanged.connect(lambda _d: self._update_title())
+        s.saved.connect(lambda rev: self.status_save.setText(f"saved (revision {rev})"))
+        s.errorRaised.connect(self.show_error)
+        s.busyChanged.connect(lambda busy, msg: self.statusBar().showMessage(f"{msg}…" if busy else "Done", 0 if busy else 3000))
+        b.zoneSelected.connect(s.set_zone)
+        b.filesDropped.connect(lambda zid, paths: self.patients.import_files(paths, zid))
+        self.clip_view.status_message.connect(lambda m: self.statusBar().showMessage(m, 4000))
+        self.model.engineChanged.connect(lambda _e: self._update_model_status())
+        self.model.loadingChanged.connect(lambda _b: self._update_model_status())
+        self.model.loadFailed.connect(lambda msg: (self._update_model_status(), self.show_error("Model not loaded", msg)))
+
+    # ------------------------------------------------------------------ behaviour
+    def _score(self, value: int | None) -> None:
+        try:
+            self.session.set_clinician_score(value)
+        except ValueError as exc:  # ValidationError: e.g. 4 on a 0-3 scale
+            self.statusBar().showMessage(str(exc), 4000)
+
+    def save_now(self) -> None:
+        if self.session.save():
+            self.statusBar().showMessage("Saved", 2000)
+
+    def _update_title(self) -> None:
+        p = self.session.patient
+        self.setWindowTitle(f"LUSApp — {p.patient_id} [*]" if p else "LUSApp")
+        self.setWindowModified(self.session.dirty)
+        self.status_save.setText("unsaved changes…" if self.session.dirty else self.status_save.text())
+
+    def _update_model_status(self) -> None:
+        m = self.model
+        self.status_model.setText("model: loading…" if m.loading else f"model: {m.description}")
+
+    def show_error(self, title: str, message: str) -> None:
+        box = error_box(self, title, message, modal=False)
+        self.error_boxes = [b for b in self.error_boxes if b.isVisible()] + [box]
+
+    def show_about(self) -> None:
+        AboutDialog(self.model.description, self).exec()
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self.actions_.shortcut_table(), self).exec()
+
+    def open_retrain(self) -> None:
+        from lusapp.gui.retrain import RetrainDialog
+
+        if self.session.store is None:
+            self.show_error("Retrain", "Open a store first (File > Open store).")
+            return
+        RetrainDialog(self.session, self.model, self).exec()
+
+    # ------------------------------------------------------------------ state & closing
+    def restore_state(self) -> None:
+        geo = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        if state is not None:
+            self.restoreState(state, STATE_VERSION)
+
+    def save_state(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(STATE_VERSION))
+        if self.session.store is not None:
+            self.settings.setValue("session/store", str(self.session.store.root))
+        if self.session.patient is not None:
+            self.settings.setValue("session/patient", self.session.patient.patient_id)
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.session.dirty and not self.session.save():
+            ans = QMessageBox.warning(
+                self, "Unsaved changes", "Your latest changes could not be saved (see the error message).\n"
+                "Quit anyway and lose them?", QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel) if self.modal_errors else QMessageBox.StandardButton.Cancel
+            if ans != QMessageBox.StandardButton.Discard:
+                event.ignore()
+                return
+            self.session._set_dirty(False)
+            self.session._pending_masks.clear()
+        self.save_state()
+        self.session.close_store()
+        self.binding.shutdown()
+        from lusapp.gui.workers import wait_all
+
+        wait_all(10000)
+        super().closeEvent(event)
+
+    def start_model_loading(self, delay_ms: int = 0) -> None:
+        """Load the active model after the window is up (torch is imported in the worker)."""
+        QTimer.singleShot(delay_ms, self.model.reload)
