@@ -114,11 +114,13 @@ class ClipParams:
     ribs: bool = True
     rib_gap_frac: float = 0.55  # intercostal gap as a fraction of the image width
     gain: float = 1.0
-    dynamic: float = 0.55  # power-law compression exponent
+    dynamic: float = 0.5  # power-law compression exponent
+    reject: float = 0.12  # black level: compressed values below it are black
+    speckle_k: float = 0.6  # speckle reduction: the envelope speckle S enters as S**k (k=1 fully developed)
     attenuation: float = 0.08  # per cm (amplitude), partly compensated by TGC
     tgc: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0, 1.0])  # TGC knots over depth
-    speckle_lat: float = 2.2  # speckle smoothing sigma across beams (polar px)
-    speckle_ax: float = 0.8  # along the beam
+    speckle_lat: float = 4.0  # speckle smoothing sigma across beams (polar px)
+    speckle_ax: float = 1.4  # along the beam
     resp_period_s: float = 4.0  # respiratory period
     sliding_px: float = 3.0  # lung sliding amplitude (beams)
     drift_px: float = 1.0  # probe drift amplitude (beams)
@@ -133,22 +135,24 @@ def sample_clip_params(rng: np.random.Generator, probe: str | None = None, clutt
     p.probe = probe or ("convex" if rng.random() < 0.75 else "linear")
     if p.probe == "convex":
         p.depth_cm = float(np.round(rng.uniform(8.0, 16.0), 1))
-        p.fan_deg = float(rng.uniform(55.0, 75.0))
-        p.radius_cm = float(rng.uniform(3.0, 6.0))
-        p.pleura_cm = float(rng.uniform(1.3, 3.2))
+        p.fan_deg = float(rng.uniform(50.0, 70.0))
+        p.radius_cm = float(rng.uniform(4.0, 8.0))
+        p.pleura_cm = float(np.clip(rng.uniform(0.16, 0.3) * p.depth_cm, 1.6, 3.8))
     else:
         p.depth_cm = float(np.round(rng.uniform(4.0, 8.0), 1))
         p.lateral_cm = float(rng.uniform(3.8, 5.0))
         p.pleura_cm = float(rng.uniform(0.8, 2.0))
     p.fps = float(rng.choice([10.0, 15.0, 20.0, 25.0, 30.0]))
-    p.ribs = bool(rng.random() < 0.75)
+    p.ribs = bool(rng.random() < 0.85)
     p.rib_gap_frac = float(rng.uniform(0.45, 0.7))
-    p.gain = float(rng.uniform(0.8, 1.2))
-    p.dynamic = float(rng.uniform(0.45, 0.65))
-    p.attenuation = float(rng.uniform(0.04, 0.12))
-    p.tgc = [float(v) for v in rng.uniform(0.85, 1.2, size=4)]
-    p.speckle_lat = float(rng.uniform(1.6, 2.8))
-    p.speckle_ax = float(rng.uniform(0.6, 1.0))
+    p.gain = float(rng.uniform(0.65, 0.95))
+    p.dynamic = float(rng.uniform(0.4, 0.55))
+    p.reject = float(rng.uniform(0.08, 0.16))
+    p.attenuation = float(rng.uniform(0.02, 0.06))
+    p.tgc = [float(v) for v in np.array([1.0, 1.1, 1.25, 1.4]) * rng.uniform(0.85, 1.15, size=4)]
+    p.speckle_k = float(rng.uniform(0.35, 0.6))
+    p.speckle_lat = float(rng.uniform(3.0, 5.0))
+    p.speckle_ax = float(rng.uniform(1.1, 1.7))
     p.resp_period_s = float(rng.uniform(2.5, 5.0))
     p.sliding_px = float(rng.uniform(1.5, 4.5))
     p.drift_px = float(rng.uniform(0.0, 1.5))

@@ -99,8 +99,9 @@ class ClipRenderer:
         fresh = complex_field(frng, (ns, nb), p.speckle_ax, p.speckle_lat)
         cw, sw = np.float32(np.cos(0.25)), np.float32(np.sin(0.25))
         cl, sl = np.float32(np.cos(0.5)), np.float32(np.sin(0.5))
-        s_wall = magnitude(cw * self.z_wall + sw * fresh)
-        s_lung = magnitude(cl * zl + sl * fresh[:, ::-1])
+        k = np.float32(p.speckle_k)
+        s_wall = cv2.pow(magnitude(cw * self.z_wall + sw * fresh), k)
+        s_lung = cv2.pow(magnitude(cl * zl + sl * fresh[:, ::-1]), k)
         b_prof, b_mask_cols = s.blines_at(slide)
         lung = s.lung_haze + s.alines * np.clip(1.0 - 1.6 * b_prof[None, :], 0.0, 1.0)
         blines = s.bline_depth * b_prof[None, :]
@@ -109,7 +110,9 @@ class ClipRenderer:
             lung_amp = lung_amp * (1 - s.cons_region) + s.cons * s_wall
         amp = s.wall * s_wall + s.pleura * (0.45 + 0.55 * s_lung) + lung_amp
         amp *= self.depth_gain
-        img = np.power(np.maximum(amp, 0), p.dynamic, dtype=np.float32) * np.float32(200.0)
+        amp = cv2.GaussianBlur(amp, (0, 0), sigmaX=0.8, sigmaY=0.6)  # system blur / persistence
+        img = cv2.pow(np.maximum(amp, 0), float(p.dynamic))
+        img = (img - np.float32(p.reject)) * np.float32(215.0 / (1.0 - p.reject))
         np.clip(img, 0, 255, out=img)
         lab = s.labels_at(b_mask_cols)
         return img, lab

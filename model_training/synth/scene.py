@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from lusapp.core.labels import A_LINE, B_LINE, CONSOLIDATION, PLEURAL_LINE
@@ -88,16 +89,21 @@ def _chest_wall(z: np.ndarray, dp: np.ndarray, nb: int, rng: np.random.Generator
     wall = np.zeros((ns, nb), np.float32)
     zz = z[:, None]
     wave = smooth_curve(rng, nb, nb / 6, 0.08)
-    base = np.where(zz < fat_end + wave[None, :], rng.uniform(0.12, 0.2), rng.uniform(0.28, 0.4)).astype(np.float32)
+    base = np.where(zz < fat_end + wave[None, :], rng.uniform(0.1, 0.18), rng.uniform(0.18, 0.32)).astype(np.float32)
+    # blobby tissue texture (muscle bundles, vessels): a low-frequency random field multiplying the layers
+    blob = smooth_curve(rng, ns * nb, 1.0, 1.0).reshape(ns, nb).astype(np.float32)
+    blob = cv2.GaussianBlur(blob, (0, 0), sigmaX=rng.uniform(6, 14), sigmaY=rng.uniform(3, 6))
+    blob = np.clip(1.0 + 0.8 * blob / (np.abs(blob).max() + 1e-6), 0.3, 1.8)
+    base = base * blob
     wall += base
-    wall += 0.5 * gaussian_rows(z, np.full(nb, 0.05), 0.05)  # skin / dermis
-    lines = [(rng.uniform(0.15, fat_end), rng.uniform(0.15, 0.35), 0.035) for _ in range(rng.integers(1, 4))]
-    n_mus = max(1, int((dmin - fat_end) / rng.uniform(0.12, 0.22)))
+    wall += rng.uniform(0.6, 1.0) * gaussian_rows(z, np.full(nb, 0.08), 0.09)  # skin / dermis
+    lines = [(rng.uniform(0.15, fat_end), rng.uniform(0.1, 0.3), 0.04) for _ in range(rng.integers(1, 3))]
+    n_mus = max(1, int((dmin - fat_end) / rng.uniform(0.2, 0.4)))
     for d in np.linspace(fat_end, dmin - 0.15, n_mus):
-        lines.append((d + rng.uniform(-0.04, 0.04), rng.uniform(0.1, 0.45), rng.uniform(0.03, 0.06)))
+        lines.append((d + rng.uniform(-0.06, 0.06), rng.uniform(0.1, 0.4), rng.uniform(0.04, 0.09)))
     lines.append((fat_end, rng.uniform(0.3, 0.6), 0.05))  # superficial fascia
     for d, a, sg in lines:
-        centers = d + smooth_curve(rng, nb, nb / rng.uniform(3, 8), rng.uniform(0.03, 0.12)) + \
+        centers = d + smooth_curve(rng, nb, nb / rng.uniform(3, 10), rng.uniform(0.05, 0.25)) + \
             np.linspace(0, rng.uniform(-0.15, 0.15), nb)
         lat = np.clip(0.6 + smooth_curve(rng, nb, nb / rng.uniform(6, 20), 0.7), 0.0, 1.3)
         wall += (a * lat)[None, :] * gaussian_rows(z, centers, sg)
@@ -133,9 +139,9 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
             rc = edge + side * rib_w / 2
             top = p.pleura_cm - rng.uniform(0.15, 0.45)
             surf = top + 0.35 * ((b - rc) / (rib_w / 2)) ** 2
-            col = 0.5 * (1.0 + np.tanh(side * (b - edge) / 2.4))  # soft rib edge, 1 under the rib
+            col = 0.5 * (1.0 + np.tanh(side * (b - edge) / (0.25 / bcm + 2.0)))  # soft rib edge, 1 under the rib
             below = 0.5 * (1.0 + np.tanh((zz - surf[None, :]) / 0.08))
-            shadow *= 1.0 - 0.96 * col[None, :] * below
+            shadow *= 1.0 - 0.985 * col[None, :] * below
             wall_extra += (rng.uniform(0.9, 1.3) * col)[None, :] * gaussian_rows(z, surf + 0.05, 0.06)
             vis_cols *= 1.0 - col
     else:
@@ -145,25 +151,26 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
     pl_lat = np.clip(1.0 + smooth_curve(rng, nb, nb / 10, 0.15), 0.6, 1.3)
     if c.pleura == "irregular":
         pl_lat = pl_lat * np.clip(0.75 + smooth_curve(rng, nb, max(0.15 / bcm, 1.0), 0.6), 0.15, 1.3)
-    pleura = (rng.uniform(1.6, 2.2) * pl_lat)[None, :] * gaussian_rows(z, dp, max(thick, 0.8 * cps))
+    pl_lat = pl_lat * np.clip(1.0 + smooth_curve(rng, nb, 2.0, 0.35), 0.5, 1.4)
+    pleura = (rng.uniform(1.2, 1.8) * pl_lat)[None, :] * gaussian_rows(z, dp, max(thick, 1.2 * cps))
     if c.pleura == "thickened":
         pleura *= (0.8 + 0.2 * smooth_curve(rng, ns, 2.0, 1.0))[:, None]
     pleura *= shadow
     visible = shadow  # lung content seen only through the intercostal window
     # --- aerated lung and A-lines --------------------------------------------------------------------------
     below = zz > dp[None, :]
-    haze = (rng.uniform(0.22, 0.4) * np.exp(-(zz - dp[None, :]) / rng.uniform(4.0, 9.0)) * below).astype(np.float32)
+    haze = (rng.uniform(0.07, 0.16) * np.exp(-(zz - dp[None, :]) / rng.uniform(3.0, 8.0)) * below).astype(np.float32)
     alines = np.zeros((ns, nb), np.float32)
     labels = np.zeros((ns, nb), np.uint8)
     orders: list[int] = []
     ok_cols = vis_cols > 0.5
     if c.a_lines:
-        a0, r = rng.uniform(0.55, 0.85), rng.uniform(0.55, 0.75)
+        a0, r = rng.uniform(0.25, 0.5), rng.uniform(0.6, 0.8)
         a_lat = np.clip(0.85 + smooth_curve(rng, nb, nb / 5, 0.2), 0.5, 1.1)
         k = 2
-        while a0 * r ** (k - 2) >= 0.12 and k * dp.max() / cps + half * 1.2 < ns - 2:
+        while a0 * r ** (k - 2) >= 0.08 and k * dp.max() / cps + half * 1.2 < ns - 2:
             centers = k * dp
-            alines += (a0 * r ** (k - 2) * a_lat)[None, :] * gaussian_rows(z, centers, max(thick * 1.2, cps))
+            alines += (a0 * r ** (k - 2) * a_lat)[None, :] * gaussian_rows(z, centers, max(thick * 3.0, 2.0 * cps))
             band = np.abs(zz - centers[None, :]) <= half * 1.2 * cps
             labels[band & ok_cols[None, :]] = A_LINE
             orders.append(k)
@@ -175,6 +182,7 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
     below_pl = (zz >= dp[None, :] + half * cps) & ok_cols[None, :]
     bline_depth = (below * rng.uniform(0.85, 1.05) * np.exp(-(zz - dp[None, :]) / rng.uniform(12, 30))).astype(np.float32)
     bline_depth *= np.clip((zz - dp[None, :]) / (2 * thick) + 0.5, 0, 1).astype(np.float32)
+    bline_depth *= np.clip(1.0 + smooth_curve(rng, ns, ns / 12, 0.25), 0.6, 1.3).astype(np.float32)[:, None]
     scene = Scene(shape=(ns, nb), wall=wall.astype(np.float32), pleura=pleura.astype(np.float32),
                   lung_haze=haze, alines=alines, bline_depth=bline_depth, lung_visible=visible.astype(np.float32),
                   below_pleura=below_pl, labels_static=labels, pleura_samples=(dp / cps).astype(np.float32),
@@ -209,12 +217,12 @@ def _place_blines(s: Scene, c: ZoneContent, p: ClipParams, g: Geometry, rng: np.
         slot = (hi - lo) / n
         hw_max = max(0.3 * slot, 0.8)
         for i in range(n):
-            hw = min(rng.uniform(0.08, 0.2) / bcm, hw_max)
+            hw = min(rng.uniform(0.12, 0.3) / bcm, hw_max)
             hw = max(hw, 0.8)
             cx = lo + (i + 0.5) * slot + rng.uniform(-0.15, 0.15) * slot
             centers.append(cx)
             halves.append(hw)
-            amps.append(rng.uniform(0.45, 0.8))
+            amps.append(rng.uniform(0.35, 0.75))
             fused.append(False)
     s.bl_centers = np.array(centers, np.float32)
     s.bl_half = np.array(halves, np.float32)
@@ -241,7 +249,7 @@ def _consolidation(s: Scene, c: ZoneContent, g: Geometry, rng: np.random.Generat
     zz = z[:, None]
     region = (zz >= dp[None, :]) & (zz <= bottom[None, :]) & (prof > 0)[None, :]
     tex = np.clip(1 + 0.25 * smooth_curve(rng, ns, 3, 1.0)[:, None] * smooth_curve(rng, nb, 3, 1.0)[None, :], 0.6, 1.4)
-    cons = rng.uniform(0.45, 0.65) * tex * region
+    cons = rng.uniform(0.3, 0.45) * tex * cv2.GaussianBlur(region.astype(np.float32), (0, 0), 1.0)
     # shred sign: bright irregular deep border
     cons += rng.uniform(0.5, 0.8) * gaussian_rows(z, bottom, 0.06) * (prof > 0.05)[None, :]
     if c.bronchograms:
