@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 from lusapp.gui import theme
 
 VIEW_TITLES = {"front": "Front (anterior + lateral)", "back": "Back (posterior)", "side": "Side"}
-TILE_W, TILE_H = 0.25, 0.2  # fraction of a view panel
+TILE_W, TILE_H = 0.2, 0.18  # fraction of a view panel
 
 
 def _torso_path(r: QRectF) -> QPainterPath:
@@ -171,8 +171,11 @@ class ZoneBoard(QWidget):
             p.drawText(title, Qt.AlignmentFlag.AlignCenter, VIEW_TITLES.get(view, view))
             # the patient's sides, so front and back are never mixed up
             left_side, right_side = ("R", "L") if view == "front" else ("L", "R")
-            p.drawText(QRectF(panel.left(), panel.top(), 20, 16), Qt.AlignmentFlag.AlignLeft, left_side)
-            p.drawText(QRectF(panel.right() - 20, panel.top(), 20, 16), Qt.AlignmentFlag.AlignRight, right_side)
+            side_y = panel.top() + 0.88 * panel.height()
+            p.drawText(QRectF(panel.left() + 0.12 * panel.width(), side_y, 20, 16), Qt.AlignmentFlag.AlignLeft,
+                       left_side)
+            p.drawText(QRectF(panel.right() - 0.12 * panel.width() - 20, side_y, 20, 16),
+                       Qt.AlignmentFlag.AlignRight, right_side)
         max_att = max(self._attention.values(), default=0.0)
         for zid, r in self._rects.items():
             self._paint_tile(p, zid, r, max_att)
