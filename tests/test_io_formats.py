@@ -14,7 +14,7 @@ from lusapp.io import open_media
 
 
 def level(i: int) -> int:
-    return 20 + 5 * i
+    return 20 + (5 * i) % 230
 
 
 def frame_pattern(i: int, h: int = 64, w: int = 80) -> np.ndarray:
@@ -288,3 +288,13 @@ def test_dicom_jpeg_with_garbage_payload_is_a_typed_error(tmp_path):
     from lusapp.core.errors import ReadError
     with pytest.raises(ReadError, match="bad.dcm"):
         open_media(path)
+
+
+def test_sequential_playback_never_reopens_or_skips(tmp_path):
+    with open_media(write_video(tmp_path / "play.mp4", n=50)) as clip:  # more frames than the cache holds
+        for i in range(clip.n_frames):
+            clip.read_gray(i)
+        assert clip.stats == {"reopens": 0, "native_seeks": 0, "skipped": 0}
+        clip.read_gray(45)  # cached: no work
+        clip.read_gray(2)   # backward past the cache: one re-open, then forward reading
+        assert clip.stats["reopens"] == 1 and clip.stats["skipped"] == 2

@@ -55,3 +55,16 @@ def test_screen_capture_crop_excludes_device_ui():
     assert box.x0 > 540 and box.x1 < 740, box          # ruler (left), 'P' marker, settings column (right)
     assert box.y0 > 60, box                              # patient / date line at the top
     assert box.y1 - box.y0 > 200 and box.shape == "rect", box
+
+
+def test_overcounting_container_is_corrected_on_reading_the_end():
+    path = DATA / "pocus/videos/convex/Cov_denault_proposedUS_vid11.mov"
+    if not path.exists():
+        pytest.skip("clip absent")
+    with open_media(path) as clip:
+        declared = clip.n_frames
+        last = clip.read(declared - 1)           # the container claims one frame more than it holds
+        assert last.shape[:2] == (clip.height, clip.width)
+        assert clip.n_frames < declared and clip.frame_count_verified
+        assert any("decodable" in n for n in clip.notes)
+        assert clip.read(clip.n_frames - 1).shape == last.shape

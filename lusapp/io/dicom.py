@@ -117,7 +117,11 @@ class DicomClip(Clip):
         super().__init__(path, n_frames=frames, width=cols, height=rows, fps=fps,
                          is_color=self._is_color_src, pixel_spacing_mm=spacing)
         self.region_hint = box
-        first = self._decode_raw(0)
+        try:
+            first = self._decode_raw(0)
+        except BaseException:
+            self.close()
+            raise
         colour = self._is_color_src and has_colour(first)
         self.is_color = colour
         self._remember(0, first if colour or first.ndim == 2 else _rgb_to_gray(first))

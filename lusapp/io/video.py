@@ -48,6 +48,8 @@ class VideoClip(Clip):
 
     def __init__(self, path: str | Path, fmt: str | None = None):
         self._fmt = fmt or "unknown"
+        #: Decoder work counters (re-opens for backward jumps, native seeks, frames skipped by grab).
+        self.stats = {"reopens": 0, "native_seeks": 0, "skipped": 0}
         path = str(path)
         self._path = path
         cap = self._open_capture(path)
@@ -108,6 +110,7 @@ class VideoClip(Clip):
         return cap
 
     def _rewind(self) -> None:
+        self.stats["reopens"] += 1
         self._cap.release()
         self._cap = self._open_capture(self._path)
         self._pos = 0
@@ -143,6 +146,7 @@ class VideoClip(Clip):
             self._rewind()
         if i - self._pos > FORWARD_LIMIT and self._fmt in _NATIVE_SEEK_FORMATS:
             try:
+                self.stats["native_seeks"] += 1
                 if self._cap.set(cv2.CAP_PROP_POS_FRAMES, i) and int(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) == i:
                     self._pos = i
                     return
@@ -158,6 +162,7 @@ class VideoClip(Clip):
                 self._last = (self._pos, bgr)
             elif not self._cap.grab():
                 return
+            self.stats["skipped"] += 1
             self._pos += 1
 
     def _decode(self, i: int) -> np.ndarray:
