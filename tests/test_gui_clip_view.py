@@ -72,7 +72,10 @@ def test_playback_advances_with_the_timer_and_labels_show_time(view, qtbot):
     assert view.transport.frame_label.text() == f"{f + 1} / 40"
     assert view.transport.time_label.text().startswith(format_time(f / 50.0))
     assert view.transport.slider.value() == f
-    np.testing.assert_array_equal(np.asarray(view.image_item.image), clip.read(f))
+    np.testing.assert_array_equal(view.frame_image, clip.read(f))
+    shown = np.asarray(view.image_item.image)  # drawn as opaque RGBA (fast path of Qt's raster engine)
+    np.testing.assert_array_equal(shown[..., 1], clip.read(f))
+    assert (shown[..., 3] == 255).all()
     view.set_loop(False)
     view.seek(38)
     view.set_speed(2.0)
@@ -90,7 +93,7 @@ def test_still_is_a_one_frame_clip(view):
     assert view.playback.n_frames == 1 and not view.transport.play_btn.isEnabled()
     view.play()
     assert not view.playback.playing
-    assert np.asarray(view.image_item.image).shape == (30, 40, 3)
+    assert np.asarray(view.image_item.image).shape == (30, 40, 4) and view.frame_image.shape == (30, 40, 3)
     view.set_clip("R3", None)
     assert view.clip is None and view.image_item.image is None
 
@@ -182,3 +185,26 @@ def test_copy_from_previous_and_mark_labelled(view):
     view.seek(7)
     view.copy_from_previous()  # previous labelled is now frame 6 (empty)
     assert not view.current_mask().any()
+
+
+def test_frame_to_rgba_and_overlay_out_buffer():
+    from lusapp.gui.overlay import frame_to_rgba, overlay_lut
+
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    g = frame_to_rgba(grey)
+    assert g.shape == (3, 4, 4) and (g[..., 0] == grey).all() and (g[..., 2] == grey).all() and (g[..., 3] == 255).all()
+    rgb = np.random.default_rng(0).integers(0, 256, (3, 4, 3)).astype(np.uint8)
+    c = frame_to_rgba(rgb)
+    assert (c[..., :3] == rgb).all() and (c[..., 3] == 255).all()
+    mask = np.array([[0, 1], [3, 4]], np.uint8)
+    buf = np.zeros((2, 2, 4), np.uint8)
+    out = compose_overlay(mask, [1, 3, 4], 1.0, lut=overlay_lut([1, 3, 4], 1.0), out=buf)
+    assert out is buf and tuple(buf[1, 0]) == (*CLASS_COLORS[B_LINE], 255) and buf[0, 0, 3] == 0
+
+
+def test_bench_clip_runs_and_reports_median_and_p95(capsys):
+    from lusapp.gui import bench_clip
+
+    assert bench_clip.main(["--frames", "12", "--size", "96x128", "--seeks", "15"]) == 0
+    out = capsys.readouterr().out
+    assert "median" in out and "p95" in out and "seek + overlay redraw" in out

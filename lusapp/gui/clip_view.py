@@ -19,7 +19,7 @@ from lusapp.core.mask_edit import MaskDiff, diff_masks, previous_labelled
 from lusapp.gui.frame_cache import DEFAULT_BUDGET, CachedClip, FrameCache
 from lusapp.gui.mask_source import MaskSource
 from lusapp.gui.mask_tools import EditImageItem, ToolBar, ToolController
-from lusapp.gui.overlay import OverlayControls, overlay_lut
+from lusapp.gui.overlay import OverlayControls, compose_overlay, frame_to_rgba, overlay_lut
 from lusapp.gui.playback import Playback, TransportBar
 from lusapp.gui.undo_commands import MaskEditCommand
 
@@ -57,6 +57,7 @@ class ClipView(QWidget):
         self._lut = overlay_lut(self._visible, self._opacity)
         self._blank: np.ndarray | None = None
         self.last_kind: str | None = None
+        self.frame_image: np.ndarray | None = None  # the decoded frame on screen
 
         self.graphics = pg.GraphicsView(self)
         self.view_box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
@@ -70,6 +71,7 @@ class ClipView(QWidget):
         self.badge = QLabel(self.graphics)
         self.badge.move(8, 8)
         self.badge.hide()
+        self._badge_label: str | None = None
 
         self.playback = Playback(self)
         self.transport = TransportBar(self.playback, self)
@@ -117,6 +119,7 @@ class ClipView(QWidget):
             self.image_item.clear()
             self.overlay_item.clear()
             self.badge.hide()
+            self._badge_label = None
             return
         self.key = clip_key or f"{zone_id}:{clip.path}"
         self.frames = FrameCache(clip, self.frame_budget_bytes)
@@ -178,8 +181,8 @@ class ClipView(QWidget):
         self.frames.set_playhead(frame)
         if self.worker is not None:
             self.worker.set_playhead(frame)
-        img = self.frames.get(frame)
-        self.image_item.setImage(img, autoLevels=False, levels=(0, 255))
+        self.frame_image = self.frames.get(frame)
+        self.image_item.setImage(frame_to_rgba(self.frame_image), autoLevels=False)
         self.refresh_overlay()
 
     def refresh_overlay(self) -> None:
@@ -191,17 +194,19 @@ class ClipView(QWidget):
                 self._blank = np.zeros((self.clip.height, self.clip.width, 4), np.uint8)
             rgba = self._blank
         else:
-            rgba = self._lut[mask]
-        self.overlay_item.setImage(rgba, autoLevels=False, levels=(0, 255))
+            rgba = compose_overlay(mask, self._visible, self._opacity, lut=self._lut)
+        self.overlay_item.setImage(rgba, autoLevels=False)
         self.last_kind = kind
         label = kind or ("PENDING" if self.worker is not None and self.worker.engine is not None else None)
-        if label is None:
-            self.badge.hide()
-        else:
-            self.badge.setText(f" {label if label != 'PENDING' else 'segmenting…'} ")
-            self.badge.setStyleSheet(_BADGE_STYLE[label] + "font-weight:bold;padding:2px;border-radius:3px;")
-            self.badge.adjustSize()
-            self.badge.show()
+        if label != self._badge_label:
+            self._badge_label = label
+            if label is None:
+                self.badge.hide()
+            else:
+                self.badge.setText(f" {label if label != 'PENDING' else 'segmenting…'} ")
+                self.badge.setStyleSheet(_BADGE_STYLE[label] + "font-weight:bold;padding:2px;border-radius:3px;")
+                self.badge.adjustSize()
+                self.badge.show()
 
     def _on_frame(self, frame: int) -> None:
         self._show(frame)
