@@ -127,3 +127,15 @@ def test_rendering_speed_reasonable():
         r.frame(i)
     fps = 10 / (time.perf_counter() - t)
     assert fps > 15  # ~100 frames/s on an idle core; loose bound for a busy shared machine
+
+
+def test_recorded_score_agrees_with_the_mask_rule_of_lusapp_measures():
+    measures = pytest.importorskip("lusapp.model.measures")
+    agree = 0
+    n = 15
+    for seed in range(n):
+        clip = render_zone(seed % 5, seed=100 + seed, n_frames=2, size=(200, 260), probe="linear")
+        sp = 10.0 / clip.geometry.px_per_cm
+        score, _ = measures.rule_score(measures.clip_measures(list(clip.masks), spacing_mm=(sp, sp)))
+        agree += score == clip.content.score
+    assert agree >= 0.8 * n

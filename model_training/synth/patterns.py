@@ -117,6 +117,7 @@ class ClipParams:
     dynamic: float = 0.5  # power-law compression exponent
     reject: float = 0.12  # black level: compressed values below it are black
     speckle_k: float = 0.6  # speckle reduction: the envelope speckle S enters as S**k (k=1 fully developed)
+    noise_floor: float = 6.0  # grey levels of noise added after compression (rib shadows stay visible)
     attenuation: float = 0.08  # per cm (amplitude), partly compensated by TGC
     tgc: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0, 1.0])  # TGC knots over depth
     speckle_lat: float = 4.0  # speckle smoothing sigma across beams (polar px)
@@ -148,6 +149,7 @@ def sample_clip_params(rng: np.random.Generator, probe: str | None = None, clutt
     p.gain = float(rng.uniform(0.65, 0.95))
     p.dynamic = float(rng.uniform(0.4, 0.55))
     p.reject = float(rng.uniform(0.08, 0.16))
+    p.noise_floor = float(rng.uniform(4.0, 12.0))
     p.attenuation = float(rng.uniform(0.02, 0.06))
     p.tgc = [float(v) for v in np.array([1.0, 1.1, 1.25, 1.4]) * rng.uniform(0.85, 1.15, size=4)]
     p.speckle_k = float(rng.uniform(0.35, 0.6))

@@ -113,6 +113,8 @@ class ClipRenderer:
         amp = cv2.GaussianBlur(amp, (0, 0), sigmaX=0.8, sigmaY=0.6)  # system blur / persistence
         img = cv2.pow(np.maximum(amp, 0), float(p.dynamic))
         img = (img - np.float32(p.reject)) * np.float32(215.0 / (1.0 - p.reject))
+        np.maximum(img, 0, out=img)
+        img += np.float32(p.noise_floor) * s_wall  # electronic noise floor: shadows are not pure black
         np.clip(img, 0, 255, out=img)
         lab = s.labels_at(b_mask_cols)
         return img, lab

@@ -121,7 +121,7 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
     # --- pleural depth per beam ---------------------------------------------------------------------------
     dp = p.pleura_cm + smooth_curve(rng, nb, nb / 4, 0.08) + np.linspace(0, rng.uniform(-0.2, 0.2), nb)
     if c.pleura == "irregular":
-        dp = dp + smooth_curve(rng, nb, max(0.08 / bcm, 1.0), rng.uniform(0.06, 0.14))
+        dp = dp + smooth_curve(rng, nb, max(0.1 / bcm, 1.0), rng.uniform(0.3, 0.45))
     thick = {"smooth": 0.045, "irregular": 0.06, "thickened": rng.uniform(0.12, 0.18)}[c.pleura]
     half = max(1.5 * thick / cps, 1.0)  # half band in samples
     # --- ribs / intercostal window ------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def _place_blines(s: Scene, c: ZoneContent, p: ClipParams, g: Geometry, rng: np.
     n = c.n_blines
     if n > 0:
         slot = (hi - lo) / n
-        hw_max = max(0.3 * slot, 0.8)
+        hw_max = max(0.12 * slot, 0.8)  # B-lines cover < half the pleura unless fused
         for i in range(n):
             hw = min(rng.uniform(0.12, 0.3) / bcm, hw_max)
             hw = max(hw, 0.8)
