@@ -15,12 +15,13 @@ from PySide6.QtCore import QObject, Signal
 from lusapp.gui.workers import Job, run_job
 
 
-def _load_active(models_dir: str | None) -> tuple[Any, str]:
-    """(Engine | None, description) of the registry's active model; runs in a worker thread."""
+def load_active(user_dir: str | None = None, bundled_dir: str | None = None) -> tuple[Any, str]:
+    """(Engine, "name version") of the registry's active model; runs in a worker thread. Default folders:
+    the registry's (bundled ``resources/models``, user ``$LUSAPP_MODELS_DIR`` or the user data folder)."""
     from lusapp.model.engine import Engine
     from lusapp.model.registry import ModelRegistry
 
-    reg = ModelRegistry() if models_dir is None else ModelRegistry(user_dir=models_dir)
+    reg = ModelRegistry(bundled_dir=bundled_dir, user_dir=user_dir)
     bundle = reg.load_active()  # BundleError (naming the folder) when none is installed or it is damaged
     return Engine(bundle), f"{bundle.name} {bundle.version}"
 
@@ -35,7 +36,7 @@ class ModelController(QObject):
         self.engine: Any = None
         self.description = "not loaded"
         self.loading = False
-        self._loader = loader or (lambda: _load_active(None))
+        self._loader = loader or load_active
         self._job: Job | None = None
 
     @property
