@@ -23,6 +23,7 @@ def _rows():
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow  # reaching each clip's last frame decodes it fully (~18k frames in all): 15-35 s
 def test_every_manifest_file_opens_with_first_last_frames_and_crop():
     rows = _rows()
     assert len(rows) > 100

@@ -38,6 +38,20 @@ def has_colour(frame_rgb: np.ndarray, spread: int = 24, fraction: float = 5e-4) 
     return int((s > spread).sum()) > max(4, fraction * s.size)
 
 
+def scale_to_uint8(img: np.ndarray, low: float | None = None, high: float | None = None):
+    """Linear map of any numeric array to uint8; returns (array, {'source', 'low', 'high'} or None)."""
+    if img.dtype == np.uint8:
+        return img, None
+    data = img.astype(np.float64)
+    finite = data[np.isfinite(data)]
+    lo = float(finite.min()) if low is None and finite.size else float(low or 0.0)
+    hi = float(finite.max()) if high is None and finite.size else float(high if high is not None else 1.0)
+    if hi <= lo:
+        hi = lo + 1.0
+    out = np.clip((np.nan_to_num(data, nan=lo) - lo) * (255.0 / (hi - lo)), 0, 255)
+    return np.rint(out).astype(np.uint8), {"source": str(img.dtype), "low": lo, "high": hi}
+
+
 class Clip:
     """A media file opened for lazy frame access. Use `lusapp.io.readers.open_media` to make one."""
 

@@ -20,8 +20,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, get_decoder, pixel_array
 
 from lusapp.core.errors import NotAnImage, TooLarge, TruncatedFile, UnsupportedFormat
-from lusapp.io.clip import MAX_PIXELS, MAX_SIDE, Clip, has_colour
-from lusapp.io.still import scale_to_uint8
+from lusapp.io.clip import MAX_PIXELS, MAX_SIDE, Clip, has_colour, scale_to_uint8
 
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 

@@ -1,7 +1,9 @@
 """`open_media(path) -> Clip`: open any supported lung-ultrasound media file for lazy frame access.
 
 The format is decided from the file's content (magic bytes), the extension only breaks ties, so a
-JPEG named .png still opens and a text file named .mp4 is reported as such. Every failure is a typed
+JPEG named .png still opens and a text file named .mp4 is reported as such. Still images (png, jpg,
+bmp, tif, webp; 8/16-bit grey or colour) are read here by `StillClip`; 16-bit and float images are
+mapped linearly to uint8 and the mapping is recorded in `clip.intensity_scaling`. Every failure is a typed
 `lusapp.core.errors.ReadError` whose message names the file and the problem; no OpenCV or pydicom
 exception escapes.
 """
@@ -12,13 +14,15 @@ import os
 import stat
 from pathlib import Path
 
+import cv2
+
 from lusapp.core.errors import (NotAnImage, ReadError, TooLarge, TruncatedFile, UnreadableFile, UnsupportedFormat,
                                 ZeroFrames)
-from lusapp.io.clip import MAX_PIXELS, MAX_SIDE, Clip
-from lusapp.io.sniff import (DICOM_EXTS, STILL_EXTS, STILL_FORMATS, VIDEO_EXTS, VIDEO_FORMATS, looks_like_text,
-                             sniff)
+from lusapp.io.clip import MAX_PIXELS, MAX_SIDE, Clip, has_colour, scale_to_uint8
+from lusapp.io.sniff import (DICOM_EXTS, STILL_EXTS, STILL_FORMATS, VIDEO_EXTS, VIDEO_FORMATS, container_truncation,
+                             image_header_size, looks_like_text, sniff)
 
-__all__ = ["open_media", "Clip", "SUPPORTED_EXTENSIONS", "MAX_SIDE", "MAX_PIXELS"]
+__all__ = ["open_media", "Clip", "StillClip", "SUPPORTED_EXTENSIONS", "MAX_SIDE", "MAX_PIXELS"]
 
 SUPPORTED_EXTENSIONS = sorted(VIDEO_EXTS | STILL_EXTS | (DICOM_EXTS - {""}))
 
@@ -74,7 +78,6 @@ def _open(path: str, ext: str, fmt: str | None, head: bytes) -> Clip:
                 raise NotAnImage(path, "contains text, not an image, video or DICOM file") from None
             raise
     if fmt in STILL_FORMATS:
-        from lusapp.io.still import StillClip
         return StillClip(path, fmt, head)
     if fmt in VIDEO_FORMATS:
         from lusapp.io.video import VideoClip
@@ -90,3 +93,57 @@ def _open(path: str, ext: str, fmt: str | None, head: bytes) -> Clip:
         raise NotAnImage(path, f"content is not a {ext[1:].upper()} image (unrecognised data)")
     raise UnsupportedFormat(path, f"unsupported file type '{ext or '(no extension)'}'; supported: "
                                   + ", ".join(SUPPORTED_EXTENSIONS))
+
+
+class StillClip(Clip):
+    kind = "still"
+    cache_capacity = 1
+
+    def __init__(self, path: str | Path, fmt: str, head: bytes):
+        path = str(path)
+        size = image_header_size(path, fmt, head)
+        if size is not None:
+            w, h = size
+            if w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS:
+                raise TooLarge(path, f"image is {w}x{h}, above the {MAX_SIDE} px / {MAX_PIXELS} pixel limit")
+            if w == 0 or h == 0:
+                raise NotAnImage(path, f"{fmt.upper()} header declares an empty {w}x{h} image")
+        try:
+            img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        except cv2.error as exc:
+            img = None
+            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
+        else:
+            detail = "decoder returned nothing"
+        if img is None or img.size == 0:
+            trunc = container_truncation(path, fmt)
+            if trunc:
+                raise TruncatedFile(path, trunc)
+            if size is not None and (size[0] * size[1] > 2**30):
+                raise TooLarge(path, f"image is {size[0]}x{size[1]}")
+            raise UnsupportedFormat(path, f"the {fmt.upper()} image could not be decoded ({detail})")
+        if img.ndim == 3 and img.shape[2] == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+        elif img.ndim == 3 and img.shape[2] == 1:
+            img = img[..., 0]
+        elif img.ndim == 3 and img.shape[2] != 3:
+            raise UnsupportedFormat(path, f"image has {img.shape[2]} channels")
+        img8, scaling = scale_to_uint8(img)
+        if img8.ndim == 3:
+            rgb = cv2.cvtColor(img8, cv2.COLOR_BGR2RGB)
+            colour = has_colour(rgb)
+            frame = rgb if colour else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        else:
+            colour, frame = False, img8
+        super().__init__(path, n_frames=1, width=frame.shape[1], height=frame.shape[0], fps=None,
+                         is_color=colour)
+        self.intensity_scaling = scaling
+        self.source_format = fmt
+        self._frame = frame
+        self._remember(0, frame)
+
+    def _decode(self, i: int) -> np.ndarray:
+        return self._frame
+
+    def _release(self) -> None:
+        self._frame = None

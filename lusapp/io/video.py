@@ -1,8 +1,10 @@
 """Video clips (mp4, avi, mov, mpeg, mkv, wmv, GIF ...) decoded lazily through OpenCV/FFmpeg.
 
-Seeking in these containers is slow and, for some (MPEG program streams), inexact, so frames are
-reached by reading forward from the current capture position; a backward jump re-opens the capture.
-Very far forward jumps in indexed containers use the native seek. Container frame counts can be
+Seeking in these containers is slow and often inexact (OpenCV's native seek lands a few frames off, or
+fails near the end, on several MOV/MPEG clips of the shared data set), and masks are stored per frame
+index, so frames are always reached by reading forward from the current capture position (grab without
+colour conversion for skipped frames); a backward jump re-opens the capture. Sequential playback thus
+decodes every frame exactly once. Container frame counts can be
 wrong (MOV over-counts, MPEG under-counts): reading past the real end corrects `n_frames` and
 returns the last decodable frame; a full pass (`iter_frames`) also picks up frames beyond the
 declared count.
@@ -29,9 +31,6 @@ try:
 except AttributeError:  # pragma: no cover - older OpenCV builds
     pass
 
-#: Forward distance read frame by frame before a native seek is preferred (indexed containers only).
-FORWARD_LIMIT = 300
-_NATIVE_SEEK_FORMATS = {"isobmff", "matroska", "avi", "asf"}
 #: Streams without a reliable index: frames are counted at open (MPEG decodes fast).
 _COUNT_FORMATS = {"mpeg-ps", "mpeg-es", "mpeg-ts", "unknown"}
 
@@ -48,8 +47,8 @@ class VideoClip(Clip):
 
     def __init__(self, path: str | Path, fmt: str | None = None):
         self._fmt = fmt or "unknown"
-        #: Decoder work counters (re-opens for backward jumps, native seeks, frames skipped by grab).
-        self.stats = {"reopens": 0, "native_seeks": 0, "skipped": 0}
+        #: Decoder work counters (re-opens for backward jumps, frames skipped by grab).
+        self.stats = {"reopens": 0, "skipped": 0}
         path = str(path)
         self._path = path
         cap = self._open_capture(path)
@@ -143,15 +142,6 @@ class VideoClip(Clip):
         if i == self._pos:
             return
         if i < self._pos:
-            self._rewind()
-        if i - self._pos > FORWARD_LIMIT and self._fmt in _NATIVE_SEEK_FORMATS:
-            try:
-                self.stats["native_seeks"] += 1
-                if self._cap.set(cv2.CAP_PROP_POS_FRAMES, i) and int(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) == i:
-                    self._pos = i
-                    return
-            except cv2.error:
-                pass
             self._rewind()
         tail = self.n_frames - 24 if not self._verified else 1 << 62
         while self._pos < i:
