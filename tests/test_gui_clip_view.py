@@ -208,3 +208,56 @@ def test_bench_clip_runs_and_reports_median_and_p95(capsys):
     assert bench_clip.main(["--frames", "12", "--size", "96x128", "--seeks", "15"]) == 0
     out = capsys.readouterr().out
     assert "median" in out and "p95" in out and "seek + overlay redraw" in out
+
+
+def _drag(view, a, b, steps=10):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    vp = view.graphics.viewport()
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    for k in range(1, steps + 1):
+        QTest.qWait(12)  # pyqtgraph drops mouse moves closer than 10 ms (mouseRateLimit)
+        QTest.mouseMove(vp, a + (b - a) * k / steps)
+        QApplication.processEvents()
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
+
+
+def test_real_mouse_events_paint_with_a_tool_and_pan_without(view, qtbot):
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    view.show()
+    view.set_clip("R1", moving_disc_clip(n=3))
+    qtbot.waitExposed(view)
+    view.fit()
+    qtbot.wait(20)
+
+    def vp(x, y):
+        return view.graphics.mapFromScene(view.overlay_item.mapToScene(QPointF(x + 0.5, y + 0.5)))
+
+    view.tool_brush()
+    view.set_edit_class(A_LINE)
+    view.set_brush_size(3)
+    _drag(view, vp(20, 50), vp(100, 50))
+    m = view.current_mask()
+    assert (m[50, 22:99] == A_LINE).all() and m[40, 60] == 0 and view.undo_stack.count() == 1
+    view.tool_pan()
+    before = view.view_box.viewRange()[0]
+    _drag(view, vp(20, 50), vp(100, 50))
+    after = view.view_box.viewRange()[0]
+    assert after[0] < before[0] - 30 and view.undo_stack.count() == 1  # panned, nothing painted
+    view.fit()
+    view.tool_polygon()
+    view.set_edit_class(CONSOLIDATION)
+    port = view.graphics.viewport()
+    for x, y in [(60, 60), (90, 60), (90, 90)]:
+        QTest.mouseClick(port, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp(x, y))
+        qtbot.wait(250)  # slower than a double-click
+    # a real double-click: press, release, press + double-click event, release
+    QTest.mouseClick(port, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp(60, 90))
+    QTest.mouseDClick(port, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp(60, 90))
+    QTest.mouseRelease(port, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp(60, 90))
+    qtbot.waitUntil(lambda: view.undo_stack.count() == 2, timeout=2000)
+    assert view.current_mask()[75, 75] == CONSOLIDATION
