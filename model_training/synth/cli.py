@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .patients import SEVERITY_NAMES
+
 
 def parse_size(text: str) -> tuple[int, int]:
     try:
@@ -83,9 +85,24 @@ Regenerate with:
 
 Contents: `R1.mp4 ... L6.png` (one file per zone of the 12-zone protocol; one zone deliberately missing;
 clips of 3-6 s at 15 fps and stills), `clinical.json` (patient_id `DEMO-001`, clinical information,
-severity label), `scores.csv` (zone scores 0-4 and the severity 1-4), `synth.json` (what the generator drew
-in each zone: B-line count, fused B-lines, pleura state, consolidation area; see docs/synthetic-data.md).
+severity label), `scores.csv` (zone scores 0-4 and the severity 1-4). What the generator drew in each zone
+(see docs/synthetic-data.md):
+
+| zone | media | frames | score | B-lines | fused | pleura | consolidation cm2 | device clutter |
+|---|---|---|---|---|---|---|---|---|
 """
+
+
+def demo_readme(sp, written: dict) -> str:
+    rows = []
+    for zid, z in sp.zones.items():
+        if z.kind == "missing":
+            rows.append(f"| {zid} | missing | - | - | - | - | - | - | - |")
+            continue
+        c = z.content
+        rows.append(f"| {zid} | {z.kind} | {written[zid]} | {z.score} | {c.n_blines} | {'yes' if c.fused else 'no'} "
+                    f"| {c.pleura} | {c.consolidation_cm2:g} | {'yes' if z.params.clutter else 'no'} |")
+    return DEMO_README + "\n".join(rows) + f"\n\nPatient severity: {sp.severity} ({SEVERITY_NAMES[sp.severity]}).\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,11 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.demo:
         from .writer import write_patient_folder
 
-        size = a.size if a.size != (480, 640) else (360, 480)
         sp = make_demo_patient(a.seed)
         t = time.perf_counter()
-        written = write_patient_folder(a.demo, sp, size)
-        (a.demo / "README.md").write_text(DEMO_README, encoding="utf-8")
+        written = write_patient_folder(a.demo, sp, a.size, with_sidecar=False)
+        (a.demo / "README.md").write_text(demo_readme(sp, written), encoding="utf-8")
         mb = sum(f.stat().st_size for f in a.demo.iterdir() if f.is_file()) / 1e6
         print(f"demo {sp.patient_id} severity {sp.severity}: {len(written)} zones written "
               f"({sum(written.values())} frames, {mb:.1f} MB) in {time.perf_counter() - t:.1f} s -> {a.demo}")

@@ -121,7 +121,8 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
     # --- pleural depth per beam ---------------------------------------------------------------------------
     dp = p.pleura_cm + smooth_curve(rng, nb, nb / 4, 0.08) + np.linspace(0, rng.uniform(-0.2, 0.2), nb)
     if c.pleura == "irregular":
-        dp = dp + smooth_curve(rng, nb, max(0.1 / bcm, 1.0), rng.uniform(0.3, 0.45))
+        dp = dp + smooth_curve(rng, nb, max(0.3 / bcm, 1.0), rng.uniform(0.25, 0.4)) + \
+            smooth_curve(rng, nb, max(0.05 / bcm, 1.0), rng.uniform(0.04, 0.08))
     thick = {"smooth": 0.045, "irregular": 0.06, "thickened": rng.uniform(0.12, 0.18)}[c.pleura]
     half = max(1.5 * thick / cps, 1.0)  # half band in samples
     # --- ribs / intercostal window ------------------------------------------------------------------------
