@@ -1,0 +1,96 @@
+"""Quantitative measures on drawn masks with known answers, and the rule score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lusapp.model.measures import FrameMeasures, clip_measures, frame_measures, rule_score
+
+
+def base(h=200, w=300, thickness=5):
+    m = np.zeros((h, w), np.uint8)
+    m[40:40 + thickness, 20:280] = 1
+    return m
+
+
+def bars(m, xs, width=6, top=45, bottom=180):
+    for x in xs:
+        m[top:bottom, x:x + width] = 3
+    return m
+
+
+def test_four_separated_b_lines_count_four():
+    fm = frame_measures(bars(base(), (50, 110, 170, 230)))
+    assert fm.b_lines == 4
+    assert fm.pleura_found and fm.pleural_width_px == 260
+    assert fm.b_line_coverage == pytest.approx(24 / 260)
+    assert rule_score(fm) == (1, "4 B-lines")
+
+
+def test_touching_lines_still_count_and_specks_do_not():
+    m = bars(base(), (60, 80), width=6)
+    m[45:60, 60:86] = 3  # joined at the pleura, separate below
+    m[100:103, 200:203] = 3  # a speck is no B-line
+    assert frame_measures(m).b_lines == 2
+
+
+def test_six_b_lines_score_two_and_pixel_count_is_not_the_count():
+    fm = frame_measures(bars(base(), range(30, 270, 40), width=4))
+    assert fm.b_lines == 6
+    assert rule_score(fm) == (2, "6 B-lines")
+    fat = frame_measures(bars(base(), (100,), width=20))  # one wide line: many pixels, one line
+    assert fat.b_lines == 1
+
+
+def test_pleural_thickness_and_irregularity():
+    fm = frame_measures(base(thickness=5), spacing_mm=(0.2, 0.2))
+    assert fm.pleural_thickness_px == 5
+    assert fm.pleural_thickness_mm == pytest.approx(1.0)
+    assert fm.pleural_irregularity_px == pytest.approx(0, abs=1e-6)
+    wavy = np.zeros((200, 300), np.uint8)
+    for x in range(20, 280):
+        y = 40 + (6 if (x // 10) % 2 else 0)
+        wavy[y:y + 3, x] = 1
+    w = frame_measures(wavy, spacing_mm=0.5)
+    assert w.pleural_irregularity_px == pytest.approx(3.0, abs=0.3)
+    assert rule_score(w) == (2, "irregular pleura (1.5 mm)")
+    thick = frame_measures(base(thickness=20), spacing_mm=0.2)
+    assert rule_score(thick) == (3, "thickened pleura (4.0 mm)")
+
+
+def test_consolidation_area_and_rule():
+    m = base()
+    m[100:150, 100:160] = 4
+    fm = frame_measures(m, spacing_mm=(0.3, 0.3))
+    assert fm.consolidation_px == 50 * 60
+    assert fm.consolidation_cm2 == pytest.approx(3000 * 0.09 / 100)
+    assert rule_score(fm) == (4, "consolidation 2.7 cm^2")
+    # a scaled (network-resolution) mask reports original pixels
+    assert frame_measures(m, scale=(2.0, 3.0)).consolidation_px == 3000 * 6
+
+
+def test_fused_b_lines_and_a_lines():
+    m = base()
+    m[45:180, 60:222] = 3
+    fm = frame_measures(m)
+    assert fm.b_line_coverage == pytest.approx(162 / 260)
+    assert rule_score(fm) == (3, "fused B-lines (62% of pleura)")
+    a = base()
+    a[80:83, 20:280] = 2
+    a = bars(a, (100,))
+    fa = frame_measures(a)
+    assert fa.a_line_present
+    assert rule_score(fa) == (0, "A-lines, 1 B-line")
+    assert rule_score(frame_measures(np.zeros((50, 50), np.uint8))) == (0, "no B-lines")
+
+
+def test_clip_measures_robust_max_and_median():
+    frames = [bars(base(), (50, 110, 170, 230)) for _ in range(9)] + [base()]
+    cm = clip_measures(frames)
+    assert isinstance(cm, FrameMeasures) and cm.n_frames == 10
+    assert cm.b_lines == 4 and cm.pleural_thickness_px == 5
+    one_spurious = [base() for _ in range(19)] + [bars(base(), range(30, 270, 40), width=4)]
+    assert clip_measures(one_spurious).b_lines == 0  # one odd frame of 20 does not set the clip's count
+    with pytest.raises(ValueError):
+        clip_measures([])
