@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--size", default="600x800", help="HxW of the synthetic video")
     ap.add_argument("--seeks", type=int, default=200)
-    ap.add_argument("--bundle", help="a model bundle folder: also time Engine.segment through the worker")
+    ap.add_argument("--bundle", help="a model bundle folder: also time live masks (Engine via SegWorker)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads of the Engine (default: torch's)")
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -127,23 +128,30 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
 
     if args.bundle:
-        from lusapp.gui.frame_cache import CachedClip
         from lusapp.model.bundle import load_bundle
         from lusapp.model.engine import Engine
 
-        engine = Engine(load_bundle(args.bundle))
-        seg = SegWorker(engine, batch_size=8)
-        got = []
-        seg.mask_ready.connect(lambda k, i, mm: got.append(time.perf_counter()))
+        engine = Engine(load_bundle(args.bundle), threads=args.threads or None)
+        got: list[float] = []
+        worker.mask_ready.connect(lambda k, i, mm: got.append(time.perf_counter()))
         t = time.perf_counter()
-        seg.start("bench", CachedClip(view.frames))
+        worker.set_engine(engine)  # drops the synthetic masks; the view's clip is segmented for real
+        live, live_cpu = [], []
         while len(got) < clip.n_frames and time.perf_counter() - t < 300:
+            target = int(rng.integers(clip.n_frames))
+            t1, c1 = time.perf_counter(), time.thread_time()
+            view.seek(target)
             app.processEvents()
-            time.sleep(0.002)
+            live.append(1000 * (time.perf_counter() - t1))
+            live_cpu.append(1000 * (time.thread_time() - c1))
+            time.sleep(0.01)
         dt = time.perf_counter() - t
-        print(f"live masks ({engine.model_id}): {len(got)} frames in {dt:.2f} s = {len(got) / dt:.1f} fps, "
-              f"first mask after {1000 * (got[0] - t):.0f} ms")
-        seg.shutdown()
+        print(f"live masks ({engine.model_id}, torch threads {__import__('torch').get_num_threads()}): "
+              f"{len(got)} frames in {dt:.2f} s = {len(got) / dt:.1f} frames/s, first mask after "
+              f"{1000 * (got[0] - t):.0f} ms" if got else "live masks: none arrived")
+        if live:
+            print(f"  seek + redraw WHILE segmenting ({len(live)} seeks): median {statistics.median(live):.2f} ms, "
+                  f"p95 {_pct(live, 95):.2f} ms; GUI-thread CPU median {statistics.median(live_cpu):.2f} ms")
 
     view.shutdown()
     worker.shutdown()
