@@ -11,6 +11,7 @@ Run as `python -m lusapp.io.probe FILE...`.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from lusapp.core.errors import ReadError
@@ -48,11 +49,20 @@ def probe_main(argv: list[str] | None = None) -> int:
         sys.stderr.write(USAGE)
         return 0 if files else 2
     all_ok = True
-    for path in files:
-        rec = probe_file(path, count=count)
-        all_ok &= rec["ok"]
-        sys.stdout.write(json.dumps(rec) + "\n")
-        sys.stdout.flush()
+    try:
+        for path in files:
+            rec = probe_file(path, count=count)
+            all_ok &= rec["ok"]
+            sys.stdout.write(json.dumps(rec) + "\n")
+            sys.stdout.flush()
+    except BrokenPipeError:  # `lusapp probe ... | head`: the reader went away
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 1
+    except KeyboardInterrupt:
+        return 1
     return 0 if all_ok else 1
 
 
