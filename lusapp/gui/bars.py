@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from lusapp.gui import theme
@@ -39,7 +39,8 @@ class ProbBars(QWidget):
         self.update()
 
     def set_probs(self, probs: Sequence[float] | None, marker: int | None = None) -> None:
-        """``probs`` (same length as the labels) or None; ``marker`` = index of a second opinion (drawn as a tick)."""
+        """``probs`` (same length as the labels) or None; ``marker`` = index of a second opinion (the clinician's),
+        drawn as an accent arrow head before that row's bar."""
         if probs is not None and len(probs) != len(self._labels):
             raise ValueError(f"{len(probs)} probabilities for {len(self._labels)} labels")
         self._probs = [float(p) for p in probs] if probs is not None else None
@@ -61,7 +62,8 @@ class ProbBars(QWidget):
         fm = self.fontMetrics()
         label_w = max((fm.horizontalAdvance(lab) for lab in self._labels), default=0) + 10
         pct_w = fm.horizontalAdvance("100%") + 8
-        bar_x, bar_w = label_w, max(20, self.width() - label_w - pct_w)
+        mark_w = 16  # column for the second-opinion marker
+        bar_x, bar_w = label_w + mark_w, max(20, self.width() - label_w - mark_w - pct_w)
         best = max(range(len(self._probs)), key=lambda i: self._probs[i]) if self._probs else -1
         for i, lab in enumerate(self._labels):
             y = 2 + i * self.ROW_H
@@ -86,8 +88,10 @@ class ProbBars(QWidget):
                 p.setPen(theme.TEXT)
                 p.drawText(QRectF(bar_x + bar_w + 4, y, pct_w, self.ROW_H), Qt.AlignmentFlag.AlignVCenter, f"{v:.0%}")
             if self._marker == i:
-                p.setPen(QPen(theme.ACCENT, 2))
-                p.drawText(QRectF(bar_x - 14, y, 12, self.ROW_H), Qt.AlignmentFlag.AlignCenter, "◆")
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(theme.ACCENT)
+                cy, cx = y + self.ROW_H / 2, label_w + mark_w / 2 - 1
+                p.drawPolygon(QPolygonF([QPointF(cx - 4, cy - 5), QPointF(cx + 4, cy), QPointF(cx - 4, cy + 5)]))
         if self._probs is None and self._empty:
             p.setPen(theme.TEXT_DIM)
             p.drawText(QRectF(bar_x, 0, bar_w, self.height()), Qt.AlignmentFlag.AlignCenter, self._empty)

@@ -82,8 +82,11 @@ class MainWindow(QMainWindow):
         self._dock("clinical", "Clinical information", self.clinical, right)
         self.tabifyDockWidget(self.docks["severity"], self.docks["clinical"])
         self.docks["severity"].raise_()
-        self.resizeDocks([self.docks["patients"], self.docks["board"]], [330, 420], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["patients"], self.docks["zone"]], [430, 380], Qt.Orientation.Horizontal)
+
+    def default_dock_sizes(self) -> None:
+        """First-run proportions: a board big enough to read, the clip view as large as possible."""
+        self.resizeDocks([self.docks["patients"], self.docks["board"]], [240, 560], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["patients"], self.docks["zone"]], [420, 400], Qt.Orientation.Horizontal)
 
     def _build_actions(self) -> None:
         a, s, v, pl = self.actions_.action, self.session, self.clip_view, self.patients
@@ -184,8 +187,8 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if geo is not None:
             self.restoreGeometry(geo)
-        if state is not None:
-            self.restoreState(state, STATE_VERSION)
+        if state is None or not self.restoreState(state, STATE_VERSION):
+            QTimer.singleShot(0, self.default_dock_sizes)  # after the first layout pass
 
     def save_state(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

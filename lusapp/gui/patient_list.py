@@ -80,7 +80,7 @@ class PatientList(QWidget):
         self.table.setShowGrid(False)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        hh.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_selection)
         lay.addWidget(self.table, 1)
         row = QHBoxLayout()

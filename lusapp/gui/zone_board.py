@@ -23,6 +23,7 @@ from lusapp.gui import theme
 
 VIEW_TITLES = {"front": "Front (anterior + lateral)", "back": "Back (posterior)", "side": "Side"}
 TILE_W, TILE_H = 0.2, 0.18  # fraction of a view panel
+PANEL_ASPECT = 0.9  # torso panel width / height
 
 
 def _torso_path(r: QRectF) -> QPainterPath:
@@ -39,6 +40,10 @@ def _torso_path(r: QRectF) -> QPainterPath:
     p.cubicTo(x0 + 0.88 * w, y0 + 0.14 * h, x0 + 0.70 * w, y0 + 0.13 * h, x0 + 0.58 * w, y0 + 0.10 * h)
     p.lineTo(x0 + 0.58 * w, y0 + 0.02 * h)
     return p
+
+
+def _px(v: float, lo: int, hi: int) -> int:
+    return int(max(lo, min(hi, round(v))))
 
 
 class ZoneBoard(QWidget):
@@ -122,18 +127,32 @@ class ZoneBoard(QWidget):
         return [v for v in ("front", "back", "side") if self._protocol.zones_in_view(v)]
 
     def _panels(self) -> dict[str, QRectF]:
+        """One rectangle per view, of a fixed torso aspect, side by side or stacked (whichever is larger)."""
         views = self._views()
         if not views:
             return {}
-        margin, gap, title_h = 6.0, 10.0, 18.0
-        w = (self.width() - 2 * margin - gap * (len(views) - 1)) / len(views)
-        h = self.height() - 2 * margin - title_h
-        # keep the torso's aspect sensible on very wide boards
-        pw = min(w, h * 1.25)
+        margin, gap, title_h, aspect = 6.0, 8.0, 18.0, PANEL_ASPECT
+        n = len(views)
+        W, H = self.width() - 2 * margin, self.height() - 2 * margin
+
+        def fit(cell_w: float, cell_h: float) -> tuple[float, float]:
+            cell_h -= title_h
+            w = min(cell_w, cell_h * aspect)
+            return max(w, 1.0), max(w / aspect, 1.0)
+
+        row = fit((W - gap * (n - 1)) / n, H)
+        col = fit(W, (H - gap * (n - 1)) / n)
+        stacked = col[0] > row[0]
+        pw, ph = col if stacked else row
         out = {}
         for i, v in enumerate(views):
-            cx = margin + i * (w + gap) + w / 2
-            out[v] = QRectF(cx - pw / 2, margin + title_h, pw, h)
+            if stacked:
+                cell_h = (H - gap * (n - 1)) / n
+                x0, y0 = margin + (W - pw) / 2, margin + i * (cell_h + gap) + (cell_h - ph - title_h) / 2
+            else:
+                cell_w = (W - gap * (n - 1)) / n
+                x0, y0 = margin + i * (cell_w + gap) + (cell_w - pw) / 2, margin + (H - ph - title_h) / 2
+            out[v] = QRectF(x0, y0 + title_h, pw, ph)
         return out
 
     def _layout(self) -> None:
@@ -220,37 +239,40 @@ class ZoneBoard(QWidget):
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRoundedRect(r, radius, radius)
 
-        text_col = QColor(20, 20, 22) if clin is not None and shown is not None and shown in (1, 2) else theme.TEXT
-        f = QFont(self.font())
-        f.setPointSizeF(max(7.5, min(r.height() * 0.16, 11.0)))
-        f.setBold(True)
-        p.setFont(f)
-        p.setPen(text_col)
-        pad = 4.0
-        p.drawText(r.adjusted(pad, 2, -pad, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, zid)
-        if clin is not None or model is not None:
-            p.drawText(r.adjusted(pad, 2, -pad, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
-                       "C" if clin is not None else "M")
-        # score number, large, centred
-        big = QFont(f)
-        big.setPointSizeF(max(9.0, min(r.height() * 0.34, 22.0)))
-        p.setFont(big)
-        if shown is not None:
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter, str(shown))
-        self._paint_media_glyph(p, rec, r, text_col)
+        text_col = QColor(20, 20, 22) if clin is not None and shown in (1, 2) else theme.TEXT
+        u = min(r.width(), r.height())
+        pad = max(3.0, u * 0.06)
+        top = r.adjusted(pad, pad * 0.6, -pad, 0)
+        self._text(p, top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, zid, _px(u * 0.22, 9, 14),
+                   text_col)
+        if (clin is not None or model is not None) and r.width() >= u * 0.9:
+            self._text(p, top, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
+                       "C" if clin is not None else "M", _px(u * 0.22, 9, 14), text_col)
+        if shown is not None:  # score number, large, centred
+            self._text(p, r.adjusted(0, u * 0.06, 0, 0), Qt.AlignmentFlag.AlignCenter, str(shown),
+                       _px(u * 0.42, 12, 30), text_col)
+        self._paint_media_glyph(p, rec, r, text_col, u, pad)
         if self._attention and zid in self._attention:
-            self._paint_attention(p, r, self._attention[zid], max_att)
+            self._paint_attention(p, r, self._attention[zid], max_att, u, pad)
 
-    def _paint_media_glyph(self, p: QPainter, rec, r: QRectF, col: QColor) -> None:
-        s = max(6.0, min(r.height() * 0.2, 12.0))
-        x, y = r.left() + 5, r.bottom() - s - 5
-        small = QFont(self.font())
-        small.setPointSizeF(max(7.0, min(r.height() * 0.13, 9.0)))
+    def _text(self, p: QPainter, r: QRectF, align, text: str, px: int, col: QColor, bold: bool = True) -> None:
+        f = QFont(self.font())
+        f.setPixelSize(px)
+        f.setBold(bold)
+        p.setFont(f)
+        if col.lightness() > 128:  # light text: a dark shadow keeps it readable over hatching
+            p.setPen(QColor(0, 0, 0, 170))
+            p.drawText(r.translated(1, 1), align, text)
+        p.setPen(col)
+        p.drawText(r, align, text)
+
+    def _paint_media_glyph(self, p: QPainter, rec, r: QRectF, col: QColor, u: float, pad: float) -> None:
+        s = _px(u * 0.18, 7, 12)
+        x, y = r.left() + pad, r.bottom() - s - pad
         if rec.media is None:
-            p.setPen(theme.TEXT_DIM)
-            p.setFont(small)
-            p.drawText(r.adjusted(0, 0, 0, -3), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
-                       "no image")
+            self._text(p, r.adjusted(0, 0, 0, -pad * 0.6), Qt.AlignmentFlag.AlignHCenter
+                       | Qt.AlignmentFlag.AlignBottom, "no image" if r.width() > 60 else "none",
+                       _px(u * 0.16, 8, 11), theme.TEXT_DIM, bold=False)
             return
         p.setPen(QPen(col, 1.2))
         if rec.media.kind == "clip":
@@ -258,24 +280,24 @@ class ZoneBoard(QWidget):
             p.drawPolygon(QPolygonF([QPointF(x, y), QPointF(x + s * 0.9, y + s / 2), QPointF(x, y + s)]))
         else:
             p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(QRectF(x, y, s, s * 0.8))
-            p.drawEllipse(QPointF(x + s / 2, y + s * 0.4), s * 0.18, s * 0.18)
+            p.drawRect(QRectF(x, y + s * 0.1, s, s * 0.8))
+            p.drawEllipse(QPointF(x + s / 2, y + s * 0.5), s * 0.18, s * 0.18)
 
-    def _paint_attention(self, p: QPainter, r: QRectF, w: float, max_att: float) -> None:
+    def _paint_attention(self, p: QPainter, r: QRectF, w: float, max_att: float, u: float, pad: float) -> None:
         frac = w / max_att if max_att > 0 else 0.0
-        bar = QRectF(r.left() + r.width() * 0.35, r.bottom() - 7, r.width() * 0.6, 4)
+        bar_h = max(3.0, u * 0.06)
+        left = r.left() + pad + _px(u * 0.18, 7, 12) + pad
+        bar = QRectF(left, r.bottom() - pad - bar_h, r.right() - pad - left, bar_h)
         p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor(0, 0, 0, 120))
+        p.setBrush(QColor(0, 0, 0, 150))
         p.drawRect(bar)
         p.setBrush(QColor(235, 235, 240))
         p.drawRect(QRectF(bar.left(), bar.top(), bar.width() * frac, bar.height()))
-        small = QFont(self.font())
-        small.setPointSizeF(max(7.0, min(r.height() * 0.13, 9.0)))
-        small.setBold(True)
-        p.setFont(small)
-        p.setPen(theme.TEXT)
-        p.drawText(QRectF(bar.left(), bar.top() - 14, bar.width(), 13),
-                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"{w:.0%}")
+        if u < 56:  # too small for the number: the bar (and the tooltip) carry it
+            return
+        px = _px(u * 0.16, 8, 11)
+        self._text(p, QRectF(bar.left(), bar.top() - px - 3, bar.width(), px + 2),
+                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"{w:.0%}", px, theme.TEXT)
 
     # ------------------------------------------------------------------ interaction
     def mousePressEvent(self, event) -> None:  # noqa: N802
