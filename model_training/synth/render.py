@@ -60,8 +60,9 @@ class ClipRenderer:
         ns, nb = g.n_samples, g.n_beams
         self.pad = int(np.ceil(params.sliding_px + 3))
         # Complex speckle fields: wall (static, shifts with drift only) and lung (wider, slides).
-        self.z_wall = complex_field(rng, (ns, nb), params.speckle_ax, params.speckle_lat)
-        self.z_lung = complex_field(rng, (ns, nb + 2 * self.pad), params.speckle_ax, params.speckle_lat * 1.3)
+        self.z_wall = complex_field(rng, (ns, nb), params.speckle_ax, params.speckle_lat * 1.6)
+        self.z_lung = complex_field(rng, (ns, nb + 2 * self.pad), params.speckle_ax, params.speckle_lat)
+        self.fresh_pool = [complex_field(rng, (ns, nb), params.speckle_ax, params.speckle_lat) for _ in range(3)]
         self.phase0 = float(rng.uniform(0, 2 * np.pi))
         self.drift_phase = float(rng.uniform(0, 2 * np.pi))
         # Depth gain: attenuation (two way) times TGC, then overall gain.
@@ -96,7 +97,9 @@ class ClipRenderer:
         f = np.float32(slide - k)
         a = self.pad - k
         zl = (1 - f) * self.z_lung[:, a:a + nb] + f * self.z_lung[:, a - 1:a - 1 + nb]
-        fresh = complex_field(frng, (ns, nb), p.speckle_ax, p.speckle_lat)
+        # fresh speckle for partial decorrelation: a pooled field at a random circular offset (cheap)
+        pool = self.fresh_pool[int(frng.integers(len(self.fresh_pool)))]
+        fresh = np.roll(pool, (int(frng.integers(ns)), int(frng.integers(nb))), axis=(0, 1))
         cw, sw = np.float32(np.cos(0.25)), np.float32(np.sin(0.25))
         cl, sl = np.float32(np.cos(0.5)), np.float32(np.sin(0.5))
         k = np.float32(p.speckle_k)

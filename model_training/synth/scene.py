@@ -160,13 +160,13 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
     visible = shadow  # lung content seen only through the intercostal window
     # --- aerated lung and A-lines --------------------------------------------------------------------------
     below = zz > dp[None, :]
-    haze = (rng.uniform(0.07, 0.16) * np.exp(-(zz - dp[None, :]) / rng.uniform(3.0, 8.0)) * below).astype(np.float32)
+    haze = (rng.uniform(0.08, 0.17) * np.exp(-(zz - dp[None, :]) / rng.uniform(5.0, 12.0)) * below).astype(np.float32)
     alines = np.zeros((ns, nb), np.float32)
     labels = np.zeros((ns, nb), np.uint8)
     orders: list[int] = []
     ok_cols = vis_cols > 0.5
     if c.a_lines:
-        a0, r = rng.uniform(0.25, 0.5), rng.uniform(0.6, 0.8)
+        a0, r = rng.uniform(0.22, 0.45), rng.uniform(0.45, 0.7)
         a_lat = np.clip(0.85 + smooth_curve(rng, nb, nb / 5, 0.2), 0.5, 1.1)
         k = 2
         while a0 * r ** (k - 2) >= 0.08 and k * dp.max() / cps + half * 1.2 < ns - 2:
@@ -252,7 +252,8 @@ def _consolidation(s: Scene, c: ZoneContent, g: Geometry, rng: np.random.Generat
     tex = np.clip(1 + 0.25 * smooth_curve(rng, ns, 3, 1.0)[:, None] * smooth_curve(rng, nb, 3, 1.0)[None, :], 0.6, 1.4)
     cons = rng.uniform(0.3, 0.45) * tex * cv2.GaussianBlur(region.astype(np.float32), (0, 0), 1.0)
     # shred sign: bright irregular deep border
-    cons += rng.uniform(0.5, 0.8) * gaussian_rows(z, bottom, 0.06) * (prof > 0.05)[None, :]
+    edge = np.clip(0.6 + smooth_curve(rng, nb, max(0.15 / bcm, 1.0), 0.6), 0.0, 1.2) * (prof > 0.05)
+    cons += rng.uniform(0.4, 0.7) * gaussian_rows(z, bottom, 0.06) * edge[None, :]
     if c.bronchograms:
         rr, bb = np.nonzero(region)
         n = max(2, int(c.consolidation_cm2 * rng.uniform(1.5, 3.5)))
@@ -271,6 +272,6 @@ def _consolidation(s: Scene, c: ZoneContent, g: Geometry, rng: np.random.Generat
     near = (zz >= dp[None, :] - 2 * thick) & (zz <= bottom[None, :] + 0.15) & (prof > 0)[None, :]
     s.pleura = s.pleura * np.where(near, 0.35, 1.0).astype(np.float32)
     vis = s.lung_visible
-    s.cons_region = (near.astype(np.float32) * vis)
+    s.cons_region = np.clip(cv2.GaussianBlur(near.astype(np.float32), (0, 0), 1.5) * 1.3, 0, 1) * vis
     s.cons = (cons * vis).astype(np.float32)
     s.cons_mask = region & (vis > 0.5)
