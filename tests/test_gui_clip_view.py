@@ -69,6 +69,7 @@ def test_playback_advances_with_the_timer_and_labels_show_time(view, qtbot):
     view.pause()
     assert seen == sorted(seen) and len(set(seen)) >= 3
     f = view.current_frame
+    qtbot.waitUntil(lambda: view.shown_frame == f, timeout=2000)
     assert view.transport.frame_label.text() == f"{f + 1} / 40"
     assert view.transport.time_label.text().startswith(format_time(f / 50.0))
     assert view.transport.slider.value() == f
@@ -261,3 +262,22 @@ def test_real_mouse_events_paint_with_a_tool_and_pan_without(view, qtbot):
     QTest.mouseRelease(port, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp(60, 90))
     qtbot.waitUntil(lambda: view.undo_stack.count() == 2, timeout=2000)
     assert view.current_mask()[75, 75] == CONSOLIDATION
+
+
+def test_seek_to_an_undecoded_frame_never_blocks_the_gui(view, qtbot):
+    """A slow reader (20 ms a frame): seek returns at once, the frame appears when the prefetch thread has
+    decoded it; editing waits until the frame on screen is the current one."""
+    import time
+
+    clip = moving_disc_clip(n=60, decode_delay=0.02)
+    view.set_clip("R6", clip)
+    assert view.shown_frame == 0
+    t = time.perf_counter()
+    view.seek(45)
+    assert time.perf_counter() - t < 0.015
+    assert view.current_frame == 45 and view.transport.frame_label.text() == "46 / 60"
+    view.tool_brush()
+    assert view.begin_edit() is None  # frame 45 is not on screen yet
+    qtbot.waitUntil(lambda: view.shown_frame == 45, timeout=3000)
+    np.testing.assert_array_equal(view.frame_image, clip.read(45))
+    assert view.begin_edit() is not None

@@ -163,3 +163,27 @@ def test_frame_cache_prefetches_ahead_and_respects_its_budget():
     wrapped = CachedClip(small)
     assert wrapped.read_gray(3).shape == (clip.height, clip.width) and wrapped.n_frames == 30
     small.close()
+
+
+def test_view_follows_a_clip_that_turns_out_shorter_than_declared(qtbot):
+    """Readers correct n_frames when a container over-counts; the cache, the slider and playback follow."""
+    from gui_clip_support import ArrayClip
+
+    class OverCounted(ArrayClip):
+        def _decode(self, i):
+            real = len(self._data)
+            if i >= real:
+                self.n_frames = real
+                return self._data[real - 1].copy()
+            return self._data[i].copy()
+
+    frames = moving_disc_clip(n=20)._data
+    clip = OverCounted(frames)
+    clip.n_frames = 30  # what the container declared
+    view = ClipView()
+    qtbot.addWidget(view)
+    view.set_clip("R1", clip)
+    qtbot.waitUntil(lambda: view.playback.n_frames == 20, timeout=3000)
+    assert view.transport.slider.maximum() == 19 and view.frames.n_frames == 20
+    assert max(k for k in range(30) if view.frames.peek(k) is not None) <= 19
+    view.shutdown()

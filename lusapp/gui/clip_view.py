@@ -23,6 +23,12 @@ from lusapp.gui.overlay import OverlayControls, compose_overlay, frame_to_rgba, 
 from lusapp.gui.playback import Playback, TransportBar
 from lusapp.gui.undo_commands import MaskEditCommand
 
+class _FrameRelay(QObject):
+    """Carries 'frame decoded' from the prefetch thread to the GUI thread (queued signal)."""
+
+    ready = Signal(int)
+
+
 _BADGE_STYLE = {"FINAL": "background:#1b7f3b;color:white;", "MODEL": "background:#2a5db0;color:white;",
                 "PENDING": "background:#555;color:#ddd;"}
 
@@ -58,6 +64,7 @@ class ClipView(QWidget):
         self._blank: np.ndarray | None = None
         self.last_kind: str | None = None
         self.frame_image: np.ndarray | None = None  # the decoded frame on screen
+        self.shown_frame = -1  # its index (lags current_frame while a seek target is being decoded)
 
         self.graphics = pg.GraphicsView(self)
         self.view_box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
@@ -73,6 +80,8 @@ class ClipView(QWidget):
         self.badge.hide()
         self._badge_label: str | None = None
 
+        self._relay = _FrameRelay(self)
+        self._relay.ready.connect(self._on_frame_decoded)
         self.playback = Playback(self)
         self.transport = TransportBar(self.playback, self)
         self.overlay_controls = OverlayControls(self, self._opacity)
@@ -109,6 +118,7 @@ class ClipView(QWidget):
             self.frames = None
         self.zone_id, self.clip = str(zone_id), clip
         self._blank = None
+        self.frame_image, self.shown_frame = None, -1
         if clip is None:
             self.key = None
             if self.worker is not None:
@@ -122,7 +132,7 @@ class ClipView(QWidget):
             self._badge_label = None
             return
         self.key = clip_key or f"{zone_id}:{clip.path}"
-        self.frames = FrameCache(clip, self.frame_budget_bytes)
+        self.frames = FrameCache(clip, self.frame_budget_bytes, listener=self._relay.ready.emit)
         self.playback.set_clip(clip.n_frames, clip.fps)
         self.transport.reset()
         if self.worker is not None:
@@ -181,9 +191,26 @@ class ClipView(QWidget):
         self.frames.set_playhead(frame)
         if self.worker is not None:
             self.worker.set_playhead(frame)
-        self.frame_image = self.frames.get(frame)
-        self.image_item.setImage(frame_to_rgba(self.frame_image), autoLevels=False)
+        img = self.frames.get(frame) if self.frame_image is None else self.frames.request(frame)
+        if img is None:
+            return  # not decoded yet (e.g. a backward seek in a long video): _on_frame_decoded shows it
+        self.frame_image = img
+        self.shown_frame = frame
+        self.image_item.setImage(frame_to_rgba(img), autoLevels=False)
         self.refresh_overlay()
+
+    def _on_frame_decoded(self, frame: int) -> None:
+        fc = self.frames
+        if fc is None:
+            return
+        if fc.n_frames < self.playback.n_frames:  # the reader found the real (shorter) length
+            self.playback.n_frames = fc.n_frames
+            self.transport.reset()
+            if self.current_frame >= fc.n_frames:
+                self.seek(fc.n_frames - 1)
+                return
+        if self.shown_frame != self.current_frame:
+            self._show(self.current_frame)
 
     def refresh_overlay(self) -> None:
         if self.frames is None:
@@ -342,7 +369,7 @@ class ClipView(QWidget):
     # -- editing (ToolHost + undo target) --------------------------------------------------------
     def begin_edit(self) -> np.ndarray | None:
         """The working FINAL mask of the current frame (created from the shown mask on first edit)."""
-        if self.clip is None or self.key is None:
+        if self.clip is None or self.key is None or self.shown_frame != self.current_frame:
             return None
         k = (self.key, self.current_frame)
         self._fresh = None

@@ -23,8 +23,14 @@ DEFAULT_BUDGET = 768 << 20  # bytes of decoded frames per clip
 
 
 class FrameCache:
-    def __init__(self, clip, max_bytes: int = DEFAULT_BUDGET, prefetch: bool = True):
+    """``listener(i)`` (optional) is called from the prefetch thread when a frame asked for with
+    :meth:`request` is decoded, and when the reader found the clip shorter than declared (``n_frames`` drops);
+    it must be thread-safe (e.g. a Qt signal's ``emit``)."""
+
+    def __init__(self, clip, max_bytes: int = DEFAULT_BUDGET, prefetch: bool = True, listener=None):
         self.clip = clip
+        self.listener = listener
+        self._want: int | None = None
         self.n_frames = int(clip.n_frames)
         self.max_bytes = int(max_bytes)
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -54,6 +60,26 @@ class FrameCache:
         if frame is not None:
             return frame
         return self._decode(i)
+
+    @property
+    def prefetching(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def request(self, i: int) -> np.ndarray | None:
+        """Non-blocking read: the frame if cached, else ``None`` and the prefetch thread decodes it next
+        (then calls ``listener(i)``). Without a prefetch thread it decodes synchronously."""
+        frame = self.peek(i)
+        if frame is not None:
+            return frame
+        if not self.prefetching:
+            return self._decode(int(i))
+        with self._cond:
+            self._want = int(i)
+        self.set_playhead(i)
+        with self._cond:
+            self._full = False
+            self._cond.notify_all()
+        return None
 
     def set_playhead(self, i: int) -> None:
         with self._cond:
@@ -144,6 +170,19 @@ class FrameCache:
                 with self._cond:
                     self.errors.append(f"frame {i}: {exc}")
                     self._full = True  # stop here; a seek restarts prefetching
+                continue
+            notify = False
+            with self._cond:
+                if self._want == i:
+                    self._want, notify = None, True
+                real = int(self.clip.n_frames)
+                if 0 < real < self.n_frames:  # the container over-counted: forget frames past the real end
+                    self.n_frames, notify = real, True
+                    for k in [k for k in self._frames if k >= real]:
+                        self._bytes -= self._frames.pop(k).nbytes
+                    self._playhead = min(self._playhead, real - 1)
+            if notify and self.listener is not None:
+                self.listener(i)
 
 
 class CachedClip:
@@ -152,9 +191,12 @@ class CachedClip:
     def __init__(self, cache: FrameCache):
         self._cache = cache
         clip = cache.clip
-        for name in ("path", "kind", "n_frames", "fps", "width", "height", "pixel_spacing_mm", "is_color",
-                     "region_hint"):
+        for name in ("path", "kind", "fps", "width", "height", "pixel_spacing_mm", "is_color", "region_hint"):
             setattr(self, name, getattr(clip, name, None))
+
+    @property
+    def n_frames(self) -> int:
+        return min(self._cache.n_frames, int(self._cache.clip.n_frames))
 
     @property
     def shape(self):

@@ -187,7 +187,8 @@ class SegWorker(QObject):
         job, engine = self._job, self._engine
         if job is None or engine is None or job.failed:
             return None
-        batch = next_batch(job.n_frames, job.playhead, self.cache.frames(job.key), self.batch_size)
+        n = min(job.n_frames, int(job.clip.n_frames))  # readers may find fewer frames than declared
+        batch = next_batch(n, job.playhead, self.cache.frames(job.key), self.batch_size)
         if not batch:
             return None
         return job, job.generation, engine, sorted(batch)
