@@ -108,6 +108,7 @@ def test_brush_stroke_undo_redo_restores_exact_masks(view):
     view.mask_edited.connect(lambda z, f, m: edits.append((z, f, m)))
     view.original_captured.connect(lambda *a: originals.append(a))
     view.set_clip("R2", clip, src)
+    assert view.frames.wait_until_cached()  # seeks below show their frame at once
     view.seek(2)
     snapshots = [view.current_mask()]
     view.tool_brush()
@@ -170,6 +171,7 @@ def test_copy_from_previous_and_mark_labelled(view):
     saved = []
     view.mask_edited.connect(lambda z, f, m: saved.append((f, m)))
     view.set_clip("R5", clip, src)
+    assert view.frames.wait_until_cached()  # seeks below show their frame at once
     view.seek(0)
     assert not view.copy_from_previous()  # nothing labelled before frame 0
     view.seek(5)

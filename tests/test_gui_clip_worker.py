@@ -101,6 +101,7 @@ def test_view_shows_model_masks_and_saves_original_on_first_edit(qtbot, worker):
     view.original_captured.connect(lambda z, f, m, v: originals.append((z, f, m, v)))
     view.mask_edited.connect(lambda z, f, m: finals.append((z, f, m)))
     view.set_clip("L4", clip, MemoryMaskSource({0: final}))
+    assert view.frames.wait_until_cached()
     assert view.mask_kind(0) == "FINAL"
     view.seek(3)
     qtbot.waitUntil(lambda: view.last_kind == "MODEL", timeout=3000)

@@ -430,6 +430,9 @@ class ClipView(QWidget):
     @Slot()
     def copy_from_previous(self) -> bool:
         """Replace this frame's mask with the mask of the previous labelled frame (one undo step)."""
+        if self.clip is not None and self.shown_frame != self.current_frame:
+            self.status_message.emit("The frame is still being decoded; try again in a moment")
+            return False
         prev = previous_labelled(self.labelled_frames(), self.current_frame)
         if prev is None:
             self.status_message.emit("No labelled frame before this one to copy from")
