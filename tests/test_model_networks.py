@@ -25,7 +25,7 @@ def test_segnet_shapes_and_features():
 
 
 def test_segnet_vgg_state_dict_naming_and_skips():
-    net = SegNet(widths=(16, 32, 64, 128), convs=(1, 2, 2, 2))
+    net = SegNet(widths=(16, 32, 64, 128), convs=(1, 2, 2, 2), stem=1)
     sd = net.state_dict()
     # features.0 conv, features.1 BN, features.2 ReLU, features.3 pool, features.4 next conv ...
     assert "features.0.weight" in sd and sd["features.0.weight"].shape == (16, 1, 3, 3)
@@ -38,6 +38,18 @@ def test_segnet_vgg_state_dict_naming_and_skips():
     assert len(net.skip_indices) == 3
     rebuilt = SegNet(**net.config())
     assert rebuilt.state_dict().keys() == sd.keys()
+
+
+@pytest.mark.parametrize("stem", [1, 2, 4])
+def test_segnet_stem_keeps_full_resolution(stem):
+    net = SegNet(widths=(8, 16), convs=(1, 1), stem=stem).eval()
+    assert net.features[0].in_channels == stem * stem and net.downsample == 2 * stem
+    logits, feats = net.forward_with_features(torch.rand(2, 1, 32, 32))
+    assert logits.shape == (2, 5, 32, 32) and feats.shape == (2, 16)
+    assert SegNet(**net.config()).config() == net.config()
+    # the default network: stem 2, feature dimension 256
+    default = SegNet()
+    assert default.stem == 2 and default.feat_dim == 256 and default.features[0].in_channels == 4
 
 
 def test_zone_scorer_masked_temporal_pool():

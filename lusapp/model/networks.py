@@ -47,19 +47,26 @@ class _Up(nn.Module):
 
 
 class SegNet(nn.Module):
-    """VGG-style encoder + UNet decoder; input (N, in_ch, S, S) float in [0, 1], S divisible by 2**(stages-1).
+    """VGG-style encoder + UNet decoder; input (N, in_ch, S, S) float in [0, 1], S divisible by ``downsample``.
 
-    ``widths[i]`` is the channel width of encoder stage i and ``convs[i]`` its number of conv3x3-BN-ReLU blocks;
-    ``dec_widths[i]`` the width of the decoder level at stage i's resolution (default half the encoder's: the
-    decoder works at high resolution, where channels are expensive). The defaults (0.44 GFLOP per 128x128 frame,
-    encoder alone 0.27) are sized for >= 60 frames/s whole-path live segmentation on 2 CPU cores.
-    Every stage but the last ends with a 2x2 max-pool; the last stage is the bottleneck. The skip of stage i
-    (i < last) is the output of its last ReLU, at ``features`` index ``self.skip_indices[i]``.
+    ``stem`` (default 2): the input is first folded space-to-depth (``pixel_unshuffle``: 1x128x128 ->
+    4x64x64) and the head's ``n_classes * stem**2`` outputs are unfolded back (``pixel_shuffle``, sub-pixel
+    convolution), so the logits have full input resolution while no layer runs on full-resolution maps with few
+    channels (memory-bound and slow on a CPU). ``widths[i]`` is the channel width of encoder stage i and
+    ``convs[i]`` its number of conv3x3-BN-ReLU blocks; ``dec_widths[i]`` the width of the decoder level at stage
+    i's resolution (default half the encoder's). Every stage but the last ends with a 2x2 max-pool; the last
+    stage is the bottleneck. The skip of stage i (i < last) is the output of its last ReLU, at ``features``
+    index ``self.skip_indices[i]``. The defaults (0.53 GFLOP per 128x128 frame, the encoder alone 0.25) are
+    sized for >= 60 frames/s whole-path live segmentation on 2 CPU cores with wide enough layers to run near
+    the CPU's matmul speed.
     """
 
-    def __init__(self, in_ch: int = 1, n_classes: int = N_CLASSES, widths=(16, 32, 64, 128), convs=(1, 1, 2, 2),
-                 dec_widths=None):
+    def __init__(self, in_ch: int = 1, n_classes: int = N_CLASSES, widths=(32, 64, 128, 256), convs=(1, 2, 2, 2),
+                 dec_widths=None, stem: int = 2):
         super().__init__()
+        self.stem = int(stem)
+        if self.stem < 1:
+            raise ValueError(f"SegNet: stem must be >= 1, got {stem}")
         widths, convs = tuple(int(w) for w in widths), tuple(int(c) for c in convs)
         dec = tuple(int(w) for w in dec_widths) if dec_widths is not None else tuple(max(4, w // 2) for w in widths[:-1])
         if (len(widths) != len(convs) or len(widths) < 2 or len(dec) != len(widths) - 1
@@ -69,7 +76,7 @@ class SegNet(nn.Module):
         self.dec_widths = dec
         layers: list[nn.Module] = []
         skips: list[int] = []
-        cin = self.in_ch
+        cin = self.in_ch * self.stem * self.stem
         for stage, (w, n) in enumerate(zip(widths, convs)):
             for _ in range(n):
                 layers += _conv_bn_relu(cin, w)
@@ -85,7 +92,7 @@ class SegNet(nn.Module):
             ups.append(_Up(cprev, wskip, wdec))
             cprev = wdec
         self.decoder = nn.ModuleList(ups)
-        self.head = nn.Conv2d(dec[0], self.n_classes, 1)
+        self.head = nn.Conv2d(dec[0], self.n_classes * self.stem * self.stem, 1)
         self._init_weights()
 
     @property
@@ -94,11 +101,11 @@ class SegNet(nn.Module):
 
     @property
     def downsample(self) -> int:
-        return 2 ** (len(self.widths) - 1)
+        return self.stem * 2 ** (len(self.widths) - 1)
 
     def config(self) -> dict:
         return {"in_ch": self.in_ch, "n_classes": self.n_classes, "widths": list(self.widths), "convs": list(self.convs),
-                "dec_widths": list(self.dec_widths)}
+                "dec_widths": list(self.dec_widths), "stem": self.stem}
 
     def _init_weights(self) -> None:
         for m in self.modules():
@@ -114,6 +121,8 @@ class SegNet(nn.Module):
         """Run ``features``; return (bottleneck, skips from shallow to deep)."""
         skips: list[torch.Tensor] = []
         taps = set(self.skip_indices)
+        if self.stem > 1:
+            x = F.pixel_unshuffle(x, self.stem)
         for i, layer in enumerate(self.features):
             x = layer(x)
             if i in taps:
@@ -124,7 +133,8 @@ class SegNet(nn.Module):
         x = bottleneck
         for up, skip in zip(self.decoder, reversed(skips)):
             x = up(x, skip)
-        return self.head(x)
+        x = self.head(x)
+        return F.pixel_shuffle(x, self.stem) if self.stem > 1 else x
 
     def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One pass: (logits (N, n_classes, S, S), frame features (N, D))."""
