@@ -15,9 +15,10 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from lusapp.core.mask_edit import MaskDiff, diff_masks, previous_labelled
+from lusapp.core.mask_edit import MaskDiff, diff_masks
 from lusapp.gui.frame_cache import DEFAULT_BUDGET, CachedClip, FrameCache
 from lusapp.gui.mask_source import MaskSource
+from lusapp.gui.mask_state import MaskState
 from lusapp.gui.mask_tools import EditImageItem, ToolBar, ToolController
 from lusapp.gui.overlay import OverlayControls, compose_overlay, frame_to_rgba, overlay_lut
 from lusapp.gui.playback import Playback, TransportBar
@@ -49,14 +50,9 @@ class ClipView(QWidget):
         self.zone_id = ""
         self.key: str | None = None
         self.clip = None
-        self.source: MaskSource | None = None
         self.frames: FrameCache | None = None
-        self._source_frames: set[int] = set()
-        self._final_cache: dict[int, np.ndarray] = {}
-        self._edited: dict[tuple[str, int], np.ndarray] = {}  # kept across zones: undo commands point here
-        self._fresh: tuple[str, int] | None = None
-        self._originals_done: set[tuple[str, int]] = set()
-        self._awaiting_original: dict[tuple[str, int], str] = {}
+        self.masks = MaskState(seg_worker.cached if seg_worker is not None else None)
+        self._fresh = False
         self._visible = {1: True, 2: True, 3: True, 4: True}
         self._opacity = 0.5
         self._masks_shown = True
@@ -132,6 +128,7 @@ class ClipView(QWidget):
             self._badge_label = None
             return
         self.key = clip_key or f"{zone_id}:{clip.path}"
+        self.masks.key = self.key
         self.frames = FrameCache(clip, self.frame_budget_bytes, listener=self._relay.ready.emit)
         self.playback.set_clip(clip.n_frames, clip.fps)
         self.transport.reset()
@@ -143,9 +140,7 @@ class ClipView(QWidget):
 
     def set_mask_source(self, source: MaskSource | None, redraw: bool = True) -> None:
         """Where FINAL masks of the current zone come from (e.g. ``StoreMaskSource(store, pid, zone)``)."""
-        self.source = source
-        self._source_frames = set(source.final_frames()) if source is not None else set()
-        self._final_cache = {}
+        self.masks.set_clip(self.key, source)
         if redraw and self.clip is not None:
             self._show(self.current_frame)
 
@@ -154,28 +149,17 @@ class ClipView(QWidget):
     def current_frame(self) -> int:
         return self.playback.frame
 
+    @property
+    def source(self) -> MaskSource | None:
+        return self.masks.source
+
     def labelled_frames(self) -> list[int]:
         """Frames of the current clip with a FINAL mask (stored or edited in this session)."""
-        mine = {f for (k, f) in self._edited if k == self.key}
-        return sorted(self._source_frames | mine)
+        return self.masks.labelled_frames()
 
     def mask_and_kind(self, frame: int) -> tuple[np.ndarray | None, str | None]:
-        frame = int(frame)
-        m = self._edited.get((self.key, frame))
-        if m is not None:
-            return m, "FINAL"
-        m = self._final_cache.get(frame)
-        if m is None and frame in self._source_frames and self.source is not None:
-            m = self.source.load_final(frame)
-            if m is not None:
-                self._final_cache[frame] = m
-        if m is not None:
-            return m, "FINAL"
-        if self.worker is not None and self.key is not None:
-            m = self.worker.cached(self.key, frame)
-            if m is not None:
-                return m, "MODEL"
-        return None, None
+        """(mask, 'FINAL' | 'MODEL') of a frame of the current clip, or (None, None)."""
+        return self.masks.mask_and_kind(frame)
 
     def mask_kind(self, frame: int) -> str | None:
         return self.mask_and_kind(frame)[1]
@@ -241,9 +225,9 @@ class ClipView(QWidget):
 
     @Slot(str, int, object)
     def _on_mask_ready(self, key: str, frame: int, mask) -> None:
-        waiting = self._awaiting_original.pop((key, frame), None)
-        if waiting is not None:
-            self._send_original(key, waiting, frame, mask)
+        zone = self.masks.mask_arrived(key, frame)
+        if zone is not None:
+            self.original_captured.emit(zone, frame, np.array(mask, np.uint8, copy=True), self.worker.model_version)
         if key == self.key and frame == self.current_frame:
             self.refresh_overlay()
 
@@ -371,35 +355,29 @@ class ClipView(QWidget):
         """The working FINAL mask of the current frame (created from the shown mask on first edit)."""
         if self.clip is None or self.key is None or self.shown_frame != self.current_frame:
             return None
-        k = (self.key, self.current_frame)
-        self._fresh = None
-        if k not in self._edited:
-            base, _ = self.mask_and_kind(self.current_frame)
-            self._edited[k] = base.copy() if base is not None else np.zeros((self.clip.height, self.clip.width),
-                                                                             np.uint8)
-            self._fresh = k
-        return self._edited[k]
+        mask, self._fresh = self.masks.working(self.current_frame, (self.clip.height, self.clip.width))
+        return mask
 
     def end_edit(self, before: np.ndarray, box, text: str) -> None:
-        k = (self.key, self.current_frame)
-        mask = self._edited.get(k)
-        diff = diff_masks(before, mask, hint=box) if mask is not None else None
-        fresh, self._fresh = self._fresh, None
+        frame = self.current_frame
+        mask, _ = self.masks.mask_and_kind(frame)
+        diff = diff_masks(before, mask, hint=box) if mask is not None and mask.shape == before.shape else None
+        fresh, self._fresh = self._fresh, False
         if diff is None:
-            if fresh == k:
-                del self._edited[k]
+            if fresh:
+                self.masks.discard(frame)
             self.refresh_overlay()
             return
-        self._capture_original(self.key, self.zone_id, self.current_frame)
-        self.undo_stack.push(MaskEditCommand(self, self.key, self.zone_id, self.current_frame, diff, text))
-        self.mask_edited.emit(self.zone_id, self.current_frame, mask.copy())
+        self._capture_original(frame)
+        self.undo_stack.push(MaskEditCommand(self, self.key, self.zone_id, frame, diff, text))
+        self.mask_edited.emit(self.zone_id, frame, mask.copy())
         self.refresh_overlay()
 
     def apply_mask_diff(self, key: str, zone_id: str, frame: int, diff: MaskDiff, forward: bool) -> None:
-        mask = self._edited.get((key, frame))
+        """Undo/redo of a MaskEditCommand (any zone, any frame): re-emits the FINAL mask for saving."""
+        mask = self.masks.apply_diff(key, frame, diff, forward)
         if mask is None:
             return
-        diff.apply(mask) if forward else diff.revert(mask)
         self.mask_edited.emit(zone_id, frame, mask.copy())
         if key == self.key:
             if frame != self.current_frame:
@@ -409,23 +387,11 @@ class ClipView(QWidget):
         else:
             self.status_message.emit(f"{'Redid' if forward else 'Undid'} an edit of zone {zone_id}, frame {frame + 1}")
 
-    def _capture_original(self, key: str, zone_id: str, frame: int) -> None:
-        k = (key, frame)
-        if k in self._originals_done or k in self._awaiting_original:
-            return
-        if self.source is not None and self.source.has_original(frame):
-            self._originals_done.add(k)
-            return
-        model = self.worker.cached(key, frame) if self.worker is not None else None
-        if model is None:
-            if self.worker is not None and self.worker.engine is not None:
-                self._awaiting_original[k] = zone_id
-            return
-        self._send_original(key, zone_id, frame, model)
-
-    def _send_original(self, key: str, zone_id: str, frame: int, mask: np.ndarray) -> None:
-        self._originals_done.add((key, frame))
-        self.original_captured.emit(zone_id, frame, np.array(mask, np.uint8, copy=True), self.worker.model_version)
+    def _capture_original(self, frame: int) -> None:
+        expected = self.worker is not None and self.worker.engine is not None
+        model = self.masks.original_for(self.key, self.zone_id, frame, expected)
+        if model is not None:
+            self.original_captured.emit(self.zone_id, frame, model, self.worker.model_version)
 
     @Slot()
     def copy_from_previous(self) -> bool:
@@ -433,7 +399,7 @@ class ClipView(QWidget):
         if self.clip is not None and self.shown_frame != self.current_frame:
             self.status_message.emit("The frame is still being decoded; try again in a moment")
             return False
-        prev = previous_labelled(self.labelled_frames(), self.current_frame)
+        prev = self.masks.previous_labelled(self.current_frame)
         if prev is None:
             self.status_message.emit("No labelled frame before this one to copy from")
             return False
@@ -444,7 +410,7 @@ class ClipView(QWidget):
         before = mask.copy()
         mask[...] = src
         self.end_edit(before, None, f"Copy mask of frame {prev + 1}")
-        if (self.key, self.current_frame) not in self._edited:  # same content: still label the frame
+        if self.mask_kind(self.current_frame) != "FINAL":  # same content: still label the frame
             self.mark_labelled()
         return True
 
@@ -454,8 +420,8 @@ class ClipView(QWidget):
         mask = self.begin_edit()
         if mask is None:
             return False
-        self._fresh = None
-        self._capture_original(self.key, self.zone_id, self.current_frame)
+        self._fresh = False
+        self._capture_original(self.current_frame)
         self.mask_edited.emit(self.zone_id, self.current_frame, mask.copy())
         self.refresh_overlay()
         self.status_message.emit(f"Frame {self.current_frame + 1} labelled")

@@ -1,0 +1,113 @@
+"""Which mask a frame shows and what has been edited: the clip view's bookkeeping, without Qt.
+
+For a frame of the clip in view the first match wins: the FINAL mask edited in this session
+(``edited``, kept across zones because undo commands point at it), the FINAL mask of the mask source
+(the store; loaded lazily), the model's mask (``model_lookup(key, frame)``, the SegWorker cache), nothing.
+
+It also remembers which frames already had their model mask handed out as ORIGINAL, and which edited
+frames still wait for their model mask to arrive (the edit came before segmentation reached the frame).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from lusapp.core.mask_edit import MaskDiff, previous_labelled
+from lusapp.gui.mask_source import MaskSource
+
+Key = tuple[str, int]  # (clip key, frame)
+
+
+class MaskState:
+    def __init__(self, model_lookup: Callable[[str, int], np.ndarray | None] | None = None):
+        self.model_lookup = model_lookup or (lambda key, frame: None)
+        self.key: str | None = None
+        self.source: MaskSource | None = None
+        self._source_frames: set[int] = set()
+        self._final_cache: dict[int, np.ndarray] = {}
+        self.edited: dict[Key, np.ndarray] = {}
+        self.originals_done: set[Key] = set()
+        self.awaiting_original: dict[Key, str] = {}  # -> zone id
+
+    def set_clip(self, key: str | None, source: MaskSource | None) -> None:
+        self.key = key
+        self.set_source(source)
+
+    def set_source(self, source: MaskSource | None) -> None:
+        self.source = source
+        self._source_frames = set(source.final_frames()) if source is not None else set()
+        self._final_cache = {}
+
+    # -- reading ---------------------------------------------------------------------------------
+    def labelled_frames(self) -> list[int]:
+        mine = {f for (k, f) in self.edited if k == self.key}
+        return sorted(self._source_frames | mine)
+
+    def mask_and_kind(self, frame: int) -> tuple[np.ndarray | None, str | None]:
+        frame = int(frame)
+        m = self.edited.get((self.key, frame))
+        if m is not None:
+            return m, "FINAL"
+        m = self._final_cache.get(frame)
+        if m is None and frame in self._source_frames and self.source is not None:
+            m = self.source.load_final(frame)
+            if m is not None:
+                self._final_cache[frame] = m
+        if m is not None:
+            return m, "FINAL"
+        if self.key is not None:
+            m = self.model_lookup(self.key, frame)
+            if m is not None:
+                return m, "MODEL"
+        return None, None
+
+    def previous_labelled(self, frame: int) -> int | None:
+        return previous_labelled(self.labelled_frames(), frame)
+
+    # -- editing ---------------------------------------------------------------------------------
+    def working(self, frame: int, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
+        """The editable FINAL mask of ``frame`` and whether it was created just now (from the shown mask,
+        or empty)."""
+        k = (self.key, int(frame))
+        if k in self.edited:
+            return self.edited[k], False
+        base, _ = self.mask_and_kind(frame)
+        self.edited[k] = base.copy() if base is not None else np.zeros(shape, np.uint8)
+        return self.edited[k], True
+
+    def discard(self, frame: int) -> None:
+        """Forget a working mask created for an edit that changed nothing."""
+        self.edited.pop((self.key, int(frame)), None)
+
+    def apply_diff(self, key: str, frame: int, diff: MaskDiff, forward: bool) -> np.ndarray | None:
+        mask = self.edited.get((key, int(frame)))
+        if mask is not None:
+            diff.apply(mask) if forward else diff.revert(mask)
+        return mask
+
+    def original_for(self, key: str, zone_id: str, frame: int, model_expected: bool) -> np.ndarray | None:
+        """The model mask to keep as ORIGINAL for a frame being edited, once per frame: ``None`` when the
+        source already has it, it was handed out before, or it is not segmented yet (then, if a model is
+        running, the frame is remembered and :meth:`mask_arrived` returns its zone when it comes)."""
+        k = (key, int(frame))
+        if k in self.originals_done or k in self.awaiting_original:
+            return None
+        if key == self.key and self.source is not None and self.source.has_original(frame):
+            self.originals_done.add(k)
+            return None
+        model = self.model_lookup(key, frame)
+        if model is None:
+            if model_expected:
+                self.awaiting_original[k] = zone_id
+            return None
+        self.originals_done.add(k)
+        return np.array(model, np.uint8, copy=True)
+
+    def mask_arrived(self, key: str, frame: int) -> str | None:
+        """A model mask came in: the zone id if it was awaited as ORIGINAL (now handed out)."""
+        zone = self.awaiting_original.pop((key, int(frame)), None)
+        if zone is not None:
+            self.originals_done.add((key, int(frame)))
+        return zone
