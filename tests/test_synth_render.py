@@ -139,3 +139,21 @@ def test_recorded_score_agrees_with_the_mask_rule_of_lusapp_measures():
         score, _ = measures.rule_score(measures.clip_measures(list(clip.masks), spacing_mm=(sp, sp)))
         agree += score == clip.content.score
     assert agree >= 0.8 * n
+
+
+def test_every_sampled_scene_draws_its_content():
+    from model_training.synth import ClipRenderer
+
+    for seed in range(30):
+        rng = np.random.default_rng([seed, 5])
+        score = seed % 5
+        content = sample_content(score, rng)
+        params = sample_clip_params(rng, probe=("convex", "linear")[seed % 2], clutter=False)
+        s = ClipRenderer(content, params, (120, 160), seed).scene
+        labels = s.labels_at(s.blines_at(0.0)[1])
+        assert (labels == PLEURAL_LINE).any()
+        assert (s.cons_mask is not None and s.cons_mask.any()) == (score == 4)
+        n_sep = int((~s.bl_fused).sum())
+        assert n_sep == content.n_blines and bool(s.bl_fused.any()) == content.fused
+        if content.n_blines or content.fused:
+            assert (labels == B_LINE).any()

@@ -96,7 +96,7 @@ def _chest_wall(z: np.ndarray, dp: np.ndarray, nb: int, rng: np.random.Generator
     blob = np.clip(1.0 + 0.8 * blob / (np.abs(blob).max() + 1e-6), 0.3, 1.8)
     base = base * blob
     wall += base
-    wall += rng.uniform(0.6, 1.0) * gaussian_rows(z, np.full(nb, 0.08), 0.09)  # skin / dermis
+    wall += rng.uniform(0.8, 1.4) * gaussian_rows(z, np.full(nb, 0.1), 0.14)  # skin / dermis
     lines = [(rng.uniform(0.15, fat_end), rng.uniform(0.1, 0.3), 0.04) for _ in range(rng.integers(1, 3))]
     n_mus = max(1, int((dmin - fat_end) / rng.uniform(0.2, 0.4)))
     for d in np.linspace(fat_end, dmin - 0.15, n_mus):
@@ -121,12 +121,17 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
     # --- pleural depth per beam ---------------------------------------------------------------------------
     dp = p.pleura_cm + smooth_curve(rng, nb, nb / 4, 0.08) + np.linspace(0, rng.uniform(-0.2, 0.2), nb)
     if c.pleura == "irregular":
-        dp = dp + smooth_curve(rng, nb, max(0.3 / bcm, 1.0), rng.uniform(0.25, 0.4)) + \
-            smooth_curve(rng, nb, max(0.05 / bcm, 1.0), rng.uniform(0.04, 0.08))
+        bump = smooth_curve(rng, nb, max(0.25 / bcm, 1.0), 1.0)
+        # 1.15-1.6 mm std of the undulation about a quadratic, measured over the (approximate) intercostal window
+        half_w = 0.5 * (p.rib_gap_frac if p.ribs else 1.0) * nb
+        win = np.arange(max(int(nb / 2 - half_w), 0), min(int(nb / 2 + half_w), nb))
+        resid = bump[win] - np.polyval(np.polyfit(win, bump[win], 2), win)
+        bump *= min(rng.uniform(0.115, 0.16) / max(float(resid.std()), 1e-6), 0.5)  # |bump| <= 0.5 cm
+        dp = dp + bump + smooth_curve(rng, nb, max(0.05 / bcm, 1.0), rng.uniform(0.02, 0.04))
     thick = {"smooth": 0.045, "irregular": 0.06, "thickened": rng.uniform(0.12, 0.18)}[c.pleura]
     half = max(1.5 * thick / cps, 1.0)  # half band in samples
     # --- ribs / intercostal window ------------------------------------------------------------------------
-    gap_frac = p.rib_gap_frac if c.n_blines < 6 else max(p.rib_gap_frac, 0.75)
+    gap_frac = p.rib_gap_frac if c.n_blines < 6 else max(p.rib_gap_frac, 0.65)
     vis_cols = np.ones(nb, np.float32)
     wall_extra = np.zeros((ns, nb), np.float32)
     shadow = np.ones((ns, nb), np.float32)
@@ -167,6 +172,8 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
     ok_cols = vis_cols > 0.5
     if c.a_lines:
         a0, r = rng.uniform(0.22, 0.45), rng.uniform(0.45, 0.7)
+        if c.n_blines >= 3 or c.pleura != "smooth":  # A-lines fade where the interstitium is wet
+            a0 *= rng.uniform(0.5, 0.75)
         a_lat = np.clip(0.85 + smooth_curve(rng, nb, nb / 5, 0.2), 0.5, 1.1)
         k = 2
         while a0 * r ** (k - 2) >= 0.08 and k * dp.max() / cps + half * 1.2 < ns - 2:
@@ -240,7 +247,7 @@ def _consolidation(s: Scene, c: ZoneContent, g: Geometry, rng: np.random.Generat
     w_cm = aspect * h_cm
     gl, gr = s.gap
     w_b = min(w_cm / bcm, 0.9 * (gr - gl))
-    h_cm = min(h_cm, 0.8 * (g.depth_cm - float(dp.max())))
+    h_cm = max(min(h_cm, 0.8 * (g.depth_cm - float(dp.max()))), 0.3)
     cc = rng.uniform(gl + w_b / 2 + 1, max(gr - w_b / 2 - 1, gl + w_b / 2 + 1.5))
     b = np.arange(nb)
     u = (b - cc) / (w_b / 2)
@@ -254,8 +261,8 @@ def _consolidation(s: Scene, c: ZoneContent, g: Geometry, rng: np.random.Generat
     # shred sign: bright irregular deep border
     edge = np.clip(0.6 + smooth_curve(rng, nb, max(0.15 / bcm, 1.0), 0.6), 0.0, 1.2) * (prof > 0.05)
     cons += rng.uniform(0.4, 0.7) * gaussian_rows(z, bottom, 0.06) * edge[None, :]
-    if c.bronchograms:
-        rr, bb = np.nonzero(region)
+    rr, bb = np.nonzero(region)
+    if c.bronchograms and len(rr):
         n = max(2, int(c.consolidation_cm2 * rng.uniform(1.5, 3.5)))
         yy, xx = np.mgrid[0:ns, 0:nb]
         for _ in range(n):
