@@ -18,11 +18,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .clutter import Clutter, make_clutter
-from .geometry import Geometry, make_geometry
-from .noise import complex_field, magnitude
+from .geometry import Clutter, Geometry, make_clutter, make_geometry
 from .patterns import ClipParams, ZoneContent
-from .scene import Scene, build_scene
+from .scene import Scene, build_scene, complex_field, magnitude
 
 
 @dataclass
