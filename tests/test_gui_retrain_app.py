@@ -157,3 +157,17 @@ def test_window_state_persists_and_unsaved_guard(qtbot, window, tmp_path):
     assert w2.docks["patients"].isHidden() and not w2.docks["board"].isHidden()
     assert w2.settings.value("session/patient") == "G-1"
     w2.close()
+
+
+def test_store_in_use_opens_read_only(qtbot, tmp_path):
+    first = Store.create(tmp_path / "locked")  # holds the writer lock
+    first.new_patient("L-1", actor="t")
+    s = SessionController(rater="dr_test")
+    errors = []
+    s.errorRaised.connect(lambda t, m: errors.append((t, m)))
+    assert s.open_store(tmp_path / "locked") and s.readonly
+    assert errors and errors[-1][0] == "Store in use" and str(tmp_path / "locked") in errors[-1][1]
+    assert s.open_patient("L-1")
+    s.set_clinician_score(2, "R1")
+    assert not s.save() and s.dirty  # refuses to write, keeps the change in memory
+    first.close()

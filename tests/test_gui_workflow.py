@@ -156,7 +156,7 @@ def test_gui_stays_responsive_while_assessing(qtbot, env):
     qtbot.waitUntil(lambda: w.severity.job is None, timeout=60000)
     elapsed = time.perf_counter() - t0
     timer.stop()
-    assert s.patient.severity.model_probs is not None
+    assert s.patient.severity.model_probs is not None, [b.text() + b.informativeText() for b in w.error_boxes]
     rate = len(ticks) / elapsed
     gaps = np.diff(ticks)
     assert rate >= 10, f"GUI timer ran at {rate:.1f} Hz during assess"

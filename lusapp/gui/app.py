@@ -123,4 +123,5 @@ def run_gui(argv: list[str] | str | os.PathLike | None = None) -> int:
     window.show()
     open_target(window, paths[0] if paths else None)
     window.start_model_loading(0)
+    app.aboutToQuit.connect(window.shutdown)  # quit without a close event (session end): still save and stop
     return app.exec()

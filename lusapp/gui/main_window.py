@@ -210,13 +210,20 @@ class MainWindow(QMainWindow):
                 return
             self.session._set_dirty(False)
             self.session._pending_masks.clear()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Save the window state, flush and close the store, stop the worker threads (idempotent)."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
         self.save_state()
         self.session.close_store()
         self.binding.shutdown()
         from lusapp.gui.workers import wait_all
 
         wait_all(10000)
-        super().closeEvent(event)
 
     def start_model_loading(self, delay_ms: int = 0) -> None:
         """Load the active model after the window is up (torch is imported in the worker)."""

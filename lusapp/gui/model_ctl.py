@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from lusapp.gui.workers import Job, run_job
+from lusapp.gui.workers import Job, run_job, start_job
 
 
 def load_active(user_dir: str | None = None, bundled_dir: str | None = None) -> tuple[Any, str]:
@@ -82,13 +82,15 @@ class ModelController(QObject):
         patient = copy.deepcopy(session.patient)
         folder = session.store.patient_dir(patient.patient_id)
         media = {zid: folder / rec.media.file for zid, rec in patient.zones.items() if rec.media is not None}
-        job: Job | None = None
+        engine = self.engine
 
         def work():
-            return self.engine.assess(patient, media_paths=media, progress=lambda pct, msg: job.report(pct, msg))
+            return engine.assess(patient, media_paths=media, progress=job.report)
 
-        job = run_job(work, on_done=on_done, on_error=on_error, name="assess")
-        return job
+        job = Job(work, name="assess")  # built before it starts: the worker reports progress through it
+        job.finished.connect(on_done)
+        job.failed.connect(on_error)
+        return start_job(job)
 
 
 def assessment_to_session(assessment: Any, patient) -> tuple[list[float], dict, dict]:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from lusapp.core.errors import LusError, ValidationError
+from lusapp.core.errors import LusError, StoreLocked, ValidationError
 from lusapp.core.patient import ClinicalInfo, Patient, ScoreEntry, utc_now
 from lusapp.gui.workers import Job, run_job
 
@@ -100,9 +100,17 @@ class SessionController(QObject):
 
         if not self.close_store():
             return False
+        p = Path(path)
         try:
-            p = Path(path)
-            store = Store.create(p) if create and not p.exists() else Store.open(p, readonly=readonly)
+            store = Store.create(p) if create and not (p / "store.json").exists() else Store.open(p, readonly=readonly)
+        except StoreLocked as exc:  # another LUSApp has it: look, but do not write
+            try:
+                store = Store.open(p, readonly=True)
+            except (LusError, OSError):
+                self.errorRaised.emit("Cannot open store", str(exc))
+                return False
+            readonly = True
+            self.errorRaised.emit("Store in use", f"{exc}\nOpened read-only: changes will not be saved.")
         except (LusError, OSError) as exc:
             self.errorRaised.emit("Cannot open store", str(exc) if isinstance(exc, LusError) else f"{path}: {exc}")
             return False

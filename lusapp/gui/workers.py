@@ -89,6 +89,11 @@ def run_job(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] |
         job.finished.connect(on_done)
     if on_error is not None:
         job.failed.connect(on_error)
+    return start_job(job, pool)
+
+
+def start_job(job: Job, pool: QThreadPool | None = None) -> Job:
+    """Start a Job built beforehand (so its function can refer to the job, e.g. to ``report`` progress)."""
     job.running = True
     _RUNNING.add(job)
     (pool or QThreadPool.globalInstance()).start(_Runnable(job))
