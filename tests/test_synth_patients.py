@@ -96,6 +96,10 @@ def test_writer_round_trips_through_the_store(tmp_path):
         assert m.shape == (120, 160) and m.dtype == np.uint8 and m.max() <= 4
         side = json.loads((store.patient_dir("SYN-T1") / "synth.json").read_text())
         assert side["zones"]["R1"]["content"]["score"] == sp.zones["R1"].score
+        from model_training.synth.writer import read_sidecar, rerender_zone
+
+        again = rerender_zone(read_sidecar(store.patient_dir("SYN-T1")), "R1")
+        assert np.array_equal(again.masks[5], m) and len(again.frames) == 13
     finally:
         store.close()
 

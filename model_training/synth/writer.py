@@ -136,3 +136,20 @@ def write_patient_folder(folder: str | Path, sp: SynthPatient, size: tuple[int, 
     if with_sidecar:
         (folder / "synth.json").write_text(json.dumps(sidecar(sp, size), indent=1), encoding="utf-8")
     return written
+
+
+def read_sidecar(patient_folder: str | Path) -> dict:
+    """The ``synth.json`` sidecar of a written patient folder (store patient dir or plain folder)."""
+    return json.loads((Path(patient_folder) / "synth.json").read_text(encoding="utf-8"))
+
+
+def rerender_zone(sidecar_doc: dict, zone_id: str) -> SynthClip:
+    """Re-render one zone exactly from a sidecar (all frames, with masks for every frame)."""
+    from .patterns import ClipParams, ZoneContent
+
+    z = sidecar_doc["zones"][zone_id]
+    if z["kind"] == "missing":
+        raise ValueError(f"zone {zone_id} is missing in this patient")
+    size = tuple(sidecar_doc["size"])
+    return render_clip(ZoneContent.from_dict(z["content"]), ClipParams(**z["params"]), int(z["n_frames"]), size,
+                       int(z["seed"]))
