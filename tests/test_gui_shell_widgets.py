@@ -264,3 +264,30 @@ def test_dialogs_name_version_and_model(qtbot):
     box = error_box(None, "Cannot open", "/x/R1.mp4: not a video\nmore detail", modal=False)
     assert box.text() == "/x/R1.mp4: not a video" and box.informativeText() == "more detail"
     box.close()
+
+
+def test_zone_board_drop_files_on_a_tile(qtbot, session, tmp_path):
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from lusapp.gui.zone_board import ZoneBoard
+
+    b = ZoneBoard()
+    qtbot.addWidget(b)
+    b.resize(560, 320)
+    b.set_patient(session.patient)
+    got = []
+    b.filesDropped.connect(lambda z, paths: got.append((z, paths)))
+    f = tmp_path / "any_name.mp4"
+    f.write_bytes(b"x")
+
+    def drop(pos, files):
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in files])
+        ev = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+        b.dropEvent(ev)
+
+    drop(b.zone_rect("R5").center(), [f])
+    drop(QPointF(2, 2), [f])  # not on a tile: assigned by name later
+    drop(b.zone_rect("R5").center(), [f, f])  # several files: by name, whatever the tile
+    assert [z for z, _ in got] == ["R5", "", ""] and got[0][1] == [str(f)]

@@ -71,7 +71,7 @@ class ClinicalForm(QWidget):
         self.symptoms = self._group(lay, "Symptoms", SYMPTOMS)
         self.history = self._group(lay, "History", HISTORY)
         row = QHBoxLayout()
-        legend = QLabel("☑ yes   ☐ no   ▣ unknown")
+        legend = QLabel("filled = yes · empty = no · grey, italic = unknown")
         legend.setProperty("role", "dim")
         self.unknown_to_no = QPushButton("Unknown → No")
         self.unknown_to_no.setToolTip("Set every symptom and history item still unknown to 'no'")
@@ -99,11 +99,22 @@ class ClinicalForm(QWidget):
             cb.setTristate(True)
             cb.setCheckState(Qt.CheckState.PartiallyChecked)
             cb.setObjectName(f"{name.lower()}.{f}")
-            cb.checkStateChanged.connect(lambda _s: self.commit())
+            cb.setProperty("unknown", True)
+            cb.checkStateChanged.connect(lambda state, cb=cb: self._on_state(cb, state))
             grid.addWidget(cb, i // 2, i % 2)
             boxes[f] = cb
         lay.addWidget(box)
         return boxes
+
+    def _on_state(self, cb: QCheckBox, state) -> None:
+        unknown = state == Qt.CheckState.PartiallyChecked
+        if cb.property("unknown") != unknown:
+            cb.setProperty("unknown", unknown)  # unknown items read dim and italic
+            cb.style().unpolish(cb)
+            cb.style().polish(cb)
+        cb.setToolTip(f"{cb.text()}: " + {Qt.CheckState.Checked: "yes", Qt.CheckState.Unchecked: "no"}.get(
+            state, "unknown") + " (click to change: no → unknown → yes)")
+        self.commit()
 
     # ------------------------------------------------------------------ patient -> form
     def load(self, patient) -> None:

@@ -87,6 +87,12 @@ QHeaderView::section {{ background: {PANEL.name()}; border: 0; border-right: 1px
 QTableView, QTreeView, QListView {{ gridline-color: {BORDER.name()}; selection-background-color: {ACCENT.darker(140).name()};
               selection-color: {TEXT.name()}; }}
 QStatusBar {{ color: {TEXT_DIM.name()}; }}
+QCheckBox::indicator {{ width: 13px; height: 13px; border: 1px solid #9aa0a8; border-radius: 2px;
+              background: {BASE.name()}; }}
+QCheckBox::indicator:checked {{ background: {ACCENT.name()}; border-color: {ACCENT.lighter(130).name()}; }}
+QCheckBox::indicator:indeterminate {{ background: #4a4e56; border: 1px dashed #9aa0a8; }}
+QCheckBox::indicator:disabled {{ border-color: #50545c; }}
+QCheckBox[unknown="true"] {{ color: {TEXT_DIM.name()}; font-style: italic; }}
 """
 
 
