@@ -12,6 +12,10 @@ import sys
 SUBCOMMANDS: dict[str, str] = {
     "synth": "model_training.synth.cli:main",
     "realism": "model_training.realism:main",
+    "train": "model_training.train:main",
+    "evaluate": "model_training.evaluate:main",
+    "ablate": "model_training.ablate:main",
+    "finetune": "model_training.finetune:main",
 }
 
 

@@ -142,7 +142,8 @@ def zone_predict(scorer: ZoneScorer, bank: FeatureBank, pairs=None) -> tuple[np.
 def train_severity(bank: FeatureBank, variant: str = "maclr", use_ds: bool = True, use_maclr: bool = True,
                    zone_init: ZoneScorer | None = None, epochs: int = 150, batch: int = 32, lr: float = 1e-3,
                    n_frames: int = 30, seed: int = 0, balance: bool = True, maclr_weight: float = 1.0,
-                   zone_weight: float = 1.0, log=None, net_kwargs: dict | None = None, history: list | None = None):
+                   zone_weight: float = 1.0, log=None, net_kwargs: dict | None = None, history: list | None = None,
+                   init: SeverityNet | None = None):
     """Returns SeverityNet (eval mode). ``history`` (list) receives per-epoch mean loss parts."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed + 1)
@@ -150,7 +151,9 @@ def train_severity(bank: FeatureBank, variant: str = "maclr", use_ds: bool = Tru
     if len(idx) < 2:
         raise ValueError("fewer than two patients with a severity label: stage 3 cannot train")
     net = SeverityNet(bank.feat_dim, bank.clinical.shape[1], variant=variant, **(net_kwargs or {}))
-    if zone_init is not None:
+    if init is not None and init.config() == net.config():
+        net.load_state_dict(init.state_dict())  # fine-tuning: start from the previous severity net
+    elif zone_init is not None:
         net.init_zone_head_from(zone_init)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
     sev = bank.severity[idx]
@@ -169,7 +172,7 @@ def train_severity(bank: FeatureBank, variant: str = "maclr", use_ds: bool = Tru
                 loss, parts = losses.ds_loss(out["severity_logits"], y, out["zone_logits"], zs, zone_weight)
             else:
                 loss = F.cross_entropy(out["severity_logits"], y)
-                parts = {"severity_ce": float(loss), "zone_ce": 0.0}
+                parts = {"severity_ce": float(loss.detach()), "zone_ce": 0.0}
             if use_maclr:
                 ml = _maclr_term(net, bank, sel, out, rng, n_frames, idx)
                 loss = loss + maclr_weight * ml

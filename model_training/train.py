@@ -33,17 +33,16 @@ from model_training.features import FeatureBank, compute_bank
 
 RECIPES = {
     # the bundled v1 model (docs/model-card.md); stores from model_training/recipes/v1.sh
-    "v1": {"seg_epochs": 8, "seg_samples": 1600, "seg_batch": 16, "zone_epochs": 40, "patient_epochs": 150},
+    "v1": {"seg_epochs": 12, "seg_samples": 1600, "seg_batch": 16, "zone_epochs": 40, "patient_epochs": 150},
     "tiny": {"seg_epochs": 2, "seg_samples": 32, "seg_batch": 8, "zone_epochs": 5, "patient_epochs": 5,
-             "input_size": 64, "max_frames": 6},
+             "input_size": 64, "max_frames": 6, "seg_arch": {"widths": [8, 16, 32], "convs": [1, 1, 1]}},
 }
 
 
 @dataclass
 class TrainConfig:
     input_size: int = 128
-    widths: list = field(default_factory=lambda: [16, 32, 64, 128])
-    convs: list = field(default_factory=lambda: [1, 2, 2, 2])
+    seg_arch: dict = field(default_factory=dict)  # SegNet kwargs (empty: the networks' defaults)
     max_frames: int = 30
     seg_epochs: int = 8
     seg_samples: int = 1600  # frames drawn (class-balanced, with replacement) per epoch
@@ -154,9 +153,9 @@ def seg_class_weights(ds: SegDataset) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- stages
 def run_seg(cfg: TrainConfig, store: str, cache: FrameCache, state_dir: Path, device: str, resume: bool,
-            rank: int, world: int, init: SegNet | None = None, index=None) -> SegNet:
+            rank: int, world: int, init: SegNet | None = None, index=None, progress=None) -> SegNet:
     ck = state_dir / "seg"
-    seg = SegNet(widths=cfg.widths, convs=cfg.convs)
+    seg = SegNet(**cfg.seg_arch)
     if init is not None:
         seg.load_state_dict(init.state_dict())
     opt = torch.optim.Adam(seg.parameters(), lr=cfg.seg_lr)
@@ -199,6 +198,8 @@ def run_seg(cfg: TrainConfig, store: str, cache: FrameCache, state_dir: Path, de
         h = stages.seg_epoch(model, loader, opt, device, cw, prog)
         history.append(h)
         log(f"[seg] epoch {ep + 1}/{cfg.seg_epochs} loss {h['loss']:.4f} (ce {h['ce']:.4f}, dice {h['dice_loss']:.4f})")
+        if progress is not None:
+            progress(5 + int(50 * (ep + 1) / cfg.seg_epochs), f"segmentation epoch {ep + 1}/{cfg.seg_epochs}")
         if rank == 0:
             save_ckpt(ck, seg, opt, {"stage": "seg", "epoch": ep + 1, "epochs": cfg.seg_epochs, "history": history,
                                      "config": asdict(cfg)})
@@ -206,19 +207,22 @@ def run_seg(cfg: TrainConfig, store: str, cache: FrameCache, state_dir: Path, de
     return seg.cpu().eval()
 
 
-def run_zone(cfg: TrainConfig, bank: FeatureBank, state_dir: Path, resume: bool):
+def run_zone(cfg: TrainConfig, bank: FeatureBank, state_dir: Path, resume: bool, init: ZoneScorer | None = None):
     ck = state_dir / "zone"
     scorer = ZoneScorer(bank.feat_dim)
     if resume and load_ckpt(ck, scorer) is not None:
         log("[zone] finished earlier; loaded")
         return scorer.eval(), json.loads(ck.with_suffix(".json").read_text()).get("history", [])
+    if init is not None:
+        scorer.load_state_dict(init.state_dict())
     scorer, hist = stages.train_zone(bank, cfg.zone_epochs, cfg.zone_batch, cfg.zone_lr, cfg.frames_per_zone,
-                                     cfg.seed, cfg.balance, log=log)
+                                     cfg.seed, cfg.balance, log=log, scorer=scorer)
     save_ckpt(ck, scorer, None, {"stage": "zone", "epoch": cfg.zone_epochs, "history": hist})
     return scorer, hist
 
 
-def run_patient(cfg: TrainConfig, bank: FeatureBank, zone: ZoneScorer, state_dir: Path, resume: bool):
+def run_patient(cfg: TrainConfig, bank: FeatureBank, zone: ZoneScorer, state_dir: Path, resume: bool,
+                init: SeverityNet | None = None):
     ck = state_dir / "severity"
     hist: list = []
     if resume and (ck.with_suffix(".json")).is_file():
@@ -229,7 +233,7 @@ def run_patient(cfg: TrainConfig, bank: FeatureBank, zone: ZoneScorer, state_dir
         return net.eval(), json.loads(ck.with_suffix(".json").read_text()).get("history", [])
     net = stages.train_severity(bank, cfg.variant, True, cfg.variant == "maclr", zone, cfg.patient_epochs,
                                 cfg.patient_batch, cfg.patient_lr, cfg.frames_per_zone, cfg.seed, cfg.balance,
-                                cfg.maclr_weight, log=log, history=hist)
+                                cfg.maclr_weight, log=log, history=hist, init=init)
     save_ckpt(ck, net, None, {"stage": "patient", "epoch": cfg.patient_epochs, "history": hist, "arch": net.config()})
     return net, hist
 
@@ -242,10 +246,12 @@ def features_for(seg: SegNet, store: str, cache: FrameCache, state_dir: Path, de
     for k, v in seg.state_dict().items():
         h.update(k.encode())
         h.update(v.detach().cpu().numpy().tobytes())
+    index = index if index is not None else build_index(store)
+    h.update(json.dumps([[p.pid, p.severity, [(z.zone_id, z.sha256, z.score) for z in p.zones.values()]]
+                         for p in index.patients]).encode())
     path = state_dir / f"bank_{h.hexdigest()[:16]}.npz"
     if path.is_file():
         return FeatureBank.load(path)
-    index = index if index is not None else build_index(store)
     bank = compute_bank(seg, index, cache, device, log=log)
     state_dir.mkdir(parents=True, exist_ok=True)
     bank.save(path)
@@ -255,7 +261,7 @@ def features_for(seg: SegNet, store: str, cache: FrameCache, state_dir: Path, de
 def train_all(store: str, out: str | Path, cfg: TrainConfig, stage: str = "all", device: str = "auto",
               resume: bool = False, cache_dir=None, eval_store: str | None = None, name: str = "lus-staged",
               version: str = "1.0.0", init_bundle=None, parent_version: str | None = None, recipe_cmd: str = "",
-              progress=None, state_dir=None) -> Path | None:
+              progress=None, state_dir=None, pids=None) -> Path | None:
     """Train the requested stage(s); write the bundle when the severity net exists. Returns the bundle dir."""
     device = pick_device(device)
     rank, world = dist_init(device)
@@ -264,14 +270,14 @@ def train_all(store: str, out: str | Path, cfg: TrainConfig, stage: str = "all",
     state_dir = Path(state_dir) if state_dir else out.parent / f"{out.name}.train_state"
     cache = FrameCache(cache_dir, cfg.input_size, cfg.max_frames)
     t0 = time.time()
-    index = build_index(store)
+    index = build_index(store, pids)
     say = progress or (lambda pct, msg: None)
     say(5, f"indexed {len(index.patients)} patients")
     init_seg = init_bundle.seg if init_bundle is not None else None
     if stage in ("seg", "all"):
-        seg = run_seg(cfg, store, cache, state_dir, device, resume, rank, world, init_seg, index)
+        seg = run_seg(cfg, store, cache, state_dir, device, resume, rank, world, init_seg, index, say)
     else:
-        seg = SegNet(widths=cfg.widths, convs=cfg.convs)
+        seg = SegNet(**cfg.seg_arch)
         if load_ckpt(state_dir / "seg", seg) is None:
             if init_seg is None:
                 raise SystemExit(f"stage {stage}: no stage-1 checkpoint in {state_dir}; run --stage seg first")
@@ -289,7 +295,7 @@ def train_all(store: str, out: str | Path, cfg: TrainConfig, stage: str = "all",
     say(70, "features extracted")
     zone_hist = None
     if stage in ("zone", "all"):
-        zone, zone_hist = run_zone(cfg, bank, state_dir, resume)
+        zone, zone_hist = run_zone(cfg, bank, state_dir, resume, init_bundle.zone if init_bundle is not None else None)
     else:
         zone = ZoneScorer(bank.feat_dim)
         if load_ckpt(state_dir / "zone", zone) is None:
@@ -297,7 +303,8 @@ def train_all(store: str, out: str | Path, cfg: TrainConfig, stage: str = "all",
     say(75, "stage 2 done")
     if stage == "zone":
         return None
-    sev, sev_hist = run_patient(cfg, bank, zone, state_dir, resume)
+    sev, sev_hist = run_patient(cfg, bank, zone, state_dir, resume,
+                                init_bundle.severity if init_bundle is not None else None)
     say(85, "stage 3 done")
     seg_hist = json.loads((state_dir / "seg.json").read_text()).get("history", []) if (state_dir / "seg.json").is_file() else []
     metrics: dict = {"training": {"seg_loss": [h["loss"] for h in seg_hist], "zone_loss": zone_hist,
@@ -350,7 +357,7 @@ def run(args) -> int:
     cfg.update({"seg_epochs": args.epochs, "zone_epochs": args.zone_epochs, "patient_epochs": args.patient_epochs,
                 "seg_samples": args.seg_samples, "input_size": args.input_size, "seed": args.seed})
     out = train_all(args.store, args.out, cfg, args.stage, args.device, args.resume, args.cache_dir,
-                    args.eval_store, args.name, args.version, recipe_cmd="python -m model_training " + " ".join(sys.argv[1:]),
+                    args.eval_store, args.name, args.version, recipe_cmd="python -m model_training train " + " ".join(getattr(args, "argv", None) or sys.argv[2:]),
                     state_dir=args.state_dir)
     if out is not None:
         print(json.dumps({"bundle": str(out)}))
@@ -362,4 +369,6 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m model_training train", description="staged training into a model bundle")
     add_args(ap)
-    return run(ap.parse_args(argv))
+    args = ap.parse_args(argv)
+    args.argv = list(sys.argv[2:] if argv is None else argv)
+    return run(args)
