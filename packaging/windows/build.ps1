@@ -1,0 +1,61 @@
+# Build LUSApp-Setup.exe on Windows (x64, Python 3.11, Inno Setup 6). See docs/installer.md.
+#
+#   powershell -ExecutionPolicy Bypass -File packaging\windows\build.ps1 [-SelfTest] [-Python py] [-Iscc PATH]
+#
+# 1. build\venv: CPU torch 2.13.0 (PyTorch CPU index), LUSApp's runtime dependencies, PyInstaller
+# 2. dist\lusapp\ (lusapp.exe windowed, lusapp-cli.exe console) from packaging\lusapp.spec
+# 3. -SelfTest: dist\lusapp\lusapp-cli.exe --version and --self-test must pass
+# 4. dist\LUSApp-Setup.exe with Inno Setup's ISCC from packaging\windows\lusapp.iss
+param(
+    [switch]$SelfTest,
+    [string]$Python = "py",
+    [string]$Iscc = "${env:ProgramFiles(x86)}\Inno Setup 6\ISCC.exe"
+)
+$ErrorActionPreference = "Stop"
+$Root = (Resolve-Path "$PSScriptRoot\..\..").Path
+Set-Location $Root
+$Venv = "$Root\build\venv"
+$Py = "$Venv\Scripts\python.exe"
+
+function Invoke-Checked([string]$Exe, [string[]]$Arguments) {
+    & $Exe @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "failed ($LASTEXITCODE): $Exe $($Arguments -join ' ')" }
+}
+
+if (-not (Test-Path $Py)) {
+    $pyArgs = @("-m", "venv", $Venv)
+    if ($Python -eq "py") { $pyArgs = @("-3.11") + $pyArgs }
+    Invoke-Checked $Python $pyArgs
+}
+$pip = @("-m", "pip", "install", "-q", "--disable-pip-version-check")
+# CPU torch first; the constraint keeps the later installs from replacing it.
+Set-Content -Path "$Venv\constraints.txt" -Value "torch==2.13.0+cpu" -Encoding ascii
+Invoke-Checked $Py ($pip + @("torch==2.13.0+cpu", "--index-url", "https://download.pytorch.org/whl/cpu"))
+# Runtime dependencies from pyproject.toml (no dev/train extras); lusapp itself is frozen from this tree.
+$deps = & $Py -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))"
+if ($LASTEXITCODE -ne 0) { throw "cannot read pyproject.toml" }
+Invoke-Checked $Py ($pip + @("-c", "$Venv\constraints.txt") + ($deps -split "`r?`n" | Where-Object { $_ }) + @("pyinstaller>=6.10,<7"))
+Invoke-Checked $Py @("-c", "import importlib.util as u, torch; assert torch.version.cuda is None; assert u.find_spec('torchvision') is None")
+
+if (Test-Path "dist\lusapp") { Remove-Item -Recurse -Force "dist\lusapp" }
+$env:PYTHONPATH = $Root
+Invoke-Checked $Py @("-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
+    "--distpath", "$Root\dist", "--workpath", "$Root\build\pyinstaller", "packaging\lusapp.spec")
+$size = (Get-ChildItem -Recurse -File "dist\lusapp" | Measure-Object -Sum Length).Sum / 1MB
+Write-Host ("bundle: dist\lusapp {0:N0} MB" -f $size)
+
+if ($SelfTest) {
+    $env:LUSAPP_DATA_DIR = "$Root\build\selftest-data"
+    if (Test-Path $env:LUSAPP_DATA_DIR) { Remove-Item -Recurse -Force $env:LUSAPP_DATA_DIR }
+    Invoke-Checked "dist\lusapp\lusapp-cli.exe" @("--version")
+    $t = Measure-Command { & "dist\lusapp\lusapp-cli.exe" --self-test | Out-Host }
+    if ($LASTEXITCODE -ne 0) { throw "frozen self-test failed" }
+    Write-Host ("frozen self-test passed in {0:N1} s" -f $t.TotalSeconds)
+    Remove-Item Env:\LUSAPP_DATA_DIR
+}
+
+$version = & $Py -c "import lusapp; print(lusapp.__version__)"
+if (-not (Test-Path $Iscc)) { throw "Inno Setup 6 not found at $Iscc (install it or pass -Iscc)" }
+Invoke-Checked $Iscc @("/DAppVersion=$version", "/DSourceDir=$Root\dist\lusapp", "/O$Root\dist",
+    "packaging\windows\lusapp.iss")
+Write-Host "installer: dist\LUSApp-Setup.exe"
