@@ -1,0 +1,108 @@
+"""Fast checks of the PyInstaller spec: it runs against stand-in PyInstaller classes (no build), bundles the
+resources and every lusapp module, excludes torchvision, and trims only what the app never uses."""
+
+from __future__ import annotations
+
+import os
+import pkgutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = REPO / "packaging" / "lusapp.spec"
+
+SAMPLE_BINARIES = [
+    "torch/bin/torch_shm_manager", "torch/bin/protoc", "torch/bin/test_jit", "torch/lib/libtorchbind_test.so", "torch/lib/libtorch_cpu.so", "torch/lib/libc10.so",
+    "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+    "PySide6/Qt/plugins/platforms/libqwayland.so", "PySide6/Qt/plugins/platforms/libqeglfs.so",
+    "PySide6/Qt/plugins/imageformats/libqsvg.so", "PySide6/Qt/plugins/imageformats/libqpdf.so",
+    "PySide6/Qt/lib/libQt6Widgets.so.6", "PySide6/Qt/lib/libQt6Pdf.so.6", "cv2/cv2.abi3.so",
+    "PySide6/Qt/plugins/platformthemes/libqgtk3.so", "libgtk-3.so.0", "libglib-2.0.so.0",
+]
+SAMPLE_LINKS = [("libQt6Widgets.so.6", "PySide6/Qt/lib/libQt6Widgets.so.6"),
+                ("libQt6Pdf.so.6", "PySide6/Qt/lib/libQt6Pdf.so.6")]
+SAMPLE_DATAS = ["resources/protocols/lus12.json", "torch/include/ATen/ATen.h", "PySide6/Qt/translations/qt_de.qm",
+                "torch/_inductor/config.py", "torch/_inductor/kernel/mm.py"]
+KEPT = {
+    "torch/bin/torch_shm_manager", "torch/lib/libtorch_cpu.so", "torch/lib/libc10.so",
+    "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+    "PySide6/Qt/plugins/imageformats/libqsvg.so", "PySide6/Qt/lib/libQt6Widgets.so.6", "cv2/cv2.abi3.so",
+    "resources/protocols/lus12.json", "torch/_inductor/config.py", "libglib-2.0.so.0", "libQt6Widgets.so.6",
+}
+
+
+class _Recorder:
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+
+class _Analysis(_Recorder):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.binaries = [(d, "/src/" + d, "BINARY") for d in SAMPLE_BINARIES]
+        self.binaries += [(d, target, "SYMLINK") for d, target in SAMPLE_LINKS]
+        self.datas = [(d, "/src/" + d, "DATA") for d in SAMPLE_DATAS]
+        self.pure, self.scripts = [], []
+
+
+def _run_spec(monkeypatch, cli_exe: bool = False) -> dict:
+    monkeypatch.setenv("LUSAPP_CLI_EXE", "1" if cli_exe else "0")
+    ns = {"SPECPATH": str(SPEC.parent), "Analysis": _Analysis, "PYZ": _Recorder, "EXE": _Recorder,
+          "COLLECT": _Recorder, "__file__": str(SPEC)}
+    exec(compile(SPEC.read_text(), str(SPEC), "exec"), ns)
+    return ns
+
+
+def test_spec_bundles_resources_entry_and_all_lusapp_modules(monkeypatch):
+    ns = _run_spec(monkeypatch)
+    analysis = ns["a"]
+    (entry,) = analysis.args[0]
+    assert Path(entry) == REPO / "packaging" / "entry.py"
+    assert "from lusapp.cli import main" in Path(entry).read_text()
+    assert (str(REPO / "resources"), "resources") in analysis.kwargs["datas"]
+    assert analysis.kwargs["pathex"] == [str(REPO)]
+    hidden = set(analysis.kwargs["hiddenimports"])
+    in_tree = {m.name for m in pkgutil.walk_packages([str(REPO / "lusapp")], prefix="lusapp.")}
+    assert {"lusapp", "lusapp.cli", "lusapp.resources"} <= hidden
+    assert in_tree - {"lusapp.__main__"} <= hidden
+    excludes = set(analysis.kwargs["excludes"])
+    assert {"torchvision", "model_training", "tkinter", "PyQt5", "PyQt6", "PySide6.QtQml"} <= excludes
+    assert not {"PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtSvg", "torch", "cv2"} & excludes
+    modes = analysis.kwargs["module_collection_mode"]  # torch's config modules read their own source at import
+    assert modes["torch"] == "pyz" and modes["torch.distributed.config"] == "pyz+py"
+
+
+def test_spec_trims_only_unused_files(monkeypatch):
+    analysis = _run_spec(monkeypatch)["a"]
+    kept = {d for d, _, _ in analysis.binaries + analysis.datas}
+    assert kept == KEPT
+
+
+def test_one_dir_bundle_and_windows_console_exe(monkeypatch):
+    ns = _run_spec(monkeypatch)
+    coll = ns["coll"]
+    assert coll.kwargs["name"] == "lusapp"
+    exes = [x for x in coll.args if isinstance(x, _Recorder)]
+    assert all(x.kwargs["exclude_binaries"] for x in exes)  # one-dir: libraries live in the folder
+    if sys.platform != "win32":
+        assert [x.kwargs["name"] for x in exes] == ["lusapp"]
+    ns = _run_spec(monkeypatch, cli_exe=True)
+    exes = {x.kwargs["name"]: x for x in ns["coll"].args if isinstance(x, _Recorder)}
+    assert set(exes) == {"lusapp", "lusapp-cli"} and exes["lusapp-cli"].kwargs["console"] is True
+
+
+def test_build_script_is_executable_and_parses():
+    script = REPO / "packaging" / "build.sh"
+    if os.name != "nt":
+        assert os.access(script, os.X_OK)
+    import shutil
+    import subprocess
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash")
+    assert subprocess.run([bash, "-n", str(script)], capture_output=True).returncode == 0
+    text = script.read_text()
+    assert "torch==2.13.0" in text and "packaging/lusapp.spec" in text and "--self-test" in text
