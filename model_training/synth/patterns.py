@@ -138,7 +138,7 @@ def sample_clip_params(rng: np.random.Generator, probe: str | None = None, clutt
         p.depth_cm = float(np.round(rng.uniform(8.0, 16.0), 1))
         p.fan_deg = float(rng.uniform(50.0, 70.0))
         p.radius_cm = float(rng.uniform(4.0, 8.0))
-        p.pleura_cm = float(np.clip(rng.uniform(0.16, 0.3) * p.depth_cm, 1.6, 3.8))
+        p.pleura_cm = float(np.clip(rng.uniform(0.2, 0.33) * p.depth_cm, 1.8, 4.2))
     else:
         p.depth_cm = float(np.round(rng.uniform(4.0, 8.0), 1))
         p.lateral_cm = float(rng.uniform(3.8, 5.0))
@@ -150,8 +150,8 @@ def sample_clip_params(rng: np.random.Generator, probe: str | None = None, clutt
     p.dynamic = float(rng.uniform(0.4, 0.55))
     p.reject = float(rng.uniform(0.08, 0.16))
     p.noise_floor = float(rng.uniform(4.0, 12.0))
-    p.attenuation = float(rng.uniform(0.02, 0.06))
-    p.tgc = [float(v) for v in np.array([1.0, 1.1, 1.25, 1.4]) * rng.uniform(0.85, 1.15, size=4)]
+    p.attenuation = float(rng.uniform(0.03, 0.07))
+    p.tgc = [float(v) for v in np.array([1.0, 1.05, 1.1, 1.15]) * rng.uniform(0.85, 1.15, size=4)]
     p.speckle_k = float(rng.uniform(0.35, 0.6))
     p.speckle_lat = float(rng.uniform(3.0, 5.0))
     p.speckle_ax = float(rng.uniform(1.1, 1.7))

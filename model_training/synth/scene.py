@@ -126,7 +126,7 @@ def _chest_wall(z: np.ndarray, dp: np.ndarray, nb: int, rng: np.random.Generator
     fat_end = float(np.clip(rng.uniform(0.25, 0.5) * dmin, 0.25, 1.2))
     wall = np.zeros((ns, nb), np.float32)
     zz = z[:, None]
-    wave = smooth_curve(rng, nb, nb / 6, 0.08)
+    wave = smooth_curve(rng, nb, nb / rng.uniform(3, 8), rng.uniform(0.08, 0.25))
     base = np.where(zz < fat_end + wave[None, :], rng.uniform(0.1, 0.18), rng.uniform(0.18, 0.32)).astype(np.float32)
     # blobby tissue texture (muscle bundles, vessels): a low-frequency random field multiplying the layers
     blob = smooth_curve(rng, ns * nb, 1.0, 1.0).reshape(ns, nb).astype(np.float32)
@@ -203,7 +203,7 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
     visible = shadow  # lung content seen only through the intercostal window
     # --- aerated lung and A-lines --------------------------------------------------------------------------
     below = zz > dp[None, :]
-    haze = (rng.uniform(0.08, 0.17) * np.exp(-(zz - dp[None, :]) / rng.uniform(5.0, 12.0)) * below).astype(np.float32)
+    haze = (rng.uniform(0.06, 0.14) * np.exp(-(zz - dp[None, :]) / rng.uniform(5.0, 12.0)) * below).astype(np.float32)
     alines = np.zeros((ns, nb), np.float32)
     labels = np.zeros((ns, nb), np.uint8)
     orders: list[int] = []
@@ -261,9 +261,9 @@ def _place_blines(s: Scene, c: ZoneContent, p: ClipParams, g: Geometry, rng: np.
     n = c.n_blines
     if n > 0:
         slot = (hi - lo) / n
-        hw_max = max(0.12 * slot, 0.8)  # B-lines cover < half the pleura unless fused
+        hw_max = max(min(0.18 * slot, 0.1 * (hi - lo)), 0.8)  # < half the pleura, each < 1/4: not fused
         for i in range(n):
-            hw = min(rng.uniform(0.12, 0.3) / bcm, hw_max)
+            hw = min(rng.uniform(0.15, 0.45) / bcm, hw_max)
             hw = max(hw, 0.8)
             cx = lo + (i + 0.5) * slot + rng.uniform(-0.15, 0.15) * slot
             centers.append(cx)
