@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     ap.add_argument("--readme", type=Path, default=REPO / "docs" / "screenshot.png")
-    ap.add_argument("--size", default="1600x1000")
+    ap.add_argument("--size", default="1920x1080")
     a = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     tmp = Path(tempfile.mkdtemp(prefix="lusapp_shots_"))
@@ -112,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         print(path)
         return path
 
-    # 1: a clip zone with live masks, mid-clip
-    zone = next(z for z, r in s.patient.zones.items() if r.media is not None and r.media.kind == "clip")
+    # 1: a clip zone with B-lines, on a frame with a FINAL (clinician-checked) mask
+    clips = [(r.clinician_score.value if r.clinician_score else -1, z) for z, r in s.patient.zones.items()
+             if r.media is not None and r.media.kind == "clip"]
+    zone = max(c for c in clips if c[0] < 4)[1]
     s.set_zone(zone)
     v = w.clip_view
-    v.seek(min(6, v.clip.n_frames - 1))
+    finals = s.store.mask_frames(pid, zone, "final")
+    v.seek(finals[min(1, len(finals) - 1)] if finals else min(6, v.clip.n_frames - 1))
     _wait(app, lambda: v.mask_kind(v.current_frame) is not None, 120, "masks")
     shot("1_board_and_masks")
     # 2: editing: a brush stroke of B-line on the shown frame
@@ -125,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     v.tool_brush()
     v.set_edit_class(B_LINE)
     v.set_brush_size(6)
-    c, cx = v.controller, v.clip.width // 2
-    c.press(cx, v.clip.height // 3), c.move(cx + 4, v.clip.height // 2), c.release(cx + 8, int(v.clip.height * 0.8))
+    c, cx = v.controller, int(v.clip.width * 0.3)
+    c.press(cx, v.clip.height // 3), c.move(cx + 2, v.clip.height // 2), c.release(cx + 4, int(v.clip.height * 0.75))
     shot("2_editing")
     # 3: severity after Assess (attention on the board)
     w.actions_.action("model.assess").trigger()

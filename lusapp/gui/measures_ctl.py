@@ -1,8 +1,9 @@
 """Measures of the current zone's clip (B-line count, pleura, consolidation) and the rule-based score.
 
-The masks come from wherever they are best known: the clinician's FINAL masks (pending edits in the
-session, else the store) and, for the other frames, the model's masks the SegWorker has cached. The
-computation (``clip_measures`` + ``rule_score``) runs in a worker, debounced while masks stream in.
+When the clip has clinician-checked (FINAL) masks — pending edits in the session or in the store — the
+measures use those frames only (what the clinician accepted); otherwise the model's masks the SegWorker
+has cached so far. The computation (``clip_measures`` + ``rule_score``) runs in a worker, debounced while
+masks stream in; the panel says which source it used.
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ class MeasuresController(QObject):
                 masks.append(pending[f])
             elif f in finals:
                 store_frames.append(f)
-            elif self.seg_worker is not None:
+        if not masks and not store_frames and self.seg_worker is not None:
+            # no clinician-checked frame yet: the model's masks (the frames segmented so far)
+            for f in range(self.n_frames):
                 m = self.seg_worker.cached(self.clip_key, f)
                 if m is not None:
                     masks.append(m)
@@ -123,7 +126,7 @@ class MeasuresController(QObject):
             self._job = None
             if key == self.clip_key:
                 rows, score, rule, n = result
-                src = f"from {n} frame(s)" + (f", {n_final} clinician-checked" if n_final else ", model masks")
+                src = f"from {n} clinician-checked frame(s)" if n_final else f"from the model's masks of {n} frame(s)"
                 self.panel.set_measures(rows, score, rule, src)
             if self._again:
                 self._again = False
