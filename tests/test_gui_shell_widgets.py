@@ -291,3 +291,15 @@ def test_zone_board_drop_files_on_a_tile(qtbot, session, tmp_path):
     drop(QPointF(2, 2), [f])  # not on a tile: assigned by name later
     drop(b.zone_rect("R5").center(), [f, f])  # several files: by name, whatever the tile
     assert [z for z, _ in got] == ["R5", "", ""] and got[0][1] == [str(f)]
+
+
+def test_edits_during_an_import_are_kept(qtbot, session, tmp_path):
+    folder = make_patient_folder(tmp_path / "src", pid="X", clips=("R6",), stills=())
+    job = session.import_media({"R6": folder / "R6.mp4"})
+    assert job is not None and session.busy
+    session.set_zone_notes("typed while importing", "L1")  # the store is busy: kept in memory, saved after
+    qtbot.waitUntil(lambda: session.patient.zones["R6"].media is not None, timeout=15000)
+    assert session.patient.zones["L1"].notes == "typed while importing"
+    qtbot.waitUntil(lambda: not session.dirty, timeout=5000)
+    disk = session.store.load_patient("P1")
+    assert disk.zones["L1"].notes == "typed while importing" and disk.zones["R6"].media.original_name == "R6.mp4"

@@ -170,15 +170,28 @@ class SessionController(QObject):
         self.zoneChanged.emit("")
         return True
 
-    def reload_patient(self) -> None:
-        """Re-read the current patient from the store (after an import changed it on disk)."""
-        if self.store is None or self.patient is None:
-            return
-        zid = self.zone_id
-        self.patient = self.store.load_patient(self.patient.patient_id)
-        self.patientChanged.emit(self.patient)
-        self.set_zone(zid or self.patient.protocol.zone_ids[0], force=True)
+    def _merge_media(self, zones: list[str]) -> None:
+        """Adopt the store's new media of ``zones`` without dropping edits made while the import ran."""
+        disk = self.store.load_patient(self.patient.patient_id)
+        dropped = []
+        for zid in zones:
+            rec = self.patient.zones[zid]
+            rec.media, rec.model_score = disk.zones[zid].media, disk.zones[zid].model_score
+            stale = [k for k in self._pending_masks if k[0] == zid]  # masks of the replaced clip
+            for k in stale:
+                del self._pending_masks[k]
+            if stale:
+                dropped.append(zid)
+            self.attention.pop(zid, None)
+        self.patient.revision = disk.revision
+        for zid in zones:
+            self.dataChanged.emit(f"media:{zid}")
         self.patientsChanged.emit()
+        if dropped:
+            self.errorRaised.emit("Mask edits discarded", "Edits made while a new clip was being imported into "
+                                  f"zone(s) {', '.join(dropped)} belonged to the replaced clip and were not kept.")
+        if self.dirty:
+            self._timer.start()
 
     def new_patient(self, pid: str, protocol: str = "lus12") -> bool:
         if self.store is None:
@@ -392,10 +405,8 @@ class SessionController(QObject):
 
         def finished(result):
             zones, errors = result
-            if self.patient is not None and self.patient.patient_id == pid:
-                self.reload_patient()
-                for zid in zones:
-                    self.dataChanged.emit(f"media:{zid}")
+            if self.patient is not None and self.patient.patient_id == pid and zones:
+                self._merge_media(zones)
             if errors:
                 self.errorRaised.emit("Some files were not imported", "\n".join(errors))
 
