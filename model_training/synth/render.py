@@ -108,7 +108,7 @@ class ClipRenderer:
         blines = s.bline_depth * b_prof[None, :]
         lung_amp = (lung * s_lung + blines * (0.55 + 0.45 * s_lung)) * s.lung_visible
         if s.cons is not None:
-            lung_amp = lung_amp * (1 - s.cons_region) + s.cons * s_wall
+            lung_amp = lung_amp * (1 - s.cons_region) + s.cons * s_lung  # consolidated lung slides too
         amp = s.wall * s_wall + s.pleura * (0.45 + 0.55 * s_lung) + lung_amp
         amp *= self.depth_gain
         amp = cv2.GaussianBlur(amp, (0, 0), sigmaX=0.8, sigmaY=0.6)  # system blur / persistence

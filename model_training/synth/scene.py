@@ -295,7 +295,7 @@ def _consolidation(s: Scene, c: ZoneContent, g: Geometry, rng: np.random.Generat
     zz = z[:, None]
     region = (zz >= dp[None, :]) & (zz <= bottom[None, :]) & (prof > 0)[None, :]
     tex = np.clip(1 + 0.25 * smooth_curve(rng, ns, 3, 1.0)[:, None] * smooth_curve(rng, nb, 3, 1.0)[None, :], 0.6, 1.4)
-    cons = rng.uniform(0.3, 0.45) * tex * cv2.GaussianBlur(region.astype(np.float32), (0, 0), 1.0)
+    cons = rng.uniform(0.3, 0.45) * tex * cv2.GaussianBlur(region.astype(np.float32), (0, 0), 1.8)
     # shred sign: bright irregular deep border
     edge = np.clip(0.6 + smooth_curve(rng, nb, max(0.15 / bcm, 1.0), 0.6), 0.0, 1.2) * (prof > 0.05)
     cons += rng.uniform(0.4, 0.7) * gaussian_rows(z, bottom, 0.06) * edge[None, :]
