@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -89,6 +90,14 @@ def random_bundle(directory: Path):
     return load_bundle(directory)
 
 
+def _load() -> float | None:
+    """1-minute load average (None where unsupported): a busy machine makes every number here worse."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def _best(fn, repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
@@ -127,7 +136,8 @@ def run(model: str | None = None, patient: str | None = None, threads: int | Non
 
     if threads:
         torch.set_num_threads(threads)
-    out: dict = {"threads": torch.get_num_threads(), "batch": batch, "torch": torch.__version__}
+    out: dict = {"threads": torch.get_num_threads(), "batch": batch, "torch": torch.__version__,
+                 "cpus": os.cpu_count(), "load_before": _load()}
     with tempfile.TemporaryDirectory(prefix="lusapp-bench-") as tmp:
         tmp = Path(tmp)
         try:
@@ -174,6 +184,7 @@ def run(model: str | None = None, patient: str | None = None, threads: int | Non
         out["assess_cold_s"] = _best(cold, max(1, repeats - 1))
         engine.assess(pat, media, n_frames=30)
         out["assess_warm_s"] = _best(lambda: engine.assess(pat, media, n_frames=30), repeats + 2)
+    out["load_after"] = _load()
     out["targets"] = TARGETS
     out["pass"] = {"live_fps": out["live_fps"] >= TARGETS["live_fps"],
                    "flops_fraction": out["flops_fraction"] >= TARGETS["flops_fraction"],
@@ -192,7 +203,9 @@ def format_table(r: dict) -> str:
         ("assessment warm (features cached)", f"{1000 * r['assess_warm_s']:.1f} ms", "<= 50 ms",
          r["pass"]["assess_warm_s"]),
     ]
-    lines = [f"model: {r['model']}", f"torch {r['torch']}, {r['threads']} threads, batch {r['batch']}; "
+    lines = [f"model: {r['model']}", f"{r['cpus']} CPUs, load average {r['load_before']} before / {r['load_after']} "
+             f"after (a shared, busy machine slows everything)",
+             f"torch {r['torch']}, {r['threads']} threads, batch {r['batch']}; "
              f"network {r['net_gflop_per_frame']:.3f} GFLOP/frame; live clip {r['live_frames']} frames "
              f"{r['live_frame_size'][1]}x{r['live_frame_size'][0]}; crop once {1000 * r['crop_once_s']:.0f} ms", ""]
     lines.append(f"{'measure':40s} {'value':40s} {'target':9s} ok")

@@ -1,22 +1,23 @@
 """Inference engine: live segmentation, zone scores and patient severity from a loaded bundle (Qt-free).
 
-``Engine`` is safe to call from a worker thread: a lock serialises the network, another guards the caches.
+``Engine`` is safe to call from a worker thread: a lock serialises the network, the cache has its own lock.
 Every frame the network sees leaves its feature vector (and the small predicted label map) in a per-clip
-cache keyed by (clip path, file size + mtime, model name/version, crop box, frame index), so an assessment
-after review reuses what review computed, and a repeated assessment runs no network and decodes no frame.
+cache (lusapp.model.cache) keyed by (clip path, file size + mtime, model name/version, crop box, frame index),
+so an assessment after review reuses what review computed, and a repeated assessment runs no network and
+decodes no frame (it does not even open the files).
 
 For inference the SegNet's BatchNorms are folded into the convolutions (``fuse_conv_bn_eval``) at load time.
+A cold assessment overlaps the decoding / crop detection / resizing of the next zone (a helper thread; OpenCV
+releases the GIL) with the network pass of the current one.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import threading
 import time
-from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -27,9 +28,11 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from lusapp.core.errors import BundleError, LusError, ValidationError
 from lusapp.model import preprocess as pp
 from lusapp.model.bundle import Bundle
+from lusapp.model.cache import ClipEntry, FeatureCache, clip_identity, is_path, sample_indices
 from lusapp.model.measures import FrameMeasures, clip_measures, frame_measures, rule_score
 
 SEVERITY_NAMES = ("mild", "moderate", "severe", "critical")
+CROP_FRAMES = 8  # frames the imaging-region detection looks at
 
 
 def fuse_segnet(seg: nn.Module) -> nn.Module:
@@ -83,43 +86,33 @@ class Assessment:
 
 
 @dataclass
-class _ClipEntry:
-    crop: tuple[int, int, int, int]
-    feats: dict[int, np.ndarray] = field(default_factory=dict)
-    labels: dict[int, np.ndarray] = field(default_factory=dict)  # small (S, S) label maps
-    measures: dict[int, FrameMeasures] = field(default_factory=dict)
-    scale: tuple[float, float] = (1.0, 1.0)
-    shape: tuple[int, int] = (0, 0)
+class _ZoneJob:
+    """One zone's work, prepared off the network thread: what is cached and the network inputs still to run."""
+    key: tuple
+    entry: ClipEntry
+    plans: list  # per sampling: (frame indices, indices to measure)
+    spacing: tuple[float, float] | None
+    batches: list = field(default_factory=list)  # (indices, input tensor, full pass?)
 
 
-def clip_identity(path: str | os.PathLike) -> tuple:
-    """(resolved path, size, mtime_ns): changes when the file is replaced or edited."""
-    p = Path(path)
-    try:
-        st = p.stat()
-        return str(p.resolve()), st.st_size, st.st_mtime_ns
-    except OSError:
-        return str(p), -1, -1
-
-
-def sample_indices(total: int, n: int, seed: int | None = None) -> list[int]:
-    """n sorted frame indices of a ``total``-frame clip: evenly spaced (first and last included) or, with a
-    seed, drawn at random without replacement; a still gives [0]."""
-    total = max(1, int(total))
-    n = max(1, min(int(n), total))
-    if seed is None:
-        return sorted({int(round(x)) for x in np.linspace(0, total - 1, n)})
-    return sorted(int(x) for x in np.random.default_rng(seed).choice(total, size=n, replace=False))
-
-
-def detect_crop(clip: Any) -> tuple[int, int, int, int]:
-    """The clip's imaging region as (x0, y0, x1, y1) (lusapp.io.crop; DICOM region hint first)."""
+def detect_crop(clip: Any, frames: Sequence[np.ndarray] | None = None) -> tuple[int, int, int, int]:
+    """The clip's imaging region as (x0, y0, x1, y1): the DICOM region hint if any, else lusapp.io.crop on
+    ``frames`` (already decoded ones, to save a second decode) or on the clip's own sample."""
     hint = getattr(clip, "region_hint", None)
     if hint:
         return pp.box_tuple(hint, clip.height, clip.width)
     from lusapp.io.crop import detect_imaging_region
 
-    return pp.box_tuple(detect_imaging_region(clip), clip.height, clip.width)
+    return pp.box_tuple(detect_imaging_region(list(frames) if frames else clip), clip.height, clip.width)
+
+
+def _open(clip_or_path: Any):
+    """(clip, owned): opens a path with lusapp.io.readers.open_media; a Clip is used as it is."""
+    if is_path(clip_or_path):
+        from lusapp.io.readers import open_media
+
+        return open_media(clip_or_path), True
+    return clip_or_path, False
 
 
 class Engine:
@@ -135,65 +128,18 @@ class Engine:
         self.severity = bundle.severity.eval() if bundle.severity is not None else None
         self.model_version = bundle.version
         self.model_id = f"{bundle.name}-{bundle.version}"
+        self.cache = FeatureCache(max_cached_clips, max_cached_label_bytes)
         self._net_lock = threading.RLock()
-        self._cache_lock = threading.RLock()
-        self._cache: OrderedDict[tuple, _ClipEntry] = OrderedDict()
-        self._crops: dict[tuple, tuple[int, int, int, int]] = {}
-        self._infos: dict[tuple, dict] = {}
-        self.max_cached_clips = int(max_cached_clips)
-        self.max_cached_label_bytes = int(max_cached_label_bytes)
         self.stats = {"network_calls": 0, "frames_run": 0, "frames_decoded": 0}
 
-    # ------------------------------------------------------------------ caches
     def clear_cache(self) -> None:
-        with self._cache_lock:
-            self._cache.clear()
-            self._crops.clear()
-            self._infos.clear()
+        self.cache.clear()
 
     def cache_info(self) -> dict:
-        with self._cache_lock:
-            return {"clips": len(self._cache), "frames": sum(len(e.feats) for e in self._cache.values()),
-                    "label_bytes": sum(lab.nbytes for e in self._cache.values() for lab in e.labels.values())}
-
-    def crop_for(self, clip: Any) -> tuple[int, int, int, int]:
-        key = clip_identity(clip.path)
-        with self._cache_lock:
-            crop = self._crops.get(key)
-        if crop is None:
-            crop = detect_crop(clip)
-            with self._cache_lock:
-                self._crops[key] = crop
-        return crop
-
-    def _entry(self, clip: Any, crop: tuple[int, int, int, int]) -> _ClipEntry:
-        key = (clip_identity(clip.path), self.model_id, crop)
-        with self._cache_lock:
-            entry = self._cache.get(key)
-            if entry is None:
-                entry = _ClipEntry(crop=crop, scale=pp.crop_scale(crop, (clip.height, clip.width), self.size),
-                                   shape=(clip.height, clip.width))
-                self._cache[key] = entry
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.max_cached_clips:
-                self._cache.popitem(last=False)
-            self._trim_labels()
-            return entry
-
-    def _trim_labels(self) -> None:
-        total = sum(lab.nbytes for e in self._cache.values() for lab in e.labels.values())
-        for e in self._cache.values():  # oldest clips lose their label maps first (features stay)
-            if total <= self.max_cached_label_bytes:
-                break
-            total -= sum(lab.nbytes for lab in e.labels.values())
-            e.labels.clear()
+        return self.cache.info()
 
     # ------------------------------------------------------------------ network
-    def _run(self, clip: Any, indices: Sequence[int], crop, full: bool):
-        """Decode + prepare + network for ``indices``: (feats (N, D), small labels (N, S, S) | None, frames)."""
-        frames = [clip.read_gray(i) for i in indices]
-        self.stats["frames_decoded"] += len(frames)
-        x = pp.prepare_batch(frames, crop, self.size)
+    def _forward(self, x: torch.Tensor, full: bool) -> tuple[np.ndarray, np.ndarray | None]:
         with self._net_lock, torch.inference_mode():
             if full:
                 logits, feats = self.seg.forward_with_features(x)
@@ -201,67 +147,81 @@ class Engine:
             else:
                 feats, labels = self.seg.frame_features(x), None
             self.stats["network_calls"] += 1
-            self.stats["frames_run"] += len(frames)
-        return feats.float().numpy(), labels, frames
+            self.stats["frames_run"] += int(x.shape[0])
+        return feats.float().numpy(), labels
 
-    def _open(self, clip_or_path: Any):
-        if isinstance(clip_or_path, (str, os.PathLike)):
-            from lusapp.io.readers import open_media
+    def _read(self, clip: Any, i: int, decoded: Mapping[int, np.ndarray] | None) -> np.ndarray:
+        if decoded and i in decoded:
+            return pp.to_gray_u8(decoded[i])
+        self.stats["frames_decoded"] += 1
+        return clip.read_gray(i)
 
-            return open_media(clip_or_path), True
-        return clip_or_path, False
+    def _entry(self, ident: tuple, crop, height: int, width: int) -> ClipEntry:
+        return self.cache.entry((ident, self.model_id, crop), crop, (height, width),
+                                pp.crop_scale(crop, (height, width), self.size))
+
+    def crop_for(self, clip: Any) -> tuple[int, int, int, int]:
+        """The clip's crop box, detected once per clip identity."""
+        ident = clip_identity(clip)
+        crop = self.cache.crop(ident)
+        if crop is None:
+            crop = detect_crop(clip)
+            self.cache.set_crop(ident, crop)
+        return crop
 
     def segment(self, clip: Any, indices: Sequence[int] | None = None, crop: Any = None,
                 batch_size: int | None = None) -> SegResult:
         """Masks (original coordinates) and features of ``indices`` (default: every frame) of a clip (or path).
         The crop is detected once per clip unless given."""
-        clip, owned = self._open(clip)
+        clip, owned = _open(clip)
         try:
             idx = [int(i) for i in (range(clip.n_frames) if indices is None else indices)]
             box = pp.box_tuple(crop, clip.height, clip.width) if crop is not None else self.crop_for(clip)
-            entry = self._entry(clip, box)
+            entry = self._entry(clip_identity(clip), box, clip.height, clip.width)
             bs = int(batch_size or self.batch_size)
             masks: list[np.ndarray] = []
             feats = np.zeros((len(idx), self.seg.feat_dim), dtype=np.float32)
             for s in range(0, len(idx), bs):
                 chunk = idx[s:s + bs]
-                f, labels, frames = self._run(clip, chunk, box, full=True)
+                frames = [self._read(clip, i, None) for i in chunk]
+                f, labels = self._forward(pp.prepare_batch(frames, box, self.size), full=True)
                 feats[s:s + len(chunk)] = f
-                for j, i in enumerate(chunk):
-                    masks.append(pp.project_mask(labels[j], box, frames[j].shape))
-                with self._cache_lock:
-                    for j, i in enumerate(chunk):
-                        entry.feats[i] = f[j].copy()
-                        entry.labels[i] = labels[j]
+                masks += [pp.project_mask(labels[j], box, frames[j].shape) for j in range(len(chunk))]
+                self.cache.store(entry, chunk, f, labels)
             return SegResult(indices=idx, masks=masks, features=feats, crop=box)
         finally:
             if owned:
                 clip.close()
 
+    def _batches(self, clip, crop, entry: ClipEntry, indices, label_indices, decoded=None) -> list:
+        """Prepared network inputs for the frames of ``indices`` / ``label_indices`` the cache lacks."""
+        with self.cache.lock:
+            full = sorted({int(i) for i in label_indices if i not in entry.labels and i not in entry.measures})
+            enc = sorted({int(i) for i in indices if i not in entry.feats} - set(full))
+        out = []
+        for todo, is_full in ((full, True), (enc, False)):
+            for s in range(0, len(todo), self.batch_size):
+                chunk = todo[s:s + self.batch_size]
+                x = pp.prepare_batch([self._read(clip, i, decoded) for i in chunk], crop, self.size)
+                out.append((chunk, x, is_full))
+        return out
+
+    def _run_batches(self, entry: ClipEntry, batches: list) -> None:
+        for chunk, x, full in batches:
+            f, labels = self._forward(x, full)
+            self.cache.store(entry, chunk, f, labels)
+
     def features(self, clip: Any, indices: Sequence[int], crop: Any = None,
-                 label_indices: Sequence[int] = ()) -> tuple[np.ndarray, _ClipEntry]:
+                 label_indices: Sequence[int] = ()) -> tuple[np.ndarray, ClipEntry]:
         """(T, D) features of ``indices``, from the cache where possible; frames in ``label_indices`` also get
         their label map (full network pass), the others only the encoder."""
-        clip, owned = self._open(clip)
+        clip, owned = _open(clip)
         try:
             box = pp.box_tuple(crop, clip.height, clip.width) if crop is not None else self.crop_for(clip)
-            entry = self._entry(clip, box)
-            want_labels = set(int(i) for i in label_indices)
-            with self._cache_lock:
-                todo_full = [i for i in sorted(want_labels) if i not in entry.labels and i not in entry.measures]
-                todo_enc = [int(i) for i in indices if int(i) not in entry.feats and int(i) not in want_labels]
-            for todo, full in ((todo_full, True), (sorted(set(todo_enc)), False)):
-                for s in range(0, len(todo), self.batch_size):
-                    chunk = todo[s:s + self.batch_size]
-                    f, labels, _ = self._run(clip, chunk, box, full=full)
-                    with self._cache_lock:
-                        for j, i in enumerate(chunk):
-                            entry.feats[i] = f[j].copy()
-                            if labels is not None:
-                                entry.labels[i] = labels[j]
-            with self._cache_lock:
-                feats = np.stack([entry.feats[int(i)] for i in indices]).astype(np.float32)
-            return feats, entry
+            entry = self._entry(clip_identity(clip), box, clip.height, clip.width)
+            self._run_batches(entry, self._batches(clip, box, entry, indices, label_indices))
+            with self.cache.lock:
+                return np.stack([entry.feats[int(i)] for i in indices]).astype(np.float32), entry
         finally:
             if owned:
                 clip.close()
@@ -281,10 +241,10 @@ class Engine:
         return ZoneScoreResult(probs=probs, score=int(probs.argmax()),
                                expected=float((probs * np.arange(len(probs))).sum()))
 
-    def clip_rule(self, entry: _ClipEntry, indices: Sequence[int], spacing_mm=None) -> tuple[FrameMeasures, int, str]:
+    def clip_rule(self, entry: ClipEntry, indices: Sequence[int], spacing_mm=None) -> tuple[FrameMeasures, int, str]:
         """Clip measures + rule score from the cached label maps of ``indices`` (measures are cached too)."""
         ms = []
-        with self._cache_lock:
+        with self.cache.lock:
             for i in indices:
                 m = entry.measures.get(i)
                 if m is None and i in entry.labels:
@@ -298,18 +258,70 @@ class Engine:
         score, rule = rule_score(cm)
         return cm, score, rule
 
+    # ------------------------------------------------------------------ assessment
+    def _prepare_zone(self, path: Any, n_frames: int, samplings: int, measure_frames: int) -> _ZoneJob:
+        """Everything but the network for one zone (runs in the helper thread): sampling plans, crop, the
+        prepared inputs of frames the cache lacks. Opens the file only when something is missing."""
+        ident = clip_identity(path)
+        info, crop = self.cache.clip_info(ident), self.cache.crop(ident)
+        clip, owned = None, False
+        try:
+            if info is None:
+                clip, owned = _open(path)
+                info = self.cache.remember_clip(clip)
+            plans = []
+            for s in range(samplings):
+                idx = sample_indices(info.n_frames, n_frames, None if samplings == 1 else s)
+                m_idx = idx if len(idx) <= measure_frames else [idx[int(round(j))] for j in
+                                                                np.linspace(0, len(idx) - 1, measure_frames)]
+                plans.append((idx, m_idx if s == 0 else []))
+            wanted = sorted({i for idx, _ in plans for i in idx})
+            decoded: dict[int, np.ndarray] = {}
+            if crop is None:  # decode the sampled frames once: they serve the crop and the network
+                if clip is None:
+                    clip, owned = _open(path)
+                decoded = {i: clip.read(i) for i in wanted}
+                self.stats["frames_decoded"] += len(decoded)
+                pick = [wanted[int(round(j))] for j in np.linspace(0, len(wanted) - 1, min(CROP_FRAMES, len(wanted)))]
+                crop = detect_crop(clip, [decoded[i] for i in pick])
+                self.cache.set_crop(ident, crop)
+            entry = self._entry(ident, crop, info.height, info.width)
+            job = _ZoneJob(key=(ident, self.model_id, crop), entry=entry, plans=plans, spacing=info.spacing_mm)
+            with self.cache.lock:
+                missing = any(i not in entry.feats for i in wanted) or any(
+                    i not in entry.labels and i not in entry.measures for i in plans[0][1])
+            if missing:
+                if clip is None:
+                    clip, owned = _open(path)
+                job.batches = self._batches(clip, crop, entry, wanted, plans[0][1], decoded)
+            return job
+        finally:
+            if clip is not None and owned:
+                clip.close()
+
+    def _finish_zone(self, job: _ZoneJob) -> tuple[list[np.ndarray], tuple[FrameMeasures, int, str]]:
+        """The network part of a zone: run the prepared batches, then features per sampling + the rule."""
+        self._run_batches(job.entry, job.batches)
+        job.batches = []
+        self.cache.get(job.key)  # mark recently used
+        with self.cache.lock:
+            feats = [np.stack([job.entry.feats[i] for i in idx]).astype(np.float32) for idx, _ in job.plans]
+        return feats, self.clip_rule(job.entry, job.plans[0][1], job.spacing)
+
     def assess(self, patient: Any = None, media_paths: Mapping[str, Any] | None = None, clinical: Any = None,
-               n_frames: int = 30, samplings: int = 1, measure_frames: int = 8,
+               n_frames: int = 30, samplings: int = 1, measure_frames: int = 6,
                progress: Callable[[int, str], None] | None = None) -> Assessment:
         """Patient severity. ``patient``: a Patient, a PatientFolder / folder path (plain patient folder) or None;
         ``media_paths``: {zone_id: path} (default: the folder's media); ``clinical``: vector, ClinicalInfo, dict
-        or None (default: the patient's). ``samplings`` > 1 max-votes over that many random frame samplings."""
+        or None (default: the patient's). Videos give ``n_frames`` sampled frames per zone (paper: 30), stills
+        one. ``samplings`` > 1 max-votes over that many random frame samplings (paper: 5). Zones without media
+        or whose file cannot be read are masked (the latter listed in ``warnings``)."""
         from lusapp.core.clinical import encode_clinical
 
         t0 = time.perf_counter()
         severity = self._need(self.severity, "severity")
         self._need(self.zone, "zone-score")
-        if isinstance(patient, (str, os.PathLike)):
+        if is_path(patient):
             from lusapp.store.patient_folder import open_patient_folder
 
             patient = open_patient_folder(patient)
@@ -321,22 +333,25 @@ class Engine:
         clin = self._clinical_vector(clinical if clinical is not None else getattr(patient, "clinical", None),
                                      encode_clinical)
         zone_ids = self._zone_order(patient, media_paths)
+        todo = [z for z in zone_ids if media_paths.get(z) is not None]
+        n_samp = max(1, int(samplings))
         warnings: list[str] = []
-        runs: list[dict[str, np.ndarray]] = [dict() for _ in range(max(1, int(samplings)))]
-        t_feat = time.perf_counter()
+        runs: list[dict[str, np.ndarray]] = [dict() for _ in range(n_samp)]
         rules: dict[str, tuple[FrameMeasures, int, str]] = {}
-        for k, zid in enumerate(zone_ids):
-            if media_paths.get(zid) is None:
-                continue
-            if progress:
-                progress(int(100 * k / len(zone_ids)), f"zone {zid}")
-            try:
-                feats, rules[zid] = self._zone_features(media_paths[zid], n_frames, len(runs), measure_frames)
-            except LusError as e:
-                warnings.append(f"{zid}: {e}")
-                continue
-            for run, f in zip(runs, feats):
-                run[zid] = f
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lusapp-prefetch") as pool:
+            submit = lambda z: pool.submit(self._prepare_zone, media_paths[z], n_frames, n_samp, measure_frames)  # noqa: E731
+            pending = submit(todo[0]) if todo else None
+            for k, zid in enumerate(todo):
+                if progress:
+                    progress(int(100 * k / len(todo)), f"zone {zid}")
+                fut, pending = pending, (submit(todo[k + 1]) if k + 1 < len(todo) else None)
+                try:
+                    feats, rules[zid] = self._finish_zone(fut.result())
+                except LusError as e:
+                    warnings.append(f"{zid}: {e}")
+                    continue
+                for run, f in zip(runs, feats):
+                    run[zid] = f
         present = [z for z in zone_ids if z in runs[0]]
         if not present:
             raise ValidationError("media", "no zone clip could be read: " + "; ".join(warnings))
@@ -364,62 +379,15 @@ class Engine:
         mean_attn = np.mean(attn, axis=0)
         zone_probs = {z: np.mean([zp[z] for zp in zprobs], axis=0) for z in present}
         t_end = time.perf_counter()
-        severe_prob = float(mean_probs[2:].sum())
         return Assessment(
-            severity_probs=mean_probs, severity=sev, severe_prob=severe_prob, severe=sev >= 3,
+            severity_probs=mean_probs, severity=sev, severe_prob=float(mean_probs[2:].sum()), severe=sev >= 3,
             attention={z: float(mean_attn[j]) for j, z in enumerate(zone_ids) if z in present},
             zone_probs=zone_probs, zone_scores={z: int(p.argmax()) for z, p in zone_probs.items()},
             zone_expected={z: float((p * np.arange(len(p))).sum()) for z, p in zone_probs.items()},
             zone_measures={z: r[0] for z, r in rules.items()}, zone_rules={z: (r[1], r[2]) for z, r in rules.items()},
             model_version=self.model_version,
-            timings={"features_s": t_net - t_feat, "heads_s": t_end - t_net, "total_s": t_end - t0},
+            timings={"features_s": t_net - t0, "heads_s": t_end - t_net, "total_s": t_end - t0},
             votes=votes, warnings=warnings)
-
-    def _zone_features(self, path: Any, n_frames: int, samplings: int, measure_frames: int):
-        """Per sampling (T, D) features of one zone clip + its (clip measures, rule score, rule). The clip is
-        opened only when something is not cached yet."""
-        ident = clip_identity(path)
-        with self._cache_lock:
-            info = self._infos.get(ident)
-            crop = self._crops.get(ident)
-        clip, owned = None, False
-        try:
-            if info is None or crop is None:
-                clip, owned = self._open(path)
-                info = self._remember_info(clip)
-                crop = self.crop_for(clip)
-            plans = []
-            for s in range(samplings):
-                idx = sample_indices(info["n_frames"], n_frames, None if samplings == 1 else s)
-                m_idx = idx if len(idx) <= measure_frames else [idx[int(round(j))] for j in
-                                                                np.linspace(0, len(idx) - 1, measure_frames)]
-                plans.append((idx, m_idx if s == 0 else []))
-            key = (ident, self.model_id, crop)
-            with self._cache_lock:
-                entry = self._cache.get(key)
-                cached = entry is not None and all(
-                    all(i in entry.feats for i in idx) and all(i in entry.measures or i in entry.labels for i in m)
-                    for idx, m in plans)
-            if not cached:
-                if clip is None:
-                    clip, owned = self._open(path)
-                    info = self._remember_info(clip)
-                for idx, m in plans:
-                    entry = self.features(clip, idx, crop, label_indices=m)[1]
-            with self._cache_lock:
-                self._cache.move_to_end(key)
-                feats = [np.stack([entry.feats[i] for i in idx]).astype(np.float32) for idx, _ in plans]
-            rule = self.clip_rule(entry, plans[0][1], info.get("spacing"))
-            return feats, rule
-        finally:
-            if clip is not None and owned:
-                clip.close()
-
-    def _remember_info(self, clip: Any) -> dict:
-        info = {"n_frames": int(clip.n_frames), "spacing": getattr(clip, "pixel_spacing_mm", None)}
-        with self._cache_lock:
-            self._infos[clip_identity(clip.path)] = info
-        return info
 
     # ------------------------------------------------------------------ helpers
     def _clinical_vector(self, clinical: Any, encode) -> np.ndarray:

@@ -32,6 +32,23 @@ def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
+class MaxPool2x2(nn.MaxPool2d):
+    """2x2 / stride-2 max-pool (floor mode) as two elementwise maxima of strided views.
+
+    Same result and the same (parameterless) place in the state dict as ``nn.MaxPool2d(2, 2)``, but it never
+    computes the argmax indices: on CPU it is tens of times faster than ``max_pool2d`` in this layout.
+    """
+
+    def __init__(self):
+        super().__init__(kernel_size=2, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = x[..., :h, :w]
+        rows = torch.maximum(x[..., 0::2, :], x[..., 1::2, :])
+        return torch.maximum(rows[..., 0::2], rows[..., 1::2])
+
+
 class _Up(nn.Module):
     """Decoder step: 1x1 reduce to ``cout``, nearest x2 upsample, concatenate the skip, conv3x3-BN-ReLU."""
 
@@ -83,7 +100,7 @@ class SegNet(nn.Module):
                 cin = w
             if stage < len(widths) - 1:
                 skips.append(len(layers) - 1)  # the ReLU just before the pool
-                layers.append(nn.MaxPool2d(2, 2))
+                layers.append(MaxPool2x2())
         self.features = nn.Sequential(*layers)
         self.skip_indices: tuple[int, ...] = tuple(skips)
         ups = []

@@ -76,8 +76,9 @@ def prepare_batch(frames: Sequence[np.ndarray], crop_box: Any, size: int | Seque
 
 
 def logits_to_labels(logits: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) logits -> uint8 (N, H, W) label maps."""
-    return logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+    """(N, C, H, W) logits -> uint8 (N, H, W) label maps (``max(dim=1).indices``: same result as argmax,
+    several times faster on CPU for this layout)."""
+    return logits.max(dim=1).indices.to(torch.uint8).cpu().numpy()
 
 
 def project_mask(labels: np.ndarray, crop_box: Any, frame_shape: Sequence[int]) -> np.ndarray:
