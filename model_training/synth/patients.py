@@ -42,7 +42,7 @@ CLINICAL_TABLE: dict[str, tuple[float, float]] = {
 AGE_MEAN = {1: 42.0, 2: 52.0, 3: 60.0, 4: 66.0}
 AGE_SD = 14.0
 P_UNKNOWN = 0.07  # each clinical item independently unknown
-P_MISSING_ZONE = 0.08
+P_MISSING = {0: 0.14, 1: 0.08, 2: 0.06, 3: 0.05, 4: 0.05}  # normal zones are skipped more often
 P_STILL = {0: 0.5, 1: 0.2, 2: 0.12, 3: 0.1, 4: 0.1}  # normal zones are often a still
 
 
@@ -119,7 +119,7 @@ def make_patient(patient_id: str, severity: int, seed: int, frames: tuple[int, i
         zseed = int(rng.integers(0, 2**31 - 1))
         zl = level + ZONE_BIAS[zid[1]] + rng.normal(0, 0.35)
         score = int(rng.choice(5, p=score_probs(zl)))
-        if rng.random() < P_MISSING_ZONE:
+        if rng.random() < P_MISSING[score]:
             pt.zones[zid] = SynthZone(zid, "missing", score, seed=zseed)
             continue
         zrng = np.random.default_rng([zseed, 0])
