@@ -200,6 +200,14 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if self.session.busy:  # an import is writing to the store: let it finish, then save
+            from PySide6.QtWidgets import QApplication
+
+            from lusapp.gui.workers import wait_all
+
+            self.statusBar().showMessage(f"Finishing: {self.session.busy}…")
+            wait_all(120000)
+            QApplication.processEvents()
         if self.session.dirty and not self.session.save():
             ans = QMessageBox.warning(
                 self, "Unsaved changes", "Your latest changes could not be saved (see the error message).\n"
