@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames-max", type=int, default=40)
     ap.add_argument("--size", type=parse_size, default=(480, 640), help="frame size HxW (default 480x640)")
     ap.add_argument("--clutter", type=float, default=0.3, help="probability of device clutter per clip")
+    ap.add_argument("--probe", choices=("convex", "linear"), help="one probe for all patients (default: 75%% convex)")
     ap.add_argument("--bench", action="store_true", help="print the renderer's frames/s")
     ap.add_argument("--demo", type=Path, help="write the demo patient folder here")
     a = ap.parse_args(argv)
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         store = Store.open(a.out) if (a.out / "store.json").exists() else Store.create(a.out)
         try:
             cohort = make_cohort(a.patients, seed=a.seed, frames=(a.frames_min, a.frames_max),
-                                 clutter_p=a.clutter)
+                                 clutter_p=a.clutter, probe=a.probe)
             t, frames = time.perf_counter(), 0
             for i, sp in enumerate(cohort, 1):
                 if store.has_patient(sp.patient_id):
