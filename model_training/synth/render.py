@@ -122,8 +122,6 @@ class ClipRenderer:
 
     def frame(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """(grey uint8 HxW, label map uint8 HxW) of frame t."""
-        import cv2
-
         img_p, lab_p = self.polar(t)
         d = self.drift(t)
         if d != 0:  # probe drift: the whole polar image shifts laterally (edges replicated)
