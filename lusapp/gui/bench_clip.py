@@ -68,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from lusapp.gui.clip_view import ClipView
-    from lusapp.gui.overlay import compose_overlay
     from lusapp.gui.seg_worker import SegWorker
     from lusapp.io.readers import open_media
 
@@ -85,6 +84,19 @@ def main(argv: list[str] | None = None) -> int:
 
     worker = SegWorker()  # no engine: masks are put in its cache, as segmentation would
     view = ClipView(seg_worker=worker)
+    try:
+        _run(args, app, clip, worker, view)
+    finally:
+        view.shutdown()
+        worker.shutdown()
+        clip.close()
+        tmp.cleanup()
+    return 0
+
+
+def _run(args, app, clip, worker, view) -> None:
+    from lusapp.gui.overlay import compose_overlay
+
     view.resize(1280, 900)
     view.show()
     t0 = time.perf_counter()
@@ -153,11 +165,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  seek + redraw WHILE segmenting ({len(live)} seeks): median {statistics.median(live):.2f} ms, "
                   f"p95 {_pct(live, 95):.2f} ms; GUI-thread CPU median {statistics.median(live_cpu):.2f} ms")
 
-    view.shutdown()
-    worker.shutdown()
-    clip.close()
-    tmp.cleanup()
-    return 0
 
 
 if __name__ == "__main__":

@@ -94,15 +94,18 @@ class FrameCache:
 
     def wait_until_cached(self, n: int | None = None, timeout: float = 30.0) -> bool:
         """Block until ``n`` (default: every) frames are cached or the budget is full (tests, benchmark)."""
-        want = self.n_frames if n is None else min(int(n), self.n_frames)
         deadline = time.monotonic() + timeout
         with self._cond:
-            while len(self._frames) < want and not (self._full and self._budget_hit()):
+            while True:
+                want = self.n_frames if n is None else min(int(n), self.n_frames)  # n_frames may shrink
+                if len(self._frames) >= want:
+                    return True
+                if self._full and (self._budget_hit() or not self.prefetching):
+                    return False
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stop:
                     return False
                 self._cond.wait(min(left, 0.05))
-            return len(self._frames) >= want
 
     def close(self) -> None:
         with self._cond:

@@ -18,7 +18,7 @@ import traceback
 from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 DEFAULT_MASK_BUDGET = 384 << 20
 
@@ -117,6 +117,9 @@ class SegWorker(QObject):
         self.busy = False
         self._thread = _Loop(self)
         self._thread.start()
+        app = QCoreApplication.instance()
+        if app is not None:  # never leave a running QThread behind at exit
+            app.aboutToQuit.connect(self.shutdown)
 
     # -- GUI-thread API (never blocks on the model) ----------------------------------------------
     @property
@@ -175,6 +178,7 @@ class SegWorker(QObject):
         return self.cache.get(key, frame)
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
+        """Stop the thread (idempotent); a batch in flight finishes first."""
         with self._cond:
             self._stop = True
             self._job = None
