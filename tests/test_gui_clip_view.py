@@ -283,3 +283,28 @@ def test_seek_to_an_undecoded_frame_never_blocks_the_gui(view, qtbot):
     qtbot.waitUntil(lambda: view.shown_frame == 45, timeout=3000)
     np.testing.assert_array_equal(view.frame_image, clip.read(45))
     assert view.begin_edit() is not None
+
+
+def test_each_clip_keeps_its_own_undo_history(view):
+    """Undo only touches the clip on screen (zone ids repeat across patients); coming back restores the
+    zone's history."""
+    a, b = moving_disc_clip(n=3), moving_disc_clip(n=3)
+    edits = []
+    view.mask_edited.connect(lambda z, f, m: edits.append((z, f, m.copy())))
+    view.set_clip("R1", a, clip_key="P1/R1")
+    view.tool_brush()
+    view.controller.press(10, 10), view.controller.release(10, 10)
+    edited_a = view.current_mask()
+    view.set_clip("R1", b, clip_key="P2/R1")  # same zone id, another patient
+    assert view.undo_stack.count() == 0 and not view.toolbar.undo_btn.isEnabled()
+    n = len(edits)
+    view.undo()
+    assert len(edits) == n  # nothing of patient P1 was touched
+    view.controller.press(30, 30), view.controller.release(30, 30)
+    assert view.undo_stack.count() == 1
+    view.set_clip("R1", a, clip_key="P1/R1")
+    np.testing.assert_array_equal(view.current_mask(), edited_a)
+    assert view.undo_stack.count() == 1 and view.toolbar.undo_btn.isEnabled()
+    view.undo()
+    assert view.mask_kind(0) == "FINAL" and not view.current_mask().any() and edits[-1][0] == "R1"
+    assert view.history.keys() == ["P2/R1", "P1/R1"]

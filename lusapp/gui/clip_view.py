@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QUndoGroup, QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from lusapp.core.mask_edit import MaskDiff, diff_masks
@@ -22,7 +22,7 @@ from lusapp.gui.mask_state import MaskState
 from lusapp.gui.mask_tools import EditImageItem, ToolBar, ToolController
 from lusapp.gui.overlay import OverlayControls, compose_overlay, frame_to_rgba, overlay_lut
 from lusapp.gui.playback import Playback, TransportBar
-from lusapp.gui.undo_commands import MaskEditCommand
+from lusapp.gui.undo_commands import MaskEditCommand, UndoHistory
 
 class _FrameRelay(QObject):
     """Carries 'frame decoded' from the prefetch thread to the GUI thread (queued signal)."""
@@ -41,11 +41,11 @@ class ClipView(QWidget):
     tool_changed = Signal(str)
     status_message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, seg_worker=None, undo_stack: QUndoStack | None = None,
+    def __init__(self, parent: QWidget | None = None, seg_worker=None, undo_group: QUndoGroup | None = None,
                  frame_budget_bytes: int = DEFAULT_BUDGET):
         super().__init__(parent)
         self.worker = seg_worker
-        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self.history = UndoHistory(undo_group, self)
         self.frame_budget_bytes = int(frame_budget_bytes)
         self.zone_id = ""
         self.key: str | None = None
@@ -81,7 +81,7 @@ class ClipView(QWidget):
         self.playback = Playback(self)
         self.transport = TransportBar(self.playback, self)
         self.overlay_controls = OverlayControls(self, self._opacity)
-        self.toolbar = ToolBar(self.controller, self.undo_stack, self)
+        self.toolbar = ToolBar(self.controller, self.history.group, self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         top = QHBoxLayout()
@@ -117,6 +117,7 @@ class ClipView(QWidget):
         self.frame_image, self.shown_frame = None, -1
         if clip is None:
             self.key = None
+            self.history.activate(None)
             if self.worker is not None:
                 self.worker.cancel()
             self.set_mask_source(None)
@@ -129,6 +130,9 @@ class ClipView(QWidget):
             return
         self.key = clip_key or f"{zone_id}:{clip.path}"
         self.masks.key = self.key
+        for old in self.history.activate(self.key):  # histories beyond the limit: their edits are saved
+            for k in [k for k in self.masks.edited if k[0] == old]:
+                del self.masks.edited[k]
         self.frames = FrameCache(clip, self.frame_budget_bytes, listener=self._relay.ready.emit)
         self.playback.set_clip(clip.n_frames, clip.fps)
         self.transport.reset()
@@ -148,6 +152,11 @@ class ClipView(QWidget):
     @property
     def current_frame(self) -> int:
         return self.playback.frame
+
+    @property
+    def undo_stack(self) -> QUndoStack:
+        """The undo stack of the clip in view (one per clip, in ``history.group``)."""
+        return self.history.active
 
     @property
     def source(self) -> MaskSource | None:
@@ -331,11 +340,11 @@ class ClipView(QWidget):
 
     @Slot()
     def undo(self) -> None:
-        self.undo_stack.undo()
+        self.history.group.undo()
 
     @Slot()
     def redo(self) -> None:
-        self.undo_stack.redo()
+        self.history.group.redo()
 
     @Slot(int, bool)
     def set_class_visible(self, cls: int, on: bool) -> None:

@@ -264,6 +264,7 @@ class ToolBar(QWidget):
     mark_labelled_requested = Signal()
 
     def __init__(self, controller: ToolController, undo_stack, parent: QWidget | None = None):
+        """``undo_stack``: a QUndoStack or QUndoGroup (undo/redo slots, canUndoChanged/canRedoChanged)."""
         super().__init__(parent)
         self.controller = controller
         lay = QHBoxLayout(self)
