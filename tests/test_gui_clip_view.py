@@ -184,6 +184,7 @@ def test_copy_from_previous_and_mark_labelled(view):
     assert not view.current_mask().any()
     view.seek(6)
     assert view.mark_labelled() and view.labelled_frames() == [1, 5, 6]
+    assert view.overlay_controls.labelled_label.text() == "Labelled: 3 (2, 6, 7)"
     assert saved[-1][0] == 6 and not saved[-1][1].any()
     view.seek(7)
     view.copy_from_previous()  # previous labelled is now frame 6 (empty)

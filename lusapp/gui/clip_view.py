@@ -216,6 +216,7 @@ class ClipView(QWidget):
         else:
             rgba = compose_overlay(mask, self._visible, self._opacity, lut=self._lut)
         self.overlay_item.setImage(rgba, autoLevels=False)
+        self.overlay_controls.show_labelled(self.masks.labelled_frames())
         self.last_kind = kind
         label = kind or ("PENDING" if self.worker is not None and self.worker.engine is not None else None)
         if label != self._badge_label:

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QIcon, QPen, QPixmap
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGraphicsEllipseItem, QHBoxLayout, QLabel,
                                QSpinBox, QToolButton, QWidget)
 
@@ -282,7 +282,9 @@ class ToolBar(QWidget):
         self.class_box = QComboBox(self)
         self.class_box.setToolTip("Pattern to draw")
         for cls in sorted(CLASS_COLORS):
-            self.class_box.addItem(CLASS_TITLES[cls], cls)
+            swatch = QPixmap(12, 12)
+            swatch.fill(QColor(*CLASS_COLORS[cls]))
+            self.class_box.addItem(QIcon(swatch), CLASS_TITLES[cls], cls)
         self.class_box.currentIndexChanged.connect(lambda i: controller.set_class(self.class_box.itemData(i)))
         lay.addWidget(self.class_box)
         lay.addWidget(QLabel("Size", self))

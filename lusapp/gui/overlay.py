@@ -93,6 +93,17 @@ class OverlayControls(QWidget):
         self.slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
         lay.addWidget(self.slider)
         lay.addStretch(1)
+        self.labelled_label = QLabel("", self)
+        self.labelled_label.setToolTip("Frames of this clip with a FINAL (clinician) mask")
+        lay.addWidget(self.labelled_label)
+
+    def show_labelled(self, frames: list[int]) -> None:
+        """'Labelled: n' plus the first frame numbers (1-based, as in the transport bar)."""
+        if not frames:
+            self.labelled_label.setText("No labelled frames")
+            return
+        shown = ", ".join(str(f + 1) for f in frames[:8]) + (", …" if len(frames) > 8 else "")
+        self.labelled_label.setText(f"Labelled: {len(frames)} ({shown})")
 
     @Slot(int, bool)
     def set_class_visible(self, cls: int, on: bool) -> None:
