@@ -45,13 +45,15 @@ $size = (Get-ChildItem -Recurse -File "dist\lusapp" | Measure-Object -Sum Length
 Write-Host ("bundle: dist\lusapp {0:N0} MB" -f $size)
 
 if ($SelfTest) {
-    $env:LUSAPP_DATA_DIR = "$Root\build\selftest-data"
+    $env:LUSAPP_DATA_DIR = "$Root\build\selftest-data"   # never the user's real data folder
+    $env:QT_QPA_PLATFORM = "offscreen"
     if (Test-Path $env:LUSAPP_DATA_DIR) { Remove-Item -Recurse -Force $env:LUSAPP_DATA_DIR }
-    Invoke-Checked "dist\lusapp\lusapp-cli.exe" @("--version")
-    $t = Measure-Command { & "dist\lusapp\lusapp-cli.exe" --self-test | Out-Host }
+    $cli = "$Root\dist\lusapp\lusapp-cli.exe"
+    Invoke-Checked $cli @("--version")
+    $t = Measure-Command { & $cli --self-test | Out-Host }
     if ($LASTEXITCODE -ne 0) { throw "frozen self-test failed" }
     Write-Host ("frozen self-test passed in {0:N1} s" -f $t.TotalSeconds)
-    Remove-Item Env:\LUSAPP_DATA_DIR
+    Remove-Item Env:\LUSAPP_DATA_DIR, Env:\QT_QPA_PLATFORM
 }
 
 $version = & $Py -c "import lusapp; print(lusapp.__version__)"
