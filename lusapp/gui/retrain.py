@@ -59,6 +59,8 @@ class RetrainDialog(QDialog):
         self.proc: QProcess | None = None
         self._buf = ""
         self._cancelled = False
+        self._kill_timer = QTimer(self, singleShot=True, interval=3000)
+        self._kill_timer.timeout.connect(self._kill)
         lay = QVBoxLayout(self)
         store = session.store.root if session.store is not None else "(no store)"
         intro = QLabel(f"Fine-tune the active model ({model.description}) on the clinician-corrected masks and "
@@ -131,8 +133,11 @@ class RetrainDialog(QDialog):
         self._cancelled = True
         self.status.setText("Cancelling…")
         self.proc.terminate()
-        proc = self.proc
-        QTimer.singleShot(3000, lambda: proc.kill() if proc.state() != QProcess.ProcessState.NotRunning else None)
+        self._kill_timer.start()  # a child of the dialog: never fires after the dialog is gone
+
+    def _kill(self) -> None:
+        if self.running:
+            self.proc.kill()
 
     def _read_stdout(self) -> None:
         self._buf += bytes(self.proc.readAllStandardOutput()).decode("utf-8", "replace")
@@ -163,6 +168,7 @@ class RetrainDialog(QDialog):
             self._done({})
 
     def _on_finished(self, code: int, status) -> None:
+        self._kill_timer.stop()
         if self._buf:
             self._handle(self._buf)
             self._buf = ""
