@@ -303,3 +303,55 @@ def test_edits_during_an_import_are_kept(qtbot, session, tmp_path):
     qtbot.waitUntil(lambda: not session.dirty, timeout=5000)
     disk = session.store.load_patient("P1")
     assert disk.zones["L1"].notes == "typed while importing" and disk.zones["R6"].media.original_name == "R6.mp4"
+
+
+def test_damaged_patient_is_listed_and_opening_it_explains(qtbot, session):
+    from lusapp.gui.patient_list import PatientList
+
+    bad = session.store.root / "patients" / "BROKEN"
+    bad.mkdir()
+    (bad / "patient.json").write_text("{ not json")
+    pl = PatientList(session)
+    qtbot.addWidget(pl)
+    row = pl.patient_ids().index("BROKEN")
+    assert pl.table.item(row, 1).text() == "damaged" and "patient.json" in pl.table.item(row, 0).toolTip()
+    pl.table.selectRow(row)
+    assert session.patient.patient_id == "P1"  # stays on the open patient
+    assert session.errors and "patient.json" in session.errors[-1][1]
+    assert pl.table.item(pl.table.currentRow(), 0).text() == "P1"
+
+
+def test_window_shortcuts_drive_zones_scores_and_frames(qtbot, tmp_path, monkeypatch):
+    from gui_shell_support import ini_settings
+    from lusapp.gui import app as gui_app
+
+    folder = make_patient_folder(tmp_path / "src", pid="K-1", clips=("R1", "R2"), stills=())
+    monkeypatch.setattr(gui_app, "session_store_path", lambda: tmp_path / "st")
+    w = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)
+    qtbot.addWidget(w)
+    w.show()
+    gui_app.open_target(w, str(folder))
+    qtbot.waitUntil(lambda: w.session.patient is not None, timeout=15000)
+    w.activateWindow()
+    w.clip_view.setFocus()
+    assert w.session.zone_id == "R1"
+    qtbot.keyClick(w.clip_view, Qt.Key.Key_PageDown)
+    assert w.session.zone_id == "R2" and w.board.current == "R2"
+    qtbot.keyClick(w.clip_view, Qt.Key.Key_4)
+    assert w.session.patient.zones["R2"].clinician_score.value == 4
+    qtbot.keyClick(w.clip_view, Qt.Key.Key_Backspace)
+    assert w.session.patient.zones["R2"].clinician_score is None
+    qtbot.keyClick(w.clip_view, Qt.Key.Key_Right)
+    assert w.clip_view.current_frame == 1
+    qtbot.keyClick(w.clip_view, Qt.Key.Key_End)
+    assert w.clip_view.current_frame == w.clip_view.clip.n_frames - 1
+    qtbot.keyClick(w.clip_view, Qt.Key.Key_PageUp)
+    assert w.session.zone_id == "R1"
+    # typing digits into the age field types, it does not score the zone
+    w.docks["clinical"].raise_()
+    w.clinical.age.setFocus()
+    w.clinical.age.clear()
+    qtbot.keyClicks(w.clinical.age, "3")
+    assert w.clinical.age.text() == "3" and w.session.patient.zones["R1"].clinician_score is None
+    w.session._set_dirty(False)
+    w.close()

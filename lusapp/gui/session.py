@@ -143,12 +143,14 @@ class SessionController(QObject):
             return False
         if self.patient is not None and self.patient.patient_id == pid:
             return True
-        if not self.close_patient():
+        if self.dirty and not self.save():
             return False
-        try:
+        try:  # load first: a damaged patient leaves the open one open
             patient = self.store.load_patient(pid)
         except (LusError, OSError) as exc:
             self.errorRaised.emit("Cannot open patient", str(exc))
+            return False
+        if not self.close_patient():
             return False
         self.patient = patient
         self.attention = {}
