@@ -309,3 +309,15 @@ def test_each_clip_keeps_its_own_undo_history(view):
     view.undo()
     assert view.mask_kind(0) == "FINAL" and not view.current_mask().any() and edits[-1][0] == "R1"
     assert view.history.keys() == ["P2/R1", "P1/R1"]
+
+
+def test_zone_change_does_not_wait_for_a_slow_decode(view, qtbot):
+    import time
+
+    slow = moving_disc_clip(n=10, decode_delay=0.25)
+    view.set_clip("L1", slow)  # the first frame is decoded here (0.25 s); then the prefetcher is mid-decode
+    qtbot.wait(30)
+    t = time.perf_counter()
+    view.set_clip("L2", moving_disc_clip(n=5))
+    assert time.perf_counter() - t < 0.15
+    assert view.shown_frame == 0 and view.zone_id == "L2"

@@ -473,4 +473,4 @@ class ClipView(QWidget):
         """Stop playback and the frame prefetch thread (the SegWorker belongs to the caller)."""
         self.playback.pause()
         if self.frames is not None:
-            self.frames.close()
+            self.frames.close(wait=2.0)

@@ -107,15 +107,17 @@ class FrameCache:
                     return False
                 self._cond.wait(min(left, 0.05))
 
-    def close(self) -> None:
+    def close(self, wait: float = 0.0) -> None:
+        """Stop prefetching and free the frames. Waits at most ``wait`` seconds for a decode in progress
+        (a forward-only reader may need seconds to reach a far frame; a zone change must not wait for that)."""
         with self._cond:
             self._stop = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-        with self._cond:
+            self.listener = None
             self._frames.clear()
             self._bytes = 0
+            self._cond.notify_all()
+        if wait > 0 and self._thread is not None:
+            self._thread.join(timeout=float(wait))
 
     # -- internals -------------------------------------------------------------------------------
     def _budget_hit(self) -> bool:
@@ -129,7 +131,7 @@ class FrameCache:
         with self._cond:
             self.decode_seconds += dt
             self.decoded += 1
-            if i not in self._frames:
+            if i not in self._frames and not self._stop:
                 self._insert(i, frame)
             self._cond.notify_all()
         return frame
@@ -184,8 +186,9 @@ class FrameCache:
                     for k in [k for k in self._frames if k >= real]:
                         self._bytes -= self._frames.pop(k).nbytes
                     self._playhead = min(self._playhead, real - 1)
-            if notify and self.listener is not None:
-                self.listener(i)
+            listener = self.listener
+            if notify and listener is not None:
+                listener(i)
 
 
 class CachedClip:
