@@ -209,9 +209,9 @@ def test_frame_to_rgba_and_overlay_out_buffer():
 def test_bench_clip_runs_and_reports_median_and_p95(capsys):
     from lusapp.gui import bench_clip
 
-    assert bench_clip.main(["--frames", "12", "--size", "96x128", "--seeks", "15"]) == 0
+    assert bench_clip.main(["--frames", "12", "--size", "96x128", "--seeks", "15", "--play-seconds", "0.3"]) == 0
     out = capsys.readouterr().out
-    assert "median" in out and "p95" in out and "seek + overlay redraw" in out
+    assert "median" in out and "p95" in out and "seek + overlay redraw" in out and "playback 1x" in out
 
 
 def _drag(view, a, b, steps=10):

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--size", default="600x800", help="HxW of the synthetic video")
     ap.add_argument("--seeks", type=int, default=200)
+    ap.add_argument("--play-seconds", type=float, default=2.0)
     ap.add_argument("--bundle", help="a model bundle folder: also time live masks (Engine via SegWorker)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads of the Engine (default: torch's)")
     args = ap.parse_args(argv)
@@ -138,6 +139,22 @@ def _run(args, app, clip, worker, view) -> None:
     print(f"  GUI-thread CPU time per seek: median {statistics.median(cpu):.2f} ms, p95 {_pct(cpu, 95):.2f} ms "
           f"(wall >> CPU means other processes held the cores; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+
+    shown: list[int] = []
+    view.frame_changed.connect(shown.append)
+    view.seek(0)
+    view.set_speed(1.0)
+    t = time.perf_counter()
+    view.play()
+    while time.perf_counter() - t < args.play_seconds:
+        app.processEvents()
+        time.sleep(0.001)
+    view.pause()
+    view.frame_changed.disconnect(shown.append)
+    steps = np.diff(np.asarray(shown)) % clip.n_frames if len(shown) > 1 else np.zeros(0)
+    expected = args.play_seconds * (clip.fps or 20.0)
+    print(f"playback 1x for {args.play_seconds:.0f} s: {len(shown)} frames shown of ~{expected:.0f} due "
+          f"({100 * len(shown) / max(1, expected):.0f} %), {int((steps > 1).sum())} skips")
 
     if args.bundle:
         from lusapp.model.bundle import load_bundle
