@@ -24,6 +24,8 @@ from lusapp.gui import theme
 VIEW_TITLES = {"front": "Front (anterior + lateral)", "back": "Back (posterior)", "side": "Side"}
 TILE_W, TILE_H = 0.2, 0.18  # fraction of a view panel
 PANEL_ASPECT = 0.9  # torso panel width / height
+LEGEND_H = 16.0
+LEGEND = "C clinician (solid) · M model (hatched) · ▶ clip · ◻ still · dashed: no image · bar: attention weight"
 
 
 def _torso_path(r: QRectF) -> QPainterPath:
@@ -133,7 +135,7 @@ class ZoneBoard(QWidget):
             return {}
         margin, gap, title_h, aspect = 6.0, 8.0, 18.0, PANEL_ASPECT
         n = len(views)
-        W, H = self.width() - 2 * margin, self.height() - 2 * margin
+        W, H = self.width() - 2 * margin, self.height() - 2 * margin - self._legend_height()
 
         def fit(cell_w: float, cell_h: float) -> tuple[float, float]:
             cell_h -= title_h
@@ -169,6 +171,23 @@ class ZoneBoard(QWidget):
         self._layout()
         super().resizeEvent(event)
 
+    def _legend_height(self) -> float:
+        """0 on small boards; else one or two lines, as the width needs."""
+        if self.height() < 260 or self.width() < 300:
+            return 0.0
+        one_line = self._small_font_metrics().horizontalAdvance(LEGEND) + 12 <= self.width()
+        return LEGEND_H if one_line else 2 * LEGEND_H
+
+    def _small_font(self) -> QFont:
+        f = QFont(self.font())
+        f.setPointSizeF(max(7.5, self.font().pointSizeF() - 1))
+        return f
+
+    def _small_font_metrics(self):
+        from PySide6.QtGui import QFontMetricsF
+
+        return QFontMetricsF(self._small_font())
+
     # ------------------------------------------------------------------ painting
     def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
@@ -178,8 +197,7 @@ class ZoneBoard(QWidget):
             p.setPen(theme.TEXT_DIM)
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No patient open")
             return
-        small = QFont(self.font())
-        small.setPointSizeF(max(7.5, self.font().pointSizeF() - 1))
+        small = self._small_font()
         for view, panel in self._panels().items():
             p.setPen(QPen(theme.BORDER, 1.5))
             p.setBrush(QColor(34, 36, 40))
@@ -195,6 +213,12 @@ class ZoneBoard(QWidget):
                        left_side)
             p.drawText(QRectF(panel.right() - 0.12 * panel.width() - 20, side_y, 20, 16),
                        Qt.AlignmentFlag.AlignRight, right_side)
+        if self._legend_height():
+            p.setPen(theme.TEXT_DIM)
+            p.setFont(small)
+            lh = self._legend_height()
+            p.drawText(QRectF(6, self.height() - lh - 2, self.width() - 12, lh),
+                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, LEGEND)
         max_att = max(self._attention.values(), default=0.0)
         for zid, r in self._rects.items():
             self._paint_tile(p, zid, r, max_att)
@@ -271,7 +295,7 @@ class ZoneBoard(QWidget):
         x, y = r.left() + pad, r.bottom() - s - pad
         if rec.media is None:
             self._text(p, r.adjusted(0, 0, 0, -pad * 0.6), Qt.AlignmentFlag.AlignHCenter
-                       | Qt.AlignmentFlag.AlignBottom, "no image" if r.width() > 60 else "none",
+                       | Qt.AlignmentFlag.AlignBottom, "no image" if r.width() > 56 else "none",
                        _px(u * 0.16, 8, 11), theme.TEXT_DIM, bold=False)
             return
         p.setPen(QPen(col, 1.2))
