@@ -188,3 +188,22 @@ def test_view_follows_a_clip_that_turns_out_shorter_than_declared(qtbot):
     assert view.transport.slider.maximum() == 19 and view.frames.n_frames == 20
     assert max(k for k in range(30) if view.frames.peek(k) is not None) <= 19
     view.shutdown()
+
+
+def test_mask_budget_smaller_than_the_clip_keeps_a_window_ahead_of_the_play_head(qtbot):
+    """FAKE engine (scheduling only): a long clip whose masks exceed the budget is segmented in a window
+    ahead of the play head; a seek moves the window."""
+    clip = moving_disc_clip(n=40)
+    per = clip.height * clip.width
+    w = SegWorker(FakeEngine(delay=0.005), batch_size=4, max_cache_bytes=10 * per)
+    try:
+        w.start("long", clip, playhead=5)
+        qtbot.waitUntil(lambda: w.cache.frames("long") == set(range(5, 15)), timeout=3000)
+        qtbot.wait(100)
+        assert w.cache.frames("long") == set(range(5, 15)) and w.cache.nbytes <= 10 * per  # no thrashing
+        w.set_playhead(30)
+        qtbot.waitUntil(lambda: set(range(30, 38)) <= w.cache.frames("long"), timeout=3000)
+        assert len(w.cache.frames("long")) <= 10
+    finally:
+        w.shutdown()
+    assert next_batch(40, 38, set(), 4, window=3) == [38, 39, 0]

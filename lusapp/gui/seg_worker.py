@@ -23,14 +23,15 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 DEFAULT_MASK_BUDGET = 384 << 20
 
 
-def next_batch(n_frames: int, playhead: int, done: set[int], size: int) -> list[int]:
+def next_batch(n_frames: int, playhead: int, done: set[int], size: int, window: int | None = None) -> list[int]:
     """The next ``size`` frames to segment: the first not yet done going forward from the play head,
-    wrapping around (so the frames the viewer is about to see come first)."""
+    wrapping around (so the frames the viewer is about to see come first), within ``window`` frames of
+    the play head (default: the whole clip)."""
     out: list[int] = []
     if n_frames <= 0:
         return out
     start = int(playhead) % n_frames
-    for k in range(n_frames):
+    for k in range(n_frames if window is None else min(n_frames, max(1, int(window)))):
         i = (start + k) % n_frames
         if i not in done:
             out.append(i)
@@ -40,7 +41,9 @@ def next_batch(n_frames: int, playhead: int, done: set[int], size: int) -> list[
 
 
 class MaskCache:
-    """Model masks per clip key, least-recently-used clips dropped beyond ``max_bytes``."""
+    """Model masks per clip key within ``max_bytes``: least-recently-used clips go first; when the clip in
+    view alone is too big (long high-resolution cine loops), its frames farthest behind the play head go,
+    and :meth:`window` tells the worker how far ahead of the play head it may segment."""
 
     def __init__(self, max_bytes: int = DEFAULT_MASK_BUDGET):
         self.max_bytes = int(max_bytes)
@@ -57,7 +60,7 @@ class MaskCache:
         with self._lock:
             return set(self._clips.get(key, ()))
 
-    def put(self, key: str, frame: int, mask: np.ndarray) -> None:
+    def put(self, key: str, frame: int, mask: np.ndarray, playhead: int = 0, n_frames: int = 0) -> None:
         with self._lock:
             masks = self._clips.setdefault(key, {})
             self._clips.move_to_end(key)
@@ -67,6 +70,19 @@ class MaskCache:
             while self._bytes > self.max_bytes and len(self._clips) > 1:
                 _, dropped = self._clips.popitem(last=False)
                 self._bytes -= sum(m.nbytes for m in dropped.values())
+            n = max(int(n_frames), max(masks) + 1)
+            while self._bytes > self.max_bytes and len(masks) > 1:
+                victim = max(masks, key=lambda f: (f - int(playhead)) % n)  # farthest behind the play head
+                self._bytes -= masks.pop(victim).nbytes
+
+    def window(self, key: str, n_frames: int) -> int:
+        """How many frames from the play head fit in the budget (all of them for ordinary clips)."""
+        with self._lock:
+            masks = self._clips.get(key)
+            if not masks:
+                return int(n_frames)
+            per = max(1, next(iter(masks.values())).nbytes)
+            return int(min(n_frames, max(1, self.max_bytes // per)))
 
     def touch(self, key: str) -> None:
         with self._lock:
@@ -192,7 +208,8 @@ class SegWorker(QObject):
         if job is None or engine is None or job.failed:
             return None
         n = min(job.n_frames, int(job.clip.n_frames))  # readers may find fewer frames than declared
-        batch = next_batch(n, job.playhead, self.cache.frames(job.key), self.batch_size)
+        window = self.cache.window(job.key, n)
+        batch = next_batch(n, job.playhead, self.cache.frames(job.key), self.batch_size, window)
         if not batch:
             return None
         return job, job.generation, engine, sorted(batch)
@@ -234,7 +251,8 @@ class SegWorker(QObject):
                 if generation != job.generation or self._stop:
                     continue  # cancelled or model changed while the batch ran: drop it
                 cache = self.cache
+                n = min(job.n_frames, int(job.clip.n_frames))
                 for i, m in zip(indices, masks):
-                    cache.put(job.key, i, m)
+                    cache.put(job.key, i, m, job.playhead, n)
             for i, m in zip(indices, masks):
                 self.mask_ready.emit(job.key, i, m)
