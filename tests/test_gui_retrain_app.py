@@ -170,4 +170,5 @@ def test_store_in_use_opens_read_only(qtbot, tmp_path):
     assert s.open_patient("L-1")
     s.set_clinician_score(2, "R1")
     assert not s.save() and s.dirty  # refuses to write, keeps the change in memory
+    assert s.close_store() and s.store is None  # closing a read-only session does not get stuck
     first.close()

@@ -143,6 +143,9 @@ class SessionController(QObject):
             return False
         if self.patient is not None and self.patient.patient_id == pid:
             return True
+        if self._busy:
+            self.errorRaised.emit("Busy", f"Wait until '{self._busy}' has finished.")
+            return False
         if self.dirty and not self.save():
             return False
         try:  # load first: a damaged patient leaves the open one open
@@ -165,6 +168,9 @@ class SessionController(QObject):
         """Flush and drop the current patient; False when unsaved changes could not be saved."""
         if self.patient is None:
             return True
+        if self.readonly and self.dirty:  # the user was told at opening that nothing is saved here
+            self._pending_masks.clear()
+            self._set_dirty(False)
         if self.dirty and not self.save():
             return False
         self.patient, self.zone_id = None, ""
