@@ -24,6 +24,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+import lusapp.model  # noqa: F401  (before torch: sets OMP_WAIT_POLICY=PASSIVE, see lusapp/model/__init__.py)
 import torch
 
 TARGETS = {"live_fps": 60.0, "flops_fraction": 0.5, "assess_cold_s": 2.0, "assess_warm_s": 0.05}
@@ -71,7 +73,7 @@ def write_demo_patient(folder: str | Path, n_zones: int = 12, n_frames: int = 40
     folder.mkdir(parents=True, exist_ok=True)
     zones = [f"{s}{i}" for s in "RL" for i in range(1, 7)][:n_zones]
     for k, z in enumerate(zones):
-        write_demo_video(folder / f"{z}.avi", n_frames=n_frames, size=size, seed=k, b_lines=k % 7)
+        write_demo_video(folder / f"{z}.mp4", n_frames=n_frames, size=size, seed=k, b_lines=k % 7)
     (folder / "clinical.json").write_text(json.dumps({"age": 64, "sex": "M", "symptoms": {"fever": True}}))
     return folder
 
@@ -161,7 +163,7 @@ def run(model: str | None = None, patient: str | None = None, threads: int | Non
         else:
             pat, media = load_patient_any(write_demo_patient(tmp / "demo-patient"))
         videos = [p for p in media.values() if Path(p).suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp")]
-        live_path = write_demo_video(tmp / "live.avi", n_frames=96) if not patient or not videos else videos[0]
+        live_path = write_demo_video(tmp / "live.mp4", n_frames=96) if not patient or not videos else videos[0]
 
         out["matmul_gflops"] = matmul_flops() / 1e9
         per_frame, achieved = network_flops(engine, batch, repeats)
