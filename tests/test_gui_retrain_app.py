@@ -12,7 +12,7 @@ import pytest
 from gui_shell_support import ini_settings, make_bundle, make_patient_folder
 from lusapp.gui import app as gui_app
 from lusapp.gui.model_ctl import ModelController, load_active
-from lusapp.gui.retrain import RetrainDialog, finetune_command, parse_line
+from lusapp.gui.retrain import RetrainDialog, finetune_command, parse_line, summarize
 from lusapp.gui.session import SessionController
 from lusapp.store import Store
 
@@ -33,6 +33,9 @@ def test_parse_finetune_lines():
     assert parse_line("PROGRESS 140") == ("progress", (100, ""))
     assert parse_line('{"published": true, "version": "1.0.1"}')[0] == "result"
     assert parse_line("PROGRESS x y")[0] == "log" and parse_line("hello")[0] == "log"
+    text = summarize({"published": False, "version": None, "score_active": 0.35, "score_candidate": 0.02,
+                      "trained_on": 4, "held_out": ["A"], "reason": "candidate worse"})
+    assert text.startswith("Result: Not published") and "active 0.350" in text and "candidate worse" in text
     prog, args = finetune_command("/s")
     assert prog == sys.executable and args == ["-m", "model_training", "finetune", "--store", "/s"]
 

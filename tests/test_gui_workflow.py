@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 
 from gui_shell_support import ini_settings, make_bundle, make_patient_folder
 from lusapp.core.labels import B_LINE

@@ -45,6 +45,21 @@ def parse_line(line: str) -> tuple[str, object]:
     return "log", s
 
 
+def summarize(doc: dict) -> str:
+    """One readable line for finetune's final JSON."""
+    def num(v) -> str:
+        return f"{v:.3f}" if isinstance(v, (int, float)) else "—"
+
+    head = (f"Published version {doc.get('version')} (from {doc.get('parent_version')})" if doc.get("published")
+            else "Not published")
+    parts = [head, f"score: active {num(doc.get('score_active'))}, candidate {num(doc.get('score_candidate'))}"]
+    if doc.get("trained_on") is not None:
+        parts.append(f"trained on {doc['trained_on']} patient(s), held out {len(doc.get('held_out') or [])}")
+    if doc.get("reason"):
+        parts.append(str(doc["reason"]))
+    return "Result: " + "; ".join(parts)
+
+
 class RetrainDialog(QDialog):
     retrainFinished = Signal(dict)  # the finetune result ({} when it failed or was cancelled)
 
@@ -63,14 +78,16 @@ class RetrainDialog(QDialog):
         self._kill_timer.timeout.connect(self._kill)
         lay = QVBoxLayout(self)
         store = session.store.root if session.store is not None else "(no store)"
-        intro = QLabel(f"Fine-tune the active model ({model.description}) on the clinician-corrected masks and "
-                       f"scores in\n{store}.\nA new model is published only if it is at least as good as the "
-                       "current one on held-out data; the app then switches to it.")
+        intro = QLabel(f"<p>Fine-tune the active model (<b>{model.description}</b>) on the clinician-checked masks, "
+                       f"scores and severities in the store</p><p><code>{store}</code></p><p>A new model is "
+                       "published only if it is at least as good as the current one on held-out patients; the app "
+                       "then switches to it.</p>")
         intro.setWordWrap(True)
         lay.addWidget(intro)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.status = QLabel("Ready")
+        self.status.setWordWrap(True)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(2000)
@@ -160,6 +177,8 @@ class RetrainDialog(QDialog):
             self.status.setText(msg or f"{pct}%")
         elif kind == "result":
             self.result_doc = value
+            self.log.appendPlainText(summarize(value))
+            return
         self.log.appendPlainText(line.rstrip())
 
     def _on_error(self, error) -> None:
