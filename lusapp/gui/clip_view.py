@@ -206,12 +206,12 @@ class ClipView(QWidget):
             self._show(self.current_frame)
 
     def refresh_overlay(self) -> None:
-        if self.frames is None:
+        if self.frames is None or self.frame_image is None:
             return
-        mask, kind = self.mask_and_kind(self.current_frame)
+        mask, kind = self.mask_and_kind(self.shown_frame)  # the frame on screen (lags during a slow seek)
         if mask is None or not self._masks_shown:
-            if self._blank is None:
-                self._blank = np.zeros((self.clip.height, self.clip.width, 4), np.uint8)
+            if self._blank is None or self._blank.shape[:2] != self.frame_image.shape[:2]:
+                self._blank = np.zeros((*self.frame_image.shape[:2], 4), np.uint8)
             rgba = self._blank
         else:
             rgba = compose_overlay(mask, self._visible, self._opacity, lut=self._lut)
@@ -238,7 +238,7 @@ class ClipView(QWidget):
         zone = self.masks.mask_arrived(key, frame)
         if zone is not None:
             self.original_captured.emit(zone, frame, np.array(mask, np.uint8, copy=True), self.worker.model_version)
-        if key == self.key and frame == self.current_frame:
+        if key == self.key and frame == self.shown_frame:
             self.refresh_overlay()
 
     def _on_visibility(self, cls: int, on: bool) -> None:
@@ -365,7 +365,7 @@ class ClipView(QWidget):
         """The working FINAL mask of the current frame (created from the shown mask on first edit)."""
         if self.clip is None or self.key is None or self.shown_frame != self.current_frame:
             return None
-        mask, self._fresh = self.masks.working(self.current_frame, (self.clip.height, self.clip.width))
+        mask, self._fresh = self.masks.working(self.current_frame, self.frame_image.shape[:2])
         return mask
 
     def end_edit(self, before: np.ndarray, box, text: str) -> None:
