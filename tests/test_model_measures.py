@@ -35,6 +35,18 @@ def test_touching_lines_still_count_and_specks_do_not():
     assert frame_measures(m).b_lines == 2
 
 
+def test_fanning_lines_merging_deeper_count_by_their_origins():
+    m = base()
+    for y in range(45, 190):  # two wedges from x=100 and x=124 that widen and merge below row ~100
+        grow = (y - 45) // 6
+        m[y, 100 - grow:104 + grow] = 3
+        m[y, 124 - grow:128 + grow] = 3
+    fm = frame_measures(m)
+    assert fm.b_lines == 2
+    assert fm.b_line_coverage == pytest.approx(8 / 260, abs=0.01)  # measured where they start
+    assert rule_score(fm)[0] == 0
+
+
 def test_six_b_lines_score_two_and_pixel_count_is_not_the_count():
     fm = frame_measures(bars(base(), range(30, 270, 40), width=4))
     assert fm.b_lines == 6
