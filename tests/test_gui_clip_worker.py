@@ -207,3 +207,25 @@ def test_mask_budget_smaller_than_the_clip_keeps_a_window_ahead_of_the_play_head
     finally:
         w.shutdown()
     assert next_batch(40, 38, set(), 4, window=3) == [38, 39, 0]
+
+
+def test_engine_failure_is_reported_once_and_the_worker_survives(qtbot, worker):
+    """FAKE engine (scheduling only) that raises: one 'failed' signal naming the problem, then a new job
+    still runs."""
+
+    class Broken(FakeEngine):
+        def segment(self, clip, indices, crop=None):
+            raise OSError("R1.mp4: decoder lost")
+
+    failures = []
+    worker.failed.connect(lambda key, msg: failures.append((key, msg)))
+    worker.set_engine(Broken())
+    worker.start("bad", moving_disc_clip(n=6))
+    qtbot.waitUntil(lambda: failures == [("bad", "R1.mp4: decoder lost")], timeout=3000)
+    qtbot.wait(100)
+    assert len(failures) == 1
+    got = []
+    worker.mask_ready.connect(lambda k, i, m: got.append(i))
+    worker.set_engine(FakeEngine(delay=0.0))
+    worker.start("good", moving_disc_clip(n=6))
+    qtbot.waitUntil(lambda: len(got) == 6, timeout=3000)

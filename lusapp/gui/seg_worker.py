@@ -13,6 +13,7 @@ bytes), so coming back to a zone shows its masks at once.
 
 from __future__ import annotations
 
+import logging
 import threading
 import traceback
 from collections import OrderedDict
@@ -21,6 +22,7 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 DEFAULT_MASK_BUDGET = 384 << 20
+_log = logging.getLogger(__name__)
 
 
 def next_batch(n_frames: int, playhead: int, done: set[int], size: int, window: int | None = None) -> list[int]:
@@ -244,7 +246,8 @@ class SegWorker(QObject):
                     job.failed = True
                     stale = generation != job.generation or self._job is not job
                 if not stale:
-                    self.failed.emit(job.key, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+                    _log.error("segmentation of %s failed:\n%s", job.key, traceback.format_exc())
+                    self.failed.emit(job.key, str(exc) or type(exc).__name__)
                 continue
             with self._cond:
                 self.batches_run += 1
