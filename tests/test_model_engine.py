@@ -125,6 +125,16 @@ def test_segment_fills_the_cache_assess_uses(bundle_dir, patient_dir):
     assert eng.stats["frames_run"] == runs
 
 
+def test_a_given_crop_is_reused_by_assess(bundle_dir, patient_dir):
+    eng = Engine(load_bundle(bundle_dir))
+    for z in ("R1", "R2", "L4", "L1"):
+        p = next(patient_dir.glob(f"{z}.*"))
+        eng.segment(p, crop=(4, 4, 90, 68))  # the GUI passes its (maybe user-adjusted) crop
+    runs = eng.stats["frames_run"]
+    eng.assess(str(patient_dir), n_frames=30)
+    assert eng.stats["frames_run"] == runs
+
+
 def test_missing_zone_and_clinical_handling(bundle_dir, patient_dir):
     eng = Engine(load_bundle(bundle_dir))
     media = {"R1": patient_dir / "R1.avi", "R2": patient_dir / "nope.avi"}

@@ -172,12 +172,18 @@ class Engine:
     def segment(self, clip: Any, indices: Sequence[int] | None = None, crop: Any = None,
                 batch_size: int | None = None) -> SegResult:
         """Masks (original coordinates) and features of ``indices`` (default: every frame) of a clip (or path).
-        The crop is detected once per clip unless given."""
+        The crop is detected once per clip unless given; a given crop becomes the clip's crop for later
+        assessments too (so they reuse these features)."""
         clip, owned = _open(clip)
         try:
             idx = [int(i) for i in (range(clip.n_frames) if indices is None else indices)]
-            box = pp.box_tuple(crop, clip.height, clip.width) if crop is not None else self.crop_for(clip)
-            entry = self._entry(clip_identity(clip), box, clip.height, clip.width)
+            ident = clip_identity(clip)
+            if crop is not None:  # a crop given by the caller (e.g. adjusted by the user) is the clip's crop
+                box = pp.box_tuple(crop, clip.height, clip.width)
+                self.cache.set_crop(ident, box)
+            else:
+                box = self.crop_for(clip)
+            entry = self._entry(ident, box, clip.height, clip.width)
             bs = int(batch_size or self.batch_size)
             masks: list[np.ndarray] = []
             feats = np.zeros((len(idx), self.seg.feat_dim), dtype=np.float32)
