@@ -126,6 +126,9 @@ class FrameCache:
     def _decode(self, i: int) -> np.ndarray:
         t0 = time.perf_counter()
         with self._read_lock:
+            frame = self.peek(i)  # another thread may have decoded it while we waited for the reader
+            if frame is not None:
+                return frame
             frame = self.clip.read(i)
         dt = time.perf_counter() - t0
         with self._cond:
