@@ -216,6 +216,11 @@ def test_patient_list_import_folder_and_clips(qtbot, session, tmp_path):
     pl.import_files([str(extra / "L4.mp4"), str(extra / "clinical.json")])
     assert "clinical.json" in session.errors[-1][1]
     qtbot.waitUntil(lambda: session.patient.zones["L4"].media is not None, timeout=15000)
+    pl.filter.clear()
+    session.set_clinician_severity(4)  # a save updates the row from memory
+    qtbot.waitUntil(lambda: not session.dirty, timeout=5000)
+    row = pl.patient_ids().index("IMP-1")
+    assert pl.table.item(row, 2).text() == "3/12" and pl.table.item(row, 5).text() == "critical"
     assert assign_files(["/a/x.mp4"], ("R1", "L1"), "L1") == ({"L1": "/a/x.mp4"}, [])
     assert assign_files(["/a/r1_clip.mp4", "/a/R10.mp4"], ("R1", "L1")) == ({"R1": "/a/r1_clip.mp4"}, ["/a/R10.mp4"])
 

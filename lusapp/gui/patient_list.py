@@ -21,6 +21,7 @@ from lusapp.core.patient import check_patient_id
 from lusapp.core.scales import SEVERITY_LEVELS
 from lusapp.gui import theme
 from lusapp.gui.session import SessionController
+from lusapp.store import PatientSummary
 
 MEDIA_FILTER = "Clips and stills (*.mp4 *.avi *.mov *.mkv *.gif *.png *.jpg *.jpeg *.bmp *.tif *.tiff *.dcm);;All files (*)"
 COLUMNS = ("Patient", "Exam", "Images", "Scored", "Model", "Clinician")
@@ -103,6 +104,7 @@ class PatientList(QWidget):
 
         session.storeChanged.connect(lambda _s: self.refresh())
         session.patientsChanged.connect(self.refresh)
+        session.patientSaved.connect(self.update_patient_row)
         session.patientChanged.connect(lambda _p: self._select_current())
         session.busyChanged.connect(self._on_busy)
         self._selecting = False
@@ -121,30 +123,49 @@ class PatientList(QWidget):
         self.table.setRowCount(0)
         summaries = store.list_patients() if store is not None else []
         n_zones = len(self.session.patient.zones) if self.session.patient else 12
-        for s in summaries:
-            r = self.table.rowCount()
-            self.table.insertRow(r)
-            if s.problem:
-                cells = (s.patient_id, "damaged", "", "", "", "")
-            else:
-                cells = (s.patient_id, s.exam_date or "", f"{s.n_zones_with_media}/{n_zones}",
-                         f"{s.n_scored}/{n_zones}", _sev_text(s.model_severity), _sev_text(s.clinician_severity))
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, s.patient_id)
-                if s.problem:
-                    item.setForeground(theme.ERROR)
-                    item.setToolTip(s.problem)
-                elif c == 4 and s.model_severity:
-                    item.setForeground(theme.severity_color(s.model_severity).lighter(120))
-                elif c == 5 and s.clinician_severity:
-                    item.setForeground(theme.severity_color(s.clinician_severity).lighter(120))
-                elif c == 2 and s.n_zones_with_media < n_zones:
-                    item.setForeground(QColor(theme.TEXT_DIM))
-                self.table.setItem(r, c, item)
+        for summary in summaries:
+            self.table.insertRow(self.table.rowCount())
+            self._fill_row(self.table.rowCount() - 1, summary, n_zones)
         self._selecting = False
         self._apply_filter(self.filter.text())
         self._select_current()
+
+    def _fill_row(self, r: int, s, n_zones: int) -> None:
+        if s.problem:
+            cells = (s.patient_id, "damaged", "", "", "", "")
+        else:
+            cells = (s.patient_id, s.exam_date or "", f"{s.n_zones_with_media}/{n_zones}",
+                     f"{s.n_scored}/{n_zones}", _sev_text(s.model_severity), _sev_text(s.clinician_severity))
+        for c, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, s.patient_id)
+            if s.problem:
+                item.setForeground(theme.ERROR)
+                item.setToolTip(s.problem)
+            elif c == 4 and s.model_severity:
+                item.setForeground(theme.severity_color(s.model_severity).lighter(120))
+            elif c == 5 and s.clinician_severity:
+                item.setForeground(theme.severity_color(s.clinician_severity).lighter(120))
+            elif c == 2 and s.n_zones_with_media < n_zones:
+                item.setForeground(QColor(theme.TEXT_DIM))
+            self.table.setItem(r, c, item)
+
+    def update_patient_row(self, pid: str) -> None:
+        """Refresh the open patient's row from memory after a save (no re-reading of the whole store)."""
+        p = self.session.patient
+        if p is None or p.patient_id != pid:
+            return
+        zones = p.zones.values()
+        summary = PatientSummary(p.patient_id, p.exam_date, sum(1 for z in zones if z.media is not None),
+                                 sum(1 for z in zones if z.effective_score is not None), p.severity.model_label,
+                                 p.severity.clinician_label)
+        for r in range(self.table.rowCount()):
+            if self.table.item(r, 0).text() == pid:
+                self._selecting = True
+                self._fill_row(r, summary, len(p.zones))
+                self._selecting = False
+                return
+        self.refresh()  # a new row
 
     def patient_ids(self) -> list[str]:
         return [self.table.item(r, 0).text() for r in range(self.table.rowCount())]

@@ -39,6 +39,7 @@ class SessionController(QObject):
     attentionChanged = Signal(object)    # {zone_id: weight} (empty when unknown)
     dirtyChanged = Signal(bool)
     saved = Signal(int)                  # patient revision after a successful save
+    patientSaved = Signal(str)           # patient id after a successful save
     errorRaised = Signal(str, str)       # title, message (shown by the main window's error dialog)
     busyChanged = Signal(bool, str)      # a background store job (import) started / ended, with a message
 
@@ -348,7 +349,7 @@ class SessionController(QObject):
             return False
         self._set_dirty(False)
         self.saved.emit(self.patient.revision)
-        self.patientsChanged.emit()
+        self.patientSaved.emit(pid)
         return True
 
     # ------------------------------------------------------------------ background store jobs
