@@ -360,3 +360,24 @@ def test_window_shortcuts_drive_zones_scores_and_frames(qtbot, tmp_path, monkeyp
     assert w.clinical.age.text() == "3" and w.session.patient.zones["R1"].clinician_score is None
     w.session._set_dirty(False)
     w.close()
+
+
+def test_unreadable_stored_clip_gives_a_named_error_and_app_continues(qtbot, tmp_path, monkeypatch):
+    from gui_shell_support import ini_settings
+    from lusapp.gui import app as gui_app
+
+    folder = make_patient_folder(tmp_path / "src", pid="C-1", clips=("R1", "R2"), stills=())
+    monkeypatch.setattr(gui_app, "session_store_path", lambda: tmp_path / "st")
+    w = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)
+    qtbot.addWidget(w)
+    w.show()
+    gui_app.open_target(w, str(folder))
+    qtbot.waitUntil(lambda: w.session.patient is not None, timeout=15000)
+    media = w.session.store.patient_dir("C-1") / w.session.patient.zones["R2"].media.file
+    media.write_bytes(b"\x00" * 64)  # damaged on disk after import
+    w.session.set_zone("R2")
+    assert w.clip_view.clip is None
+    assert any(str(media) in b.text() for b in w.error_boxes)
+    w.session.set_zone("R1")  # the other zones still work
+    assert w.clip_view.clip is not None and w.clip_view.clip.n_frames == 10
+    w.close()
