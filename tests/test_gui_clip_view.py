@@ -159,6 +159,14 @@ def test_line_and_polygon_tools_through_the_view(view, qtbot):
     assert view.undo_stack.count() == 2
     qtbot.keyClick(view, Qt.Key.Key_BracketRight)
     assert c.size > 8
+    qtbot.keyClick(view.graphics, Qt.Key.Key_BracketLeft)  # keys reaching the picture itself work too
+    assert c.size == 8
+    for x, y in [(60, 60), (70, 60), (70, 70)]:
+        c.click(x, y)
+    qtbot.keyClick(view.graphics, Qt.Key.Key_Delete)
+    assert len(c.polygon) == 2
+    qtbot.keyClick(view.graphics, Qt.Key.Key_Escape)
+    assert c.polygon == [] and view.undo_stack.count() == 2
     view.undo()
     assert view.current_mask()[25, 25] == 0
 
