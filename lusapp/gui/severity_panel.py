@@ -150,7 +150,10 @@ class SeverityPanel(QWidget):
         if self.job is not None or self.session.patient is None:
             return
         if self.model.engine is None:
-            self.session.errorRaised.emit("Assess", "No model is loaded: " + self.model.description)
+            if self.model.loading:
+                self.assessed.setText("The model is still loading; Assess is available in a few seconds.")
+            else:
+                self.session.errorRaised.emit("Assess", "No model is loaded: " + self.model.description)
             return
         p = self.session.patient
         if not any(z.media is not None for z in p.zones.values()):
@@ -169,6 +172,9 @@ class SeverityPanel(QWidget):
                 return  # the user moved on; the result belongs to another patient
             probs, zone_scores, attention = assessment_to_session(assessment, p)
             self.session.apply_assessment(probs, str(assessment.model_version), zone_scores, attention)
+            took = (getattr(assessment, "timings", None) or {}).get("total_s")
+            if took is not None:
+                self.assessed.setText(self.assessed.text() + f" (took {took:.1f} s)")
             if assessment.warnings:
                 self.session.errorRaised.emit("Assessed with warnings", "\n".join(assessment.warnings))
             self.assessFinished.emit(True)

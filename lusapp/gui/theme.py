@@ -7,7 +7,8 @@ is backed by text (the number or the word) wherever it appears, so colour is nev
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QApplication
 
 BG = QColor(30, 31, 34)          # window
@@ -96,9 +97,39 @@ QCheckBox[unknown="true"] {{ color: {TEXT_DIM.name()}; font-style: italic; }}
 """
 
 
+def app_icon() -> QIcon:
+    """The window icon, drawn (no image files): an ultrasound sector with a cyan pleural line and B-lines."""
+    icon = QIcon()
+    for size in (16, 32, 64, 128, 256):
+        pm = QPixmap(size, size)
+        pm.fill(QColor(0, 0, 0, 0))
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        s = float(size)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(28, 30, 34))
+        p.drawRoundedRect(QRectF(0, 0, s, s), s * 0.18, s * 0.18)
+        fan = QPainterPath()
+        fan.moveTo(s * 0.5, s * 0.06)
+        fan.arcTo(QRectF(-s * 0.35, s * 0.06 - s * 0.85, s * 1.7, s * 1.7), 235, 70)
+        fan.closeSubpath()
+        p.setBrush(QColor(120, 124, 132))
+        p.drawPath(fan)
+        p.setPen(QPen(QColor(0, 230, 255), max(1.0, s * 0.06)))
+        r = s * 0.36  # the pleura: an arc around the probe's apex, as a convex probe shows it
+        p.drawArc(QRectF(s * 0.5 - r, s * 0.06 - r, 2 * r, 2 * r), 238 * 16, 64 * 16)
+        p.setPen(QPen(QColor(190, 110, 40), max(1.0, s * 0.05)))
+        for dx in (-0.07, 0.07):  # two B-lines, radial from the pleura down
+            p.drawLine(QPointF(s * (0.5 + dx), s * 0.06 + r * 1.0), QPointF(s * (0.5 + dx * 2.6), s * 0.92))
+        p.end()
+        icon.addPixmap(pm)
+    return icon
+
+
 def apply(app: QApplication) -> None:
     """Fusion style, the dark palette and the small stylesheet above."""
     app.setStyle("Fusion")
+    app.setWindowIcon(app_icon())
     app.setPalette(palette())
     app.setStyleSheet(STYLESHEET)
     font = QFont(app.font())
