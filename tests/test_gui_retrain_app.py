@@ -111,7 +111,7 @@ def window(qtbot, tmp_path, monkeypatch):
     w.show()
     yield w
     if w.isVisible():
-        w.session._set_dirty(False)
+        w.session.discard_changes()
         w.close()
 
 
@@ -151,7 +151,7 @@ def test_window_state_persists_and_unsaved_guard(qtbot, window, tmp_path):
     window.close()
     assert window.isVisible() and s.dirty
     assert any("closed" in b.text() for b in window.error_boxes)
-    s._set_dirty(False)
+    s.discard_changes()
     window.close()
     assert not window.isVisible()
     w2 = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)

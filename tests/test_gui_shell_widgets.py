@@ -358,7 +358,7 @@ def test_window_shortcuts_drive_zones_scores_and_frames(qtbot, tmp_path, monkeyp
     w.clinical.age.clear()
     qtbot.keyClicks(w.clinical.age, "3")
     assert w.clinical.age.text() == "3" and w.session.patient.zones["R1"].clinician_score is None
-    w.session._set_dirty(False)
+    w.session.discard_changes()
     w.close()
 
 

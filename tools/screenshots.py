@@ -144,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     a.readme.parent.mkdir(parents=True, exist_ok=True)
     a.readme.write_bytes(shots["3_severity_after_assess"].read_bytes())
     print(a.readme)
-    s._set_dirty(False)
-    s._pending_masks.clear()
+    s.discard_changes()
     w.close()
     return 0
 

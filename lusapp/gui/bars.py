@@ -48,6 +48,9 @@ class ProbBars(QWidget):
         self.setAccessibleDescription(self.text())
         self.update()
 
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
     def probs(self) -> list[float] | None:
         return list(self._probs) if self._probs is not None else None
 

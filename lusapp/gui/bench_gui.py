@@ -40,7 +40,7 @@ def ready():
 def model_done(*_):
     out["model_ready_s"] = time.perf_counter() - t_start
     out["model"] = w.model.description
-    w.session._set_dirty(False)
+    w.session.discard_changes()
     print(json.dumps(out), flush=True)
     w.close()
     app.quit()

@@ -216,8 +216,7 @@ class MainWindow(QMainWindow):
             if ans != QMessageBox.StandardButton.Discard:
                 event.ignore()
                 return
-            self.session._set_dirty(False)
-            self.session._pending_masks.clear()
+            self.session.discard_changes()
         self.shutdown()
         super().closeEvent(event)
 

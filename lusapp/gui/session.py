@@ -71,6 +71,12 @@ class SessionController(QObject):
         if self.dirty != was:
             self.dirtyChanged.emit(self.dirty)
 
+    def discard_changes(self) -> None:
+        """Forget unsaved changes (the user chose to, e.g. quitting after a failed save)."""
+        self._timer.stop()
+        self._pending_masks.clear()
+        self._set_dirty(False)
+
     def touch(self, what: str) -> None:
         """Record an in-memory change: emit ``dataChanged(what)`` and schedule an autosave."""
         if self.patient is None:
@@ -170,8 +176,7 @@ class SessionController(QObject):
         if self.patient is None:
             return True
         if self.readonly and self.dirty:  # the user was told at opening that nothing is saved here
-            self._pending_masks.clear()
-            self._set_dirty(False)
+            self.discard_changes()
         if self.dirty and not self.save():
             return False
         self.patient, self.zone_id = None, ""

@@ -127,7 +127,7 @@ class ZonePanel(QWidget):
                 bits.append(f"{m.width}×{m.height}")
             self.media_info.setText(" · ".join(bits))
         labels = [str(v) for v in scale.values]
-        if len(labels) != len(self.bars.probs() or labels) or self.bars._labels != labels:
+        if self.bars.labels() != labels:
             self.bars.set_labels(labels, [theme.score_color(v, scale.n_levels) for v in scale.values])
         clin = rec.clinician_score.value if rec.clinician_score is not None else None
         if rec.model_score is not None:
