@@ -229,3 +229,22 @@ def test_engine_failure_is_reported_once_and_the_worker_survives(qtbot, worker):
     worker.set_engine(FakeEngine(delay=0.0))
     worker.start("good", moving_disc_clip(n=6))
     qtbot.waitUntil(lambda: len(got) == 6, timeout=3000)
+
+
+def test_a_worker_dropped_without_shutdown_ends_its_thread(qtbot):
+    import gc
+
+    import shiboken6
+    from PySide6.QtCore import QObject
+
+    w = SegWorker(FakeEngine(delay=0.0))
+    w.start("x", moving_disc_clip(n=4))
+    thread = w._thread
+    del w
+    gc.collect()
+    qtbot.waitUntil(thread.isFinished, timeout=3000)
+    parent = QObject()
+    w2 = SegWorker(parent=parent)
+    thread2 = w2._thread
+    shiboken6.delete(parent)  # the parent takes the worker's C++ object with it
+    qtbot.waitUntil(thread2.isFinished, timeout=3000)

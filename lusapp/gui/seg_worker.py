@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+import weakref
 from collections import OrderedDict
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 DEFAULT_MASK_BUDGET = 384 << 20
@@ -104,14 +106,30 @@ class _Job:
         self.failed = False
 
 
+_THREADS: set["_Loop"] = set()  # a QThread must outlive its run(): these are never destroyed while running
+
+
 class _Loop(QThread):
+    """Holds its SegWorker only weakly between steps, so a worker that is dropped (or whose C++ object a
+    parent deleted) without ``shutdown()`` lets the thread end by itself instead of aborting the process."""
+
     def __init__(self, worker: "SegWorker"):
         super().__init__()
-        self._worker = worker
+        self._ref = weakref.ref(worker)
         self.setObjectName("lusapp-seg-worker")
 
     def run(self) -> None:
-        self._worker._loop()
+        while True:
+            worker = self._ref()
+            if worker is None or not shiboken6.isValid(worker):
+                return
+            try:
+                if not worker._step():
+                    return
+            except RuntimeError:  # the worker's C++ object is gone (its parent was deleted)
+                return
+            finally:
+                del worker
 
 
 class SegWorker(QObject):
@@ -133,7 +151,11 @@ class SegWorker(QObject):
         self._stop = False
         self.batches_run = 0
         self.busy = False
+        self._announced: set[tuple[str, int]] = set()
+        for t in [t for t in _THREADS if t.isFinished()]:
+            _THREADS.discard(t)
         self._thread = _Loop(self)
+        _THREADS.add(self._thread)
         self._thread.start()
         app = QCoreApplication.instance()
         if app is not None:  # never leave a running QThread behind at exit
@@ -216,46 +238,47 @@ class SegWorker(QObject):
             return None
         return job, job.generation, engine, sorted(batch)
 
-    def _loop(self) -> None:
-        announced: set[tuple[str, int]] = set()
-        while True:
+    def _step(self) -> bool:
+        """One piece of work (or a short wait for some); False when the worker is shut down."""
+        with self._cond:
+            if self._stop:
+                self.busy = False
+                return False
+            work = self._pick()
+            if work is None:
+                job = self._job
+                if job is not None and not job.failed and self._engine is not None \
+                        and (job.key, job.generation) not in self._announced:
+                    self._announced.add((job.key, job.generation))
+                    self.clip_done.emit(job.key)
+                self.busy = False
+                self._cond.wait(0.5)
+                return not self._stop
+            self.busy = True
+        job, generation, engine, batch = work
+        try:
+            if job.crop is not None:
+                result = engine.segment(job.clip, batch, crop=job.crop)
+            else:
+                result = engine.segment(job.clip, batch)
+            indices = [int(i) for i in getattr(result, "indices", None) or batch]
+            masks = [np.asarray(m, dtype=np.uint8) for m in result.masks]
+        except Exception as exc:  # noqa: BLE001 - report and stop this job, keep the thread alive
             with self._cond:
-                work = None
-                while not self._stop and (work := self._pick()) is None:
-                    job = self._job
-                    if job is not None and not job.failed and (job.key, job.generation) not in announced \
-                            and self._engine is not None:
-                        announced.add((job.key, job.generation))
-                        self.clip_done.emit(job.key)
-                    self.busy = False
-                    self._cond.wait()
-                if self._stop:
-                    self.busy = False
-                    return
-                self.busy = True
-            job, generation, engine, batch = work
-            try:
-                if job.crop is not None:
-                    result = engine.segment(job.clip, batch, crop=job.crop)
-                else:
-                    result = engine.segment(job.clip, batch)
-                indices = [int(i) for i in getattr(result, "indices", None) or batch]
-                masks = [np.asarray(m, dtype=np.uint8) for m in result.masks]
-            except Exception as exc:  # noqa: BLE001 - report and stop this job, keep the thread alive
-                with self._cond:
-                    job.failed = True
-                    stale = generation != job.generation or self._job is not job
-                if not stale:
-                    _log.error("segmentation of %s failed:\n%s", job.key, traceback.format_exc())
-                    self.failed.emit(job.key, str(exc) or type(exc).__name__)
-                continue
-            with self._cond:
-                self.batches_run += 1
-                if generation != job.generation or self._stop:
-                    continue  # cancelled or model changed while the batch ran: drop it
-                cache = self.cache
-                n = min(job.n_frames, int(job.clip.n_frames))
-                for i, m in zip(indices, masks):
-                    cache.put(job.key, i, m, job.playhead, n)
+                job.failed = True
+                stale = generation != job.generation or self._job is not job
+            if not stale:
+                _log.error("segmentation of %s failed:\n%s", job.key, traceback.format_exc())
+                self.failed.emit(job.key, str(exc) or type(exc).__name__)
+            return True
+        with self._cond:
+            self.batches_run += 1
+            if generation != job.generation or self._stop:
+                return True  # cancelled or model changed while the batch ran: drop it
+            cache = self.cache
+            n = min(job.n_frames, int(job.clip.n_frames))
             for i, m in zip(indices, masks):
-                self.mask_ready.emit(job.key, i, m)
+                cache.put(job.key, i, m, job.playhead, n)
+        for i, m in zip(indices, masks):
+            self.mask_ready.emit(job.key, i, m)
+        return True
