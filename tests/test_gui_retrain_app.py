@@ -158,6 +158,11 @@ def test_window_state_persists_and_unsaved_guard(qtbot, window, tmp_path):
     qtbot.addWidget(w2)
     w2.show()
     assert w2.docks["patients"].isHidden() and not w2.docks["board"].isHidden()
+    assert w2.set_rater("  dr_who ") and w2.session.rater == "dr_who" and not w2.set_rater("   ")
+    w3 = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)
+    qtbot.addWidget(w3)
+    assert w3.session.rater == "dr_who" and "dr_who" in w3.status_rater.text()
+    w3.close()
     assert w2.settings.value("session/patient") == "G-1"
     w2.close()
 

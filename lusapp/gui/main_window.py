@@ -52,8 +52,11 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_actions()
         self._wire()
+        self.session.rater = str(self.settings.value("session/rater", self.session.rater) or self.session.rater)
         self.status_save = QLabel("")
         self.status_model = QLabel("")
+        self.status_rater = QLabel(f"rater: {self.session.rater}")
+        self.statusBar().addPermanentWidget(self.status_rater)
         self.statusBar().addPermanentWidget(self.status_save)
         self.statusBar().addPermanentWidget(self.status_model)
         self._update_title()
@@ -93,7 +96,7 @@ class MainWindow(QMainWindow):
         file_ids = {"file.open_store": pl.open_store_dialog, "file.new_patient": pl.new_patient_dialog,
                     "file.import_folder": pl.import_folder_dialog,
                     "file.import_clips": lambda: pl.import_clips_dialog(), "file.save": self.save_now,
-                    "file.quit": self.close}
+                    "file.rater": self.ask_rater, "file.quit": self.close}
         edit_ids = {"edit.undo": v.undo, "edit.redo": v.redo}
         play_ids = {"play.toggle": v.toggle_play, "frame.next": v.step_forward, "frame.prev": v.step_back,
                     "frame.first": v.first_frame, "frame.last": v.last_frame,
@@ -148,6 +151,23 @@ class MainWindow(QMainWindow):
             self.session.set_clinician_score(value)
         except ValueError as exc:  # ValidationError: e.g. 4 on a 0-3 scale
             self.statusBar().showMessage(str(exc), 4000)
+
+    def set_rater(self, name: str) -> bool:
+        name = name.strip()
+        if not name:
+            return False
+        self.session.rater = name
+        self.settings.setValue("session/rater", name)
+        self.status_rater.setText(f"rater: {name}")
+        return True
+
+    def ask_rater(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        name, ok = QInputDialog.getText(self, "Your name", "Name recorded with your scores and corrected masks:",
+                                        text=self.session.rater)
+        if ok:
+            self.set_rater(name)
 
     def save_now(self) -> None:
         if self.session.save():
