@@ -233,7 +233,10 @@ class SegWorker(QObject):
             return None
         n = min(job.n_frames, int(job.clip.n_frames))  # readers may find fewer frames than declared
         window = self.cache.window(job.key, n)
-        batch = next_batch(n, job.playhead, self.cache.frames(job.key), self.batch_size, window)
+        done = self.cache.frames(job.key)
+        # the frame on screen has no mask yet (new clip, seek): a small batch shows it sooner
+        size = self.batch_size if job.playhead % max(1, n) in done else max(1, self.batch_size // 4)
+        batch = next_batch(n, job.playhead, done, size, window)
         if not batch:
             return None
         return job, job.generation, engine, sorted(batch)
