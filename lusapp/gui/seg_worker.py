@@ -239,7 +239,7 @@ class SegWorker(QObject):
         batch = next_batch(n, job.playhead, done, size, window)
         if not batch:
             return None
-        return job, job.generation, engine, sorted(batch)
+        return job, job.generation, engine, batch  # priority order: nearest ahead of the play head first
 
     def _step(self) -> bool:
         """One piece of work (or a short wait for some); False when the worker is shut down."""
