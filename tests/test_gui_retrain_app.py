@@ -92,6 +92,16 @@ def test_retrain_cancel_and_failure(qtbot, store_session):
     assert "exit code 3" in d2.status.text() and "boom" in d2.log.toPlainText()
 
 
+def test_retrain_unavailable_in_a_frozen_build(qtbot, store_session, monkeypatch):
+    from lusapp.gui.retrain import finetune_available
+
+    assert finetune_available() == (True, "")  # this dev environment has the training code
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    d = RetrainDialog(store_session, ModelController(loader=lambda: (None, "none")))
+    qtbot.addWidget(d)
+    assert not d.start_button.isEnabled() and "not available" in d.status.text() and not d.start()
+
+
 def test_model_controller_reports_missing_model(qtbot, tmp_path):
     empty = tmp_path / "none"
     empty.mkdir()

@@ -26,6 +26,19 @@ def finetune_command(store_root: str | Path) -> tuple[str, list[str]]:
     return sys.executable, ["-m", "model_training", "finetune", "--store", str(store_root)]
 
 
+def finetune_available() -> tuple[bool, str]:
+    """(ok, why not): finetune needs the training package and torchvision, which the frozen app leaves out."""
+    import importlib.util
+
+    if getattr(sys, "frozen", False):
+        return False, ("this packaged build does not include the training code; run retraining from a source "
+                       "install (pip install 'lusapp[train]') on the same store")
+    for mod in ("model_training", "torchvision"):
+        if importlib.util.find_spec(mod) is None:
+            return False, f"the Python package {mod!r} is not installed (pip install 'lusapp[train]')"
+    return True, ""
+
+
 def parse_line(line: str) -> tuple[str, object]:
     """('progress', (pct, msg)) | ('result', dict) | ('log', line)."""
     s = line.strip()
@@ -109,13 +122,18 @@ class RetrainDialog(QDialog):
         row.addWidget(buttons)
         lay.addLayout(row)
         self.resize(560, 380)
+        if command is None:
+            ok, why = finetune_available()
+            if not ok:
+                self.start_button.setEnabled(False)
+                self.status.setText(f"Retraining is not available: {why}.")
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
 
     def start(self) -> bool:
-        if self.running:
+        if self.running or not self.start_button.isEnabled():
             return False
         if self.session.store is None:
             self.status.setText("Open a store first.")
