@@ -329,3 +329,19 @@ def test_zone_change_does_not_wait_for_a_slow_decode(view, qtbot):
     view.set_clip("L2", moving_disc_clip(n=5))
     assert time.perf_counter() - t < 0.15
     assert view.shown_frame == 0 and view.zone_id == "L2"
+
+
+def test_a_stroke_stays_on_its_frame_when_the_frame_changes_mid_stroke(view):
+    clip = moving_disc_clip(n=6)
+    view.set_clip("R4", clip)
+    assert view.frames.wait_until_cached()
+    view.seek(2)
+    view.play()
+    view.tool_brush()
+    c = view.controller
+    c.press(10, 10)
+    assert not view.playback.playing  # editing pauses playback
+    view.step_forward()  # e.g. the Right key during the drag
+    c.move(20, 10), c.release(30, 10)
+    assert view.mask_kind(3) is None and view.mask_kind(2) == "FINAL"
+    assert view.mask_and_kind(2)[0][10, 20] == c.edit_class and view.undo_stack.count() == 1

@@ -53,6 +53,7 @@ class ClipView(QWidget):
         self.frames: FrameCache | None = None
         self.masks = MaskState(seg_worker.cached if seg_worker is not None else None)
         self._fresh = False
+        self._edit_frame = 0
         self._visible = {1: True, 2: True, 3: True, 4: True}
         self._opacity = 0.5
         self._masks_shown = True
@@ -365,12 +366,14 @@ class ClipView(QWidget):
         """The working FINAL mask of the current frame (created from the shown mask on first edit)."""
         if self.clip is None or self.key is None or self.shown_frame != self.current_frame:
             return None
+        self.playback.pause()  # the stroke belongs to this frame
+        self._edit_frame = self.current_frame
         mask, self._fresh = self.masks.working(self.current_frame, self.frame_image.shape[:2])
         return mask
 
     def end_edit(self, before: np.ndarray, box, text: str) -> None:
-        frame = self.current_frame
-        mask, _ = self.masks.mask_and_kind(frame)
+        frame = self._edit_frame  # the frame the stroke began on, even if the user stepped meanwhile
+        mask = self.masks.edited.get((self.key, frame))
         diff = diff_masks(before, mask, hint=box) if mask is not None and mask.shape == before.shape else None
         fresh, self._fresh = self._fresh, False
         if diff is None:
