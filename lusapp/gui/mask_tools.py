@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPen, QPixmap
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGraphicsEllipseItem, QHBoxLayout, QLabel,
-                               QSpinBox, QToolButton, QWidget)
+                               QSpinBox, QToolBar, QToolButton, QWidget)
 
 from lusapp.core import mask_edit as me
 from lusapp.core.labels import CLASS_COLORS, CLASS_TITLES, CONSOLIDATION
@@ -267,8 +267,12 @@ class ToolBar(QWidget):
         """``undo_stack``: a QUndoStack or QUndoGroup (undo/redo slots, canUndoChanged/canRedoChanged)."""
         super().__init__(parent)
         self.controller = controller
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.bar = QToolBar(self)  # overflows into a '»' menu when the view is narrow
+        self.bar.setMovable(False)
+        outer.addWidget(self.bar)
+        lay = self.bar
         self.group = QButtonGroup(self)
         self.buttons: dict[str, QToolButton] = {}
         for tool in TOOLS:
@@ -287,7 +291,7 @@ class ToolBar(QWidget):
             self.class_box.addItem(QIcon(swatch), CLASS_TITLES[cls], cls)
         self.class_box.currentIndexChanged.connect(lambda i: controller.set_class(self.class_box.itemData(i)))
         lay.addWidget(self.class_box)
-        lay.addWidget(QLabel("Size", self))
+        lay.addWidget(QLabel(" Size ", self))
         self.size_box = QSpinBox(self, minimum=MIN_SIZE, maximum=MAX_SIZE, value=controller.size)
         self.size_box.setToolTip("Brush / eraser radius in pixels ([ and ] change it)")
         self.size_box.valueChanged.connect(controller.set_size)
@@ -300,9 +304,9 @@ class ToolBar(QWidget):
         self.redo_btn = QToolButton(self, text="Redo", toolTip="Redo")
         self.copy_btn = QToolButton(self, text="Copy prev", toolTip="Copy the mask of the previous labelled frame")
         self.mark_btn = QToolButton(self, text="Mark labelled", toolTip="Save this frame's mask as FINAL")
+        lay.addSeparator()
         for w in (self.undo_btn, self.redo_btn, self.copy_btn, self.mark_btn):
             lay.addWidget(w)
-        lay.addStretch(1)
         self.undo_btn.clicked.connect(undo_stack.undo)
         self.redo_btn.clicked.connect(undo_stack.redo)
         undo_stack.canUndoChanged.connect(self.undo_btn.setEnabled)
