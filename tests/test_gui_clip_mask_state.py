@@ -36,3 +36,29 @@ def test_precedence_working_copies_and_originals():
     assert st.mask_arrived("k", 3) == "R1" and st.mask_arrived("k", 3) is None
     st.set_clip("other", None)  # zone change: edits of "k" stay for undo
     assert st.mask_and_kind(0) == (None, None) and ("k", 0) in st.edited
+
+
+def test_store_mask_source_reads_and_writes_the_real_store(tmp_path):
+    from lusapp.gui.mask_source import MaskSource, StoreMaskSource
+    from lusapp.store.store import Store
+
+    store = Store.create(tmp_path / "store")
+    try:
+        store.new_patient("P1")
+        src = StoreMaskSource(store, "P1", "R2", rater="dr_a")
+        assert isinstance(src, MaskSource) and src.final_frames() == set() and src.load_final(0) is None
+        final = np.zeros((6, 8), np.uint8)
+        final[2:4, 1:5] = 3
+        src.save_original(4, np.ones((6, 8), np.uint8), model_version="m-1")
+        src.save_final(4, final, model_version="m-1")
+        assert src.final_frames() == {4} and src.has_original(4) and not src.has_original(5)
+        fresh = StoreMaskSource(store, "P1", "R2")
+        np.testing.assert_array_equal(fresh.load_final(4), final)
+        st = MaskState()
+        st.set_clip("P1/R2", fresh)
+        assert st.mask_and_kind(4)[1] == "FINAL" and st.labelled_frames() == [4]
+        prov = store.mask_provenance("P1", "R2", "final")[4]
+        assert prov["rater"] == "dr_a" and prov["model_version"] == "m-1"
+        assert store.mask_provenance("P1", "R2", "original")[4]["rater"] == "model"
+    finally:
+        store.close()
