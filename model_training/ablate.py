@@ -16,6 +16,7 @@ MA-CLR              'maclr': dual supervision + L_MACLR
 MA-CLR (5-vote)     the MA-CLR model, max-vote over 5 random 30-frame draws per zone
 ==================  ==========================================================================================
 
+Every SeverityNet variant uses the bundle's recipe (``train_config.severity_arch``, ``patient_epochs``).
 Encoders stay frozen (features precomputed once per store: this is what makes N seeds cheap on a CPU).
 Without ``--test-store`` every seed draws its own stratified 75/25 patient split of ``--store``.
 """
@@ -32,7 +33,7 @@ import torch
 from lusapp.model.networks import SegNet
 from model_training import metrics, stages
 from model_training.data import FrameCache, build_index
-from model_training.features import FeatureBank, compute_bank
+from model_training.features import FeatureBank
 
 CONFIGS = ("MZS", "A-MIL (no transfer)", "A-MIL (transfer)", "DSA-MIL", "Clinical MLP", "CONCAT", "MA-CLR",
            "MA-CLR (5-vote)")
@@ -111,7 +112,7 @@ def split(bank: FeatureBank, seed: int, test_frac: float = 0.25) -> tuple[np.nda
 
 
 def run_seed(seed: int, bank_t: FeatureBank, bank_r: FeatureBank, test_t: FeatureBank | None,
-             test_r: FeatureBank | None, epochs: int, zone_epochs: int, log=None) -> dict:
+             test_r: FeatureBank | None, epochs: int, zone_epochs: int, log=None, net_kwargs: dict | None = None) -> dict:
     if test_t is None:
         tr, te = split(bank_t, seed)
         tr_t, te_t, tr_r, te_r = bank_t.subset(tr), bank_t.subset(te), bank_r.subset(tr), bank_r.subset(te)
@@ -130,7 +131,7 @@ def run_seed(seed: int, bank_t: FeatureBank, bank_r: FeatureBank, test_t: Featur
              "CONCAT": (tr_t, te_t, "concat", True, False, zone),
              "MA-CLR": (tr_t, te_t, "maclr", True, True, zone)}
     for name, (btr, bte, variant, ds, cl, zinit) in specs.items():
-        net = stages.train_severity(btr, variant, ds, cl, zinit, epochs=epochs, seed=seed)
+        net = stages.train_severity(btr, variant, ds, cl, zinit, epochs=epochs, seed=seed, net_kwargs=net_kwargs)
         y, p, _ = stages.severity_predict(net, bte)
         res[name] = _scores(y, p)
         if name == "MA-CLR":
@@ -168,10 +169,11 @@ def add_args(p) -> None:
     p.add_argument("--test-store", help="held-out store (default: per-seed stratified 75/25 split of --store)")
     p.add_argument("--model", help="bundle whose encoder gives the transferred features (default: active model)")
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=150, help="stage-3 epochs per configuration")
+    p.add_argument("--epochs", type=int, help="stage-3 epochs per configuration (default: the bundle's recipe)")
     p.add_argument("--zone-epochs", type=int, default=40)
     p.add_argument("--out", required=True)
     p.add_argument("--cache-dir")
+    p.add_argument("--bank-dir", help="feature-bank cache (default <out>/banks; a train run's <model>.train_state works)")
     p.add_argument("--threads", type=int, default=2)
 
 
@@ -191,14 +193,22 @@ def run(args) -> int:
     rand_seg = SegNet(**bundle.seg.config()).eval()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    from model_training.train import features_for
+
+    banks = Path(args.bank_dir) if args.bank_dir else out / "banks"
     idx_tr = build_index(args.store)
     _log(f"[ablate] features of {len(idx_tr.patients)} patients (trained and random encoder)")
-    bank_t, bank_r = compute_bank(bundle.seg, idx_tr, cache, log=_log), compute_bank(rand_seg, idx_tr, cache)
+    bank_t = features_for(bundle.seg, args.store, cache, banks, "cpu", idx_tr)
+    bank_r = features_for(rand_seg, args.store, cache, banks, "cpu", idx_tr)
     test_t = test_r = None
     if args.test_store:
         idx_te = build_index(args.test_store)
-        test_t, test_r = compute_bank(bundle.seg, idx_te, cache), compute_bank(rand_seg, idx_te, cache)
-    per_seed = [run_seed(s, bank_t, bank_r, test_t, test_r, args.epochs, args.zone_epochs, _log)
+        test_t = features_for(bundle.seg, args.test_store, cache, banks, "cpu", idx_te)
+        test_r = features_for(rand_seg, args.test_store, cache, banks, "cpu", idx_te)
+    tc = bundle.manifest.get("train_config") or {}
+    args.epochs = args.epochs or int(tc.get("patient_epochs", 150))
+    net_kwargs = tc.get("severity_arch") or {}
+    per_seed = [run_seed(s, bank_t, bank_r, test_t, test_r, args.epochs, args.zone_epochs, _log, net_kwargs)
                 for s in range(args.seeds)]
     md, summary = table(per_seed)
     head = (f"# Ablation (Table 4/5 style) of {bundle.name} {bundle.version}\n\nTrain: {args.store}; test: "

@@ -3,8 +3,8 @@
 * :func:`build_index` reads the store (read-only) into :class:`PatientItem` / :class:`ZoneItem` records:
   zone media, clinician zone score (stage 2), clinician severity label + clinical vector (stage 3) and the
   frames that carry a FINAL mask (stage 1; ORIGINAL masks are model output and are never trained on).
-* :class:`FrameCache` decodes a clip once: the imaging region is detected per clip
-  (:func:`lusapp.io.crop.detect_imaging_region`), each wanted frame is cropped and resized to the network input
+* :class:`FrameCache` decodes a clip once: the imaging region is detected per clip exactly as the app's engine
+  does (:func:`lusapp.model.engine.detect_crop`), each wanted frame is cropped and resized to the network input
   size by :mod:`lusapp.model.preprocess` (the same code the app's engine runs), and the uint8 crops are kept in
   ``<cache_dir>/<media sha256>_<S>.npz`` (frame indices, crops, crop box). Later epochs, stages and runs read the
   ``.npz``; frames not in it yet are decoded and appended. Every clip contributes up to ``max_frames`` evenly
@@ -161,7 +161,7 @@ class FrameCache:
     def ensure(self, item: ZoneItem, extra: list[int] = ()) -> dict:
         """Cache entry of a zone clip holding its sampled frames plus ``extra`` (e.g. FINAL-mask frames)."""
         from lusapp.io import open_media
-        from lusapp.io.crop import detect_imaging_region
+        from lusapp.model.engine import detect_crop  # the app's crop (DICOM region hint, else lusapp.io.crop)
 
         d = self._load(item.sha256)
         want = set(int(i) for i in extra)
@@ -170,8 +170,7 @@ class FrameCache:
         clip = open_media(item.media)
         try:
             if d is None:
-                box = detect_imaging_region(clip)
-                box_arr = np.array([box.x0, box.y0, box.x1, box.y1], np.int64)
+                box_arr = np.array(detect_crop(clip), np.int64)
                 sampled = np.array(clip.sample_indices(self.max_frames), np.int64)
                 have: dict[int, np.ndarray] = {}
                 shape = np.array([clip.height, clip.width], np.int64)

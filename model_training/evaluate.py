@@ -94,8 +94,8 @@ def selection_score(summary: dict) -> float:
 @torch.no_grad()
 def evaluate_cvat(seg, input_size: int, root=None, device: str = "cpu", save_overlay: Path | None = None) -> dict | None:
     """Dice etc. of pleural line, A-line, B-line on the fully annotated frames of the CVAT clips present."""
-    from lusapp.io.crop import detect_imaging_region
     from lusapp.model import preprocess
+    from lusapp.model.engine import detect_crop
     from model_training import cvat
 
     tasks = cvat.find_tasks(root)
@@ -112,7 +112,7 @@ def evaluate_cvat(seg, input_size: int, root=None, device: str = "cpu", save_ove
 
         clip = open_media(task.media)
         try:
-            box = detect_imaging_region(clip)
+            box = detect_crop(clip)
             frames = {f: clip.read_gray(f) for f in sorted(task.masks) if f < clip.n_frames}
         finally:
             clip.close()
@@ -137,7 +137,7 @@ def _overlay(gray, gt, pred, box, path: Path) -> None:
 
     from lusapp.core.labels import CLASS_COLORS
 
-    x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
+    x0, y0, x1, y1 = box
     panels = []
     for m in (gt, pred):
         rgb = cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
@@ -208,6 +208,8 @@ def add_args(p) -> None:
     p.add_argument("--cache-dir")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--update-manifest", action="store_true",
+                   help="store the summary in the bundle's manifest metrics (metrics.evaluation)")
 
 
 def run(args) -> int:
@@ -235,7 +237,15 @@ def run(args) -> int:
     print(markdown(full, title))
     if args.out:
         write_report(full, Path(args.out), title)
-    print(json.dumps(summarise(full)))
+    summary = summarise(full)
+    if args.update_manifest:
+        from lusapp.model.bundle import save_bundle
+
+        manifest = {k: v for k, v in b.manifest.items() if k not in ("architecture", "weights_file", "weights_sha256",
+                                                                     "format", "format_version")}
+        manifest["metrics"] = {**manifest.get("metrics", {}), "evaluation": {"store": str(args.store), **summary}}
+        save_bundle(args.model, b.seg, b.zone, b.severity, manifest)
+    print(json.dumps(summary))
     return 0
 
 

@@ -33,7 +33,8 @@ from model_training.features import FeatureBank, compute_bank
 
 RECIPES = {
     # the bundled v1 model (docs/model-card.md); stores from model_training/recipes/v1.sh
-    "v1": {"seg_epochs": 12, "seg_samples": 1600, "seg_batch": 16, "zone_epochs": 40, "patient_epochs": 150},
+    "v1": {"seg_epochs": 5, "seg_samples": 1024, "seg_batch": 16, "zone_epochs": 40, "patient_epochs": 60,
+           "severity_arch": {"embed_dim": 32, "attn_dim": 32, "proj_dim": 32, "clin_hidden": 32, "dropout": 0.3}},
     "tiny": {"seg_epochs": 2, "seg_samples": 32, "seg_batch": 8, "zone_epochs": 5, "patient_epochs": 5,
              "input_size": 64, "max_frames": 6, "seg_arch": {"widths": [8, 16, 32], "convs": [1, 1, 1]}},
 }
@@ -43,6 +44,7 @@ RECIPES = {
 class TrainConfig:
     input_size: int = 128
     seg_arch: dict = field(default_factory=dict)  # SegNet kwargs (empty: the networks' defaults)
+    severity_arch: dict = field(default_factory=dict)  # SeverityNet kwargs (embed_dim, dropout, ...)
     max_frames: int = 30
     seg_epochs: int = 8
     seg_samples: int = 1600  # frames drawn (class-balanced, with replacement) per epoch
@@ -233,7 +235,7 @@ def run_patient(cfg: TrainConfig, bank: FeatureBank, zone: ZoneScorer, state_dir
         return net.eval(), json.loads(ck.with_suffix(".json").read_text()).get("history", [])
     net = stages.train_severity(bank, cfg.variant, True, cfg.variant == "maclr", zone, cfg.patient_epochs,
                                 cfg.patient_batch, cfg.patient_lr, cfg.frames_per_zone, cfg.seed, cfg.balance,
-                                cfg.maclr_weight, log=log, history=hist, init=init)
+                                cfg.maclr_weight, log=log, history=hist, init=init, net_kwargs=cfg.severity_arch)
     save_ckpt(ck, net, None, {"stage": "patient", "epoch": cfg.patient_epochs, "history": hist, "arch": net.config()})
     return net, hist
 
@@ -309,7 +311,7 @@ def train_all(store: str, out: str | Path, cfg: TrainConfig, stage: str = "all",
     seg_hist = json.loads((state_dir / "seg.json").read_text()).get("history", []) if (state_dir / "seg.json").is_file() else []
     metrics: dict = {"training": {"seg_loss": [h["loss"] for h in seg_hist], "zone_loss": zone_hist,
                                   "patient_loss": [h["loss"] for h in sev_hist] if sev_hist else None,
-                                  "wall_s": round(time.time() - t0, 1)}}
+                                  "wall_s_this_run": round(time.time() - t0, 1)}}
     if eval_store:
         from model_training.evaluate import evaluate_modules
 
