@@ -89,8 +89,8 @@ def test_each_stage_lowers_its_loss(tiny):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        first = float(loss) if first is None else first
-        last = float(loss)
+        first = float(loss.detach()) if first is None else first
+        last = float(loss.detach())
     assert last < first
     bank = compute_bank(load_bundle(tiny["model"]).seg, index, cache)
     _, zh = stages.train_zone(bank, epochs=25, batch=16, lr=1e-2, seed=0, dropout=0.0)
