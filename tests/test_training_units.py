@@ -198,3 +198,58 @@ def test_joint_augment_keeps_labels_aligned():
     clip = aug.clip(np.stack([frame] * 3))
     assert clip.shape == (3, 1, 32, 32)
     assert torch.allclose(clip[0], clip[2])  # same parameters for all frames of a clip
+
+
+# ----------------------------------------------------------------------------- CVAT reader (no real data needed)
+def test_cvat_reader_on_a_made_up_task(tmp_path):
+    import json as _json
+
+    from model_training import cvat
+
+    task = tmp_path / "task_1"
+    (task / "data").mkdir(parents=True)
+    (task / "task.json").write_text(_json.dumps({"name": "clip.mp4"}))
+    (task / "data" / "manifest.jsonl").write_text(
+        '{"version":"1.1"}\n{"type":"video"}\n{"properties":{"name":"clip.mp4","resolution":[40,30],"length":5}}\n')
+    square = lambda x0, y0, x1, y1: [x0, y0, x1, y0, x1, y1, x0, y1]  # noqa: E731
+    shapes = [
+        {"type": "polygon", "frame": 0, "label": "aline", "points": square(0, 10, 39, 14)},
+        {"type": "polygon", "frame": 0, "label": "lungslidingpresent", "points": square(0, 12, 39, 16)},
+        {"type": "polygon", "frame": 0, "label": "liver", "points": square(0, 0, 5, 5)},
+        {"type": "polygon", "frame": 3, "label": "aline", "points": square(0, 20, 39, 22)},  # partial frame
+    ]
+    (task / "annotations.json").write_text(_json.dumps([{"version": 3, "tags": [], "shapes": shapes, "tracks": [
+        {"label": "bline", "shapes": [{"type": "polygon", "frame": 0, "outside": False, "points": square(20, 17, 22, 29)},
+                                      {"type": "polygon", "frame": 2, "outside": True, "points": square(0, 0, 3, 3)}]}]}]))
+    t = cvat.load_task(task)
+    assert t.size == (30, 40) and sorted(t.masks) == [0] and t.labels[0] == {1, 2, 3}
+    m = t.masks[0]
+    assert m[11, 5] == 2  # A-line only
+    assert m[13, 5] == 1  # pleural line drawn over the A-line (draw order)
+    assert m[20, 21] == 3  # B-line from a track shape
+    assert m[2, 2] == 0  # unmapped label ignored
+    assert sorted(cvat.load_task(task, partial=True).masks) == [0, 3]
+    assert cvat.find_tasks(tmp_path) == []  # no clip in data/: not listed by default
+    assert cvat.find_tasks(tmp_path, with_media=False) == [task]
+
+
+def test_maclr_term_borrows_missing_partners_from_the_training_set():
+    from lusapp.model.networks import SeverityNet
+    from model_training.features import FeatureBank, draw
+    from model_training.stages import _maclr_term
+
+    rng = np.random.default_rng(0)
+    feats = [[rng.normal(size=(3, 8)).astype(np.float32) for _ in range(2)] for _ in range(6)]
+    bank = FeatureBank([f"P{i}" for i in range(6)], ("R1", "L1"), feats, np.zeros((6, 2), np.int64),
+                       np.array([1, 1, 2, 3, 4, 4]), rng.normal(size=(6, 20)).astype(np.float32))
+    net = SeverityNet(8, 20)
+    sel = np.array([0, 1])  # two mild patients: no valid partner inside the batch
+    x, m, _, clin = draw(bank, sel, None)
+    out = net(x, m, clin)
+    loss = _maclr_term(net, bank, sel, out, rng, 30, np.arange(6))
+    from model_training import losses as L
+
+    align_only, _ = L.maclr_loss(out["u"], out["v"], torch.tensor([-1, -1]), torch.tensor([-1, -1]))
+    assert torch.isfinite(loss) and abs(loss.item() - align_only.item()) > 1e-6  # partner terms were added
+    loss.backward()
+    assert net.proj_clin.weight.grad is not None
