@@ -74,25 +74,25 @@ def ds_loss(severity_logits: torch.Tensor, severity_target: torch.Tensor, zone_l
 
 
 def maclr_loss(u: torch.Tensor, v: torch.Tensor, j: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    """L_MACLR over the batch. u, v (B, P); j, k (B,) long partner indices into the batch, -1 = none."""
-    B = u.shape[0]
-    if B == 0:
+    """L_MACLR averaged over the anchors. u, v (B, P); j, k (A,) long partner indices into the rows of u/v
+    (-1 = none). The anchors are the first A = len(j) rows (A <= B): extra rows may serve only as partners."""
+    A = int(j.shape[0])
+    if A == 0:
         return u.sum() * 0.0, {"align": 0.0, "repel": 0.0, "rank": 0.0, "n_j": 0, "n_k": 0}
     un, vn = F.normalize(u, dim=1), F.normalize(v, dim=1)
-    sim_uv = (un * vn).sum(dim=1)
-    align = 1.0 - sim_uv  # (B,)
+    ua, va = un[:A], vn[:A]
+    align = 1.0 - (ua * va).sum(dim=1)
     j = j.to(u.device)
     k = k.to(u.device)
     has_j, has_k = j >= 0, k >= 0
     jj, kk = j.clamp_min(0), k.clamp_min(0)
-    s_uvj = (un * vn[jj]).sum(dim=1)
-    s_vvj = (vn * vn[jj]).sum(dim=1)
-    s_uvk = (un * vn[kk]).sum(dim=1)
-    s_vvk = (vn * vn[kk]).sum(dim=1)
+    s_uvj = (ua * vn[jj]).sum(dim=1)
+    s_vvj = (va * vn[jj]).sum(dim=1)
+    s_uvk = (ua * vn[kk]).sum(dim=1)
+    s_vvk = (va * vn[kk]).sum(dim=1)
     zero = torch.zeros_like(align)
     repel = torch.where(has_j, s_uvj + s_vvj, zero) + torch.where(has_k, s_uvk + s_vvk, zero)
     rank = torch.where(has_j & has_k, torch.relu(s_vvk - s_vvj), zero)
-    per = align + repel + rank
-    loss = per.mean()
+    loss = (align + repel + rank).mean()
     return loss, {"align": float(align.mean().detach()), "repel": float(repel.mean().detach()),
                   "rank": float(rank.mean().detach()), "n_j": int(has_j.sum()), "n_k": int(has_k.sum())}

@@ -168,7 +168,7 @@ def run_seg(cfg: TrainConfig, store: str, cache: FrameCache, state_dir: Path, de
             start, history = int(st["epoch"]), st.get("history", [])
             log(f"[seg] resuming after epoch {start}/{cfg.seg_epochs}")
     if start >= cfg.seg_epochs:
-        return seg
+        return seg.eval()
     index = index if index is not None else build_index(store)
     if rank == 0:
         ds = SegDataset(index, cache, JointAugment(), log=log)
