@@ -61,6 +61,9 @@ def test_effective_score_prefers_the_clinician():
     (lambda d: d["zones"]["R1"]["model_score"].update(probs=[0.5, 0.5, 0.5, 0, 0]), "sums to 1.5000"),
     (lambda d: d["severity"].update(clinician_label=5), "severity.clinician_label: 5 is outside 1-4"),
     (lambda d: d["severity"].update(model_probs=[0.5, 0.5]), "severity.model_probs: has 2 values, expected 4"),
+    (lambda d: d["severity"].update(model_attention={"R1": 0.5}), "severity.model_attention: weights sum to 0.5000"),
+    (lambda d: d["severity"].update(model_attention={"R1": 1.5}), "severity.model_attention.R1: weight 1.5"),
+    (lambda d: d["severity"].update(model_attention=[1.0]), "severity.model_attention: [1.0] should be dict or null"),
 ])
 def test_validation_errors_name_the_field(change, message):
     d = _full_patient().to_dict()
@@ -68,6 +71,15 @@ def test_validation_errors_name_the_field(change, message):
     with pytest.raises(ValidationError) as info:
         Patient.from_dict(d)
     assert message in str(info.value)
+
+
+def test_assessment_attention_round_trips_and_old_documents_have_none():
+    p = _full_patient()
+    p.severity.model_attention = {"R1": 0.7, "L1": 0.3}
+    d = p.to_dict()
+    assert Patient.from_dict(d).severity.model_attention == {"R1": 0.7, "L1": 0.3}
+    del d["severity"]["model_attention"]  # written before the field existed
+    assert Patient.from_dict(d).severity.model_attention is None
 
 
 def test_scales_and_severity():

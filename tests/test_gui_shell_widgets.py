@@ -4,6 +4,7 @@ session autosave and error paths, dialogs."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -185,7 +186,8 @@ def test_severity_panel_shows_probs_binary_and_clinician(qtbot, session):
     sp = SeverityPanel(session, m)
     qtbot.addWidget(sp)
     assert not sp.assess_button.isEnabled()  # no model
-    session.apply_assessment([0.1, 0.2, 0.6, 0.1], "m-9", {}, {"R1": 1.0})
+    session.apply_assessment(SimpleNamespace(severity_probs=[0.1, 0.2, 0.6, 0.1], model_version="m-9", zone_probs={},
+                                             zone_scores={}, attention={"R1": 1.0}))
     assert sp.bars.probs() == pytest.approx([0.1, 0.2, 0.6, 0.1])
     assert "SEVERE" in sp.binary.text() and "70%" in sp.binary.text() and "m-9" in sp.assessed.text()
     sp.clin_buttons[1].click()
@@ -197,6 +199,18 @@ def test_severity_panel_shows_probs_binary_and_clinician(qtbot, session):
 
 
 # ---------------------------------------------------------------------------------------------- patient list
+def test_assessment_attention_is_saved_and_shown_again_after_reopen(qtbot, session):
+    seen: list = []
+    session.attentionChanged.connect(seen.append)
+    session.apply_assessment(SimpleNamespace(severity_probs=[0.1, 0.2, 0.3, 0.4], model_version="m-9",
+                                             zone_probs={}, zone_scores={}, attention={"R1": 0.75, "L1": 0.25}))
+    assert seen[-1] == {"R1": 0.75, "L1": 0.25}
+    assert session.save()
+    assert session.close_patient() and session.open_patient("P1")
+    assert session.attention == {"R1": 0.75, "L1": 0.25}
+    assert seen[-1] == {"R1": 0.75, "L1": 0.25}  # the zone board is bound to this signal
+
+
 def test_patient_list_import_folder_and_clips(qtbot, session, tmp_path):
     from lusapp.gui.patient_list import PatientList, assign_files
 

@@ -99,6 +99,7 @@ def test_full_workflow_survives_reopen(qtbot, env):
     assert abs(sum(s.patient.severity.model_probs) - 1) < 1e-3
     assert set(w.board._attention) == {z for z, r in s.patient.zones.items() if r.media is not None}
     assert s.patient.zones["R2"].model_score is not None
+    attention = dict(w.board._attention)
     w.severity.clin_buttons[2].click()  # clinician's final severity: severe
     assert s.patient.severity.clinician_label == 3
 
@@ -118,6 +119,7 @@ def test_full_workflow_survives_reopen(qtbot, env):
     assert p.clinical.age == 72 and p.clinical.symptoms["dyspnea"] is True and p.clinical.symptoms["fever"] is True
     assert p.severity.clinician_label == 3 and p.severity.model_probs is not None
     assert p.zones["R2"].model_score is not None
+    assert w2.board._attention == pytest.approx(attention)  # the explanation survives a reopen
     m = s2.store.load_mask("DEMO-T", "R1", edited_frame, "final")
     np.testing.assert_array_equal(m, edited)
     assert s2.store.load_mask("DEMO-T", "R1", edited_frame, "original") is not None  # the model's, kept

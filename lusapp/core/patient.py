@@ -241,11 +241,26 @@ class ZoneRecord:
                    notes=_get(d, "notes", fld, "", (str,)))
 
 
+def _check_attention(att: Any, fld: str) -> dict[str, float]:
+    """Attention weights {zone_id: weight}: weights in [0, 1] that sum to 1 (over the zones that had media)."""
+    if not isinstance(att, dict):
+        raise ValidationError(fld, f"must be an object of zone weights, not {type(att).__name__}")
+    out: dict[str, float] = {}
+    for zid, w in att.items():
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or not math.isfinite(w) or not 0.0 <= w <= 1.0:
+            raise ValidationError(f"{fld}.{zid}", f"weight {w!r} is not a number in [0, 1]")
+        out[str(zid)] = float(w)
+    if out and abs(sum(out.values()) - 1.0) > 1e-3:
+        raise ValidationError(fld, f"weights sum to {sum(out.values()):.4f}, not 1")
+    return out
+
+
 @dataclass
 class SeverityRecord:
     model_probs: list[float] | None = None  # P(mild), P(moderate), P(severe), P(critical)
     model_version: str = ""
     model_time: str = ""
+    model_attention: dict[str, float] | None = None  # per-zone attention of that assessment (its explanation)
     clinician_label: int | None = None  # 1..4
     rater: str = ""
     time: str = ""
@@ -266,6 +281,8 @@ class SeverityRecord:
             if not self.model_version:
                 raise ValidationError(f"{fld}.model_version", "must name the model version of model_probs")
             check_utc_time(self.model_time, f"{fld}.model_time")
+        if self.model_attention is not None:
+            self.model_attention = _check_attention(self.model_attention, f"{fld}.model_attention")
         if self.clinician_label is not None:
             lab = _as_int(self.clinician_label, f"{fld}.clinician_label")
             if lab not in SEVERITY_LEVELS:
@@ -277,6 +294,7 @@ class SeverityRecord:
     def to_dict(self) -> dict[str, Any]:
         return {"model_probs": list(self.model_probs) if self.model_probs is not None else None,
                 "model_version": self.model_version, "model_time": self.model_time,
+                "model_attention": dict(self.model_attention) if self.model_attention is not None else None,
                 "clinician_label": self.clinician_label, "rater": self.rater, "time": self.time}
 
     @classmethod
@@ -285,6 +303,7 @@ class SeverityRecord:
         s = cls(model_probs=_get(d, "model_probs", fld, None, (list,), allow_none=True),
                 model_version=_get(d, "model_version", fld, "", (str,)),
                 model_time=_get(d, "model_time", fld, "", (str,)),
+                model_attention=_get(d, "model_attention", fld, None, (dict,), allow_none=True),
                 clinician_label=_as_int(d.get("clinician_label"), f"{fld}.clinician_label", allow_none=True),
                 rater=_get(d, "rater", fld, "", (str,)), time=_get(d, "time", fld, "", (str,)))
         s.validate(fld)

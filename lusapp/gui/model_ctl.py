@@ -91,27 +91,3 @@ class ModelController(QObject):
         job.finished.connect(on_done)
         job.failed.connect(on_error)
         return start_job(job)
-
-
-def assessment_to_session(assessment: Any, patient) -> tuple[list[float], dict, dict]:
-    """(severity probs, {zone: ModelZoneScore}, {zone: attention}) from an engine ``Assessment``."""
-    from lusapp.core.patient import ModelZoneScore, utc_now
-
-    version = str(assessment.model_version)
-    probs = [float(p) for p in assessment.severity_probs]
-    s = sum(probs) or 1.0
-    probs = [p / s for p in probs]
-    zone_scores: dict = {}
-    now = utc_now()
-    for zid, zp in assessment.zone_probs.items():
-        if zid not in patient.zones:
-            continue
-        zprobs = [float(p) for p in zp]
-        total = sum(zprobs) or 1.0
-        zprobs = [p / total for p in zprobs]
-        expected = sum(i * p for i, p in enumerate(zprobs))
-        zone_scores[zid] = ModelZoneScore(probs=zprobs, score=int(assessment.zone_scores[zid]),
-                                          expected=min(max(expected, 0.0), len(zprobs) - 1.0),
-                                          model_version=version, time=now)
-    attention = {str(k): float(v) for k, v in assessment.attention.items()}
-    return probs, zone_scores, attention

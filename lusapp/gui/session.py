@@ -163,9 +163,9 @@ class SessionController(QObject):
         if not self.close_patient():
             return False
         self.patient = patient
-        self.attention = {}
+        self.attention = dict(patient.severity.model_attention or {})
         self.patientChanged.emit(patient)
-        self.attentionChanged.emit({})
+        self.attentionChanged.emit(self.attention)
         first = next((z.id for z in patient.protocol.zones
                       if patient.zones[z.id].media is not None), patient.protocol.zone_ids[0])
         self.set_zone(first)
@@ -196,7 +196,9 @@ class SessionController(QObject):
                 del self._pending_masks[k]
             if stale:
                 dropped.append(zid)
-            self.attention.pop(zid, None)
+            self.attention.pop(zid, None)  # the assessment no longer explains this zone's new media
+            if self.patient.severity.model_attention:
+                self.patient.severity.model_attention.pop(zid, None)
         self.patient.revision = disk.revision
         for zid in zones:
             self.dataChanged.emit(f"media:{zid}")
@@ -294,18 +296,15 @@ class SessionController(QObject):
         sev.time = utc_now() if label is not None else ""
         self.touch("severity")
 
-    def apply_assessment(self, severity_probs, model_version: str, zone_scores: dict | None = None,
-                         attention: dict[str, float] | None = None) -> None:
-        """Store the model's outputs: severity probabilities, per-zone model scores, attention (display)."""
+    def apply_assessment(self, assessment) -> None:
+        """Store an engine Assessment in the open patient: severity probabilities, per-zone model scores and
+        attention (saved with the patient, so the explanation survives a reopen)."""
         if self.patient is None:
             return
-        sev = self.patient.severity
-        sev.model_probs = [float(p) for p in severity_probs]
-        sev.model_version, sev.model_time = model_version, utc_now()
-        for zid, mzs in (zone_scores or {}).items():
-            if zid in self.patient.zones:
-                self.patient.zones[zid].model_score = mzs
-        self.attention = dict(attention or {})
+        from lusapp.model.apply import apply_assessment
+
+        apply_assessment(self.patient, assessment)
+        self.attention = dict(self.patient.severity.model_attention or {})
         self.attentionChanged.emit(self.attention)
         self.touch("severity")
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QGroupBox, QHBoxLayout, QLabel, QPr
 from lusapp.core.scales import SEVERITY_LEVELS
 from lusapp.gui import theme
 from lusapp.gui.bars import ProbBars
-from lusapp.gui.model_ctl import ModelController, assessment_to_session
+from lusapp.gui.model_ctl import ModelController
 from lusapp.gui.session import SessionController
 
 TITLES = [SEVERITY_LEVELS[i].capitalize() for i in sorted(SEVERITY_LEVELS)]
@@ -170,8 +170,7 @@ class SeverityPanel(QWidget):
             p = self.session.patient
             if p is None or p.patient_id != pid:
                 return  # the user moved on; the result belongs to another patient
-            probs, zone_scores, attention = assessment_to_session(assessment, p)
-            self.session.apply_assessment(probs, str(assessment.model_version), zone_scores, attention)
+            self.session.apply_assessment(assessment)
             took = (getattr(assessment, "timings", None) or {}).get("total_s")
             if took is not None:
                 self.assessed.setText(self.assessed.text() + f" (took {took:.1f} s)")

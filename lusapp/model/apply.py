@@ -20,8 +20,8 @@ def zone_model_scores(assessment, model_version: str, now: str | None = None) ->
 
 
 def apply_assessment(patient: Patient, assessment) -> None:
-    """Record the model's severity probabilities and per-zone model scores in ``patient`` (clinician's values
-    are never touched)."""
+    """Record the model's severity probabilities, per-zone attention and per-zone model scores in ``patient``
+    (clinician's values are never touched)."""
     now = utc_now()
     version = assessment.model_version
     probs = [float(p) for p in assessment.severity_probs]
@@ -29,6 +29,9 @@ def apply_assessment(patient: Patient, assessment) -> None:
     patient.severity.model_probs = [p / total for p in probs]
     patient.severity.model_version = version
     patient.severity.model_time = now
+    att = {str(z): min(max(float(w), 0.0), 1.0) for z, w in assessment.attention.items() if z in patient.zones}
+    total = sum(att.values())
+    patient.severity.model_attention = {z: w / total for z, w in att.items()} if total > 0 else None
     for zid, mzs in zone_model_scores(assessment, version, now).items():
         if zid in patient.zones:
             patient.zones[zid].model_score = mzs
