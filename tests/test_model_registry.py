@@ -100,3 +100,15 @@ def test_publish_copies_atomically_and_refuses_duplicates(dirs, tmp_path):
     m["version"] = "1.2.0"  # the same weights under a new version publish fine
     (src / "manifest.json").write_text(json.dumps(m))
     assert reg.publish(src).version == "1.2.0"
+
+
+def test_listing_models_and_version_do_not_import_torch():
+    """`lusapp --version` and the registry read manifests only; torch (seconds to import) loads with a model."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from lusapp.cli import main; rc = main(['--version']); "
+            "assert 'torch' not in sys.modules, 'torch imported'; sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("LUSApp ") and "model lus-staged" in proc.stdout

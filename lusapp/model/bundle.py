@@ -28,7 +28,6 @@ file and tensors whose names or shapes do not fit the architecture.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import shutil
@@ -41,17 +40,9 @@ from torch import nn
 
 from lusapp.core.errors import BundleError
 from lusapp.core.labels import CLASS_NAMES
+from lusapp.model.manifest import (BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST_NAME, PREFIXES,  # noqa: F401
+                                   REQUIRED_KEYS, WEIGHTS_NAME, parse_version, read_manifest, sha256_file)
 from lusapp.model.networks import SegNet, SeverityNet, ZoneScorer, build_modules
-
-BUNDLE_FORMAT = "lusapp-model-bundle"
-BUNDLE_FORMAT_VERSION = 1
-MANIFEST_NAME = "manifest.json"
-WEIGHTS_NAME = "weights.safetensors"
-PREFIXES = ("seg", "zone", "severity")
-
-REQUIRED_KEYS = ("format", "format_version", "name", "version", "created", "input_size", "classes", "scale_id",
-                 "architecture", "clinical_features", "training_data", "licences", "metrics", "weights_file",
-                 "weights_sha256", "parent_version")
 
 # Caller-provided fields (everything else is derived from the modules and the weights).
 DEFAULTS = {"input_size": [128, 128], "classes": list(CLASS_NAMES), "scale_id": "0-4", "clinical_features": [],
@@ -82,27 +73,6 @@ class Bundle:
     @property
     def clin_dim(self) -> int:
         return self.severity.clin_dim if self.severity is not None else len(self.manifest.get("clinical_features", []))
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def parse_version(v: str) -> tuple:
-    """'1.10.2' -> (1, 10, 2, ...) for ordering; a pre-release suffix sorts before the release."""
-    core, _, pre = str(v).partition("-")
-    parts = []
-    for p in core.split("."):
-        if not p.isdigit():
-            raise ValueError(f"not a semantic version: {v!r}")
-        parts.append(int(p))
-    while len(parts) < 3:
-        parts.append(0)
-    return (*parts, 0 if pre else 1, pre)
 
 
 def flatten_state(seg: nn.Module, zone: nn.Module | None, severity: nn.Module | None) -> dict[str, torch.Tensor]:
@@ -174,42 +144,6 @@ def save_bundle(directory: str | Path, seg: SegNet, zone: ZoneScorer | None = No
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def read_manifest(directory: str | Path) -> dict:
-    """Parse and check ``manifest.json`` (keys, types); BundleError naming the file on any problem."""
-    path = Path(directory) / MANIFEST_NAME
-    if not Path(directory).is_dir():
-        raise BundleError(directory, "model bundle folder does not exist")
-    if not path.is_file():
-        raise BundleError(path, "manifest.json is missing")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(path, f"manifest cannot be parsed ({e})") from None
-    if not isinstance(manifest, dict):
-        raise BundleError(path, "manifest is not a JSON object")
-    missing = [k for k in REQUIRED_KEYS if k not in manifest]
-    if missing:
-        raise BundleError(path, f"manifest lacks required key(s): {', '.join(missing)}")
-    if manifest["format"] != BUNDLE_FORMAT:
-        raise BundleError(path, f"not a LUSApp model bundle (format {manifest['format']!r})")
-    if not isinstance(manifest["format_version"], int) or manifest["format_version"] > BUNDLE_FORMAT_VERSION:
-        raise BundleError(path, f"bundle format version {manifest['format_version']} is newer than this app "
-                                f"supports ({BUNDLE_FORMAT_VERSION}); update LUSApp")
-    try:
-        parse_version(manifest["version"])
-    except ValueError as e:
-        raise BundleError(path, str(e)) from None
-    size = manifest["input_size"]
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(s, int) and s > 0 for s in size)):
-        raise BundleError(path, f"bad input_size {size!r}")
-    arch = manifest["architecture"]
-    if not isinstance(arch, dict) or not isinstance(arch.get("seg"), dict):
-        raise BundleError(path, "architecture lacks the 'seg' network description")
-    if Path(str(manifest["weights_file"])).name != str(manifest["weights_file"]):
-        raise BundleError(path, f"weights_file must be a plain file name, not {manifest['weights_file']!r}")
-    return manifest
 
 
 def load_bundle(directory: str | Path, verify: bool = True) -> Bundle:

@@ -15,10 +15,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lusapp.core.errors import BundleError
-from lusapp.model.bundle import MANIFEST_NAME, Bundle, load_bundle, parse_version, read_manifest, sha256_file
+from lusapp.model.manifest import MANIFEST_NAME, parse_version, read_manifest, sha256_file
 from lusapp.resources import resource, user_data_dir
+
+if TYPE_CHECKING:
+    from lusapp.model.bundle import Bundle
 
 ENV_MODELS_DIR = "LUSAPP_MODELS_DIR"
 ENV_MODEL_VERSION = "LUSAPP_MODEL_VERSION"
@@ -132,11 +136,15 @@ class ModelRegistry:
         return versions[-1]
 
     def load_active(self, pin: str | None = None) -> Bundle:
+        from lusapp.model.bundle import load_bundle  # torch: only when a model is really loaded
+
         return load_bundle(self.active(pin).path)
 
     def publish(self, bundle_dir: str | Path) -> ModelVersion:
         """Verify ``bundle_dir`` (full load) and copy it to ``user_dir/<name>-<version>/`` atomically.
         Refuses (BundleError) a version already present in either place."""
+        from lusapp.model.bundle import load_bundle
+
         src = Path(bundle_dir)
         bundle = load_bundle(src)
         name, version = bundle.name, bundle.version
