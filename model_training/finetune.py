@@ -104,7 +104,8 @@ def finetune(store: str, registry_dir=None, bundled_dir=None, holdout: float = 0
     if active.severity is not None:
         cfg.variant = active.severity.variant
         sc = active.severity.config()
-        cfg.severity_arch = {k: sc[k] for k in ("embed_dim", "attn_dim", "gated", "clin_hidden", "proj_dim", "dropout")}
+        cfg.severity_arch = {k: sc[k] for k in ("embed_dim", "attn_dim", "gated", "clin_hidden", "proj_dim", "dropout",
+                                                "instance_on_embed") if k in sc}
     dev = pick_device(device)
     new_version = bump(max((v.version for v in reg.versions()), key=parse_version, default=active.version))
     tmp = Path(tempfile.mkdtemp(prefix="lus_finetune_", dir=work_dir))

@@ -137,3 +137,25 @@ def test_instance_head_init_from_zone_scorer_and_build():
     assert zone.feat_dim == 8 and sev.variant == "maclr" and seg.feat_dim == 16
     with pytest.raises(ValueError):
         SeverityNet(8, 6, variant="nope")
+
+
+@pytest.mark.parametrize("on_embed", [False, True])
+def test_dual_supervision_reaches_the_shared_embedding_only_with_instance_on_embed(on_embed):
+    """With a frozen encoder the zone-score CE must shape what the bag is built from (h), or DS-MIL == A-MIL."""
+    zs = ZoneScorer(8)
+    net = SeverityNet(8, 6, embed_dim=8, attn_dim=8, proj_dim=8, clin_hidden=8, instance_on_embed=on_embed)
+    net.init_zone_head_from(zs)
+    f = torch.randn(1, 12, 8)
+    out = net(f, None, torch.rand(1, 6))
+    assert torch.allclose(out["zone_logits"][0, 0], zs.fc(f[0, 0]), atol=1e-6)  # starts as the stage-2 scorer
+    target = torch.randint(0, 5, (12,))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    for _ in range(2):  # the zero-initialised h-part of W_z opens the path after the first step
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(f, None, torch.rand(1, 6))["zone_logits"][0], target).backward()
+        opt.step()
+    grad = net.embed[0].weight.grad
+    assert (grad is not None and grad.abs().sum() > 0) == on_embed
+    _, _, rebuilt = build_modules({"seg": tiny_seg().config(), "zone": zs.config(), "severity": net.config()})
+    assert rebuilt.instance_on_embed == on_embed
+    rebuilt.load_state_dict(net.state_dict())  # same shapes

@@ -204,22 +204,28 @@ class SeverityNet(nn.Module):
     """Attention-MIL over zones + clinical branch; variants 'maclr', 'mil', 'clinical', 'concat'.
 
     forward(zone_feats (B, Z, D), zone_mask (B, Z) bool, clin (B, C)) -> dict with
-    ``severity_logits`` (B, 4), ``zone_logits`` (B, Z, n_scores) from the instance head W_z on the raw zone
-    features, ``attention`` (B, Z) (sums to one over present zones, zeros for a bag with no zone), ``u`` (B, P)
+    ``severity_logits`` (B, 4), ``zone_logits`` (B, Z, n_scores) from the instance head W_z, ``attention`` (B, Z) (sums to one over present zones, zeros for a bag with no zone), ``u`` (B, P)
     LUS projection of the bag and ``v`` (B, P) clinical projection. 'maclr' and 'concat' classify [u, v];
     'mil' u only; 'clinical' v only. Missing zones never influence any output.
+
+    The instance head reads the raw zone feature f_k (initialised from the stage-2 ZoneScorer). With
+    ``instance_on_embed`` it reads [f_k, h_k], h_k the zone embedding that attention and the bag share, its
+    h-part starting at zero: then the zone-score term of dual supervision trains the representation the
+    severity is computed from even when the encoder is frozen (without it, L_DS only trains W_z).
     """
 
     def __init__(self, feat_dim: int, clin_dim: int, n_classes: int = SEVERITY_CLASSES, n_scores: int = N_SCORES,
                  embed_dim: int = 64, attn_dim: int = 64, variant: str = "maclr", gated: bool = True,
-                 clin_hidden: int = 64, proj_dim: int = 64, dropout: float = 0.1):
+                 clin_hidden: int = 64, proj_dim: int = 64, dropout: float = 0.1, instance_on_embed: bool = False):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"SeverityNet: variant must be one of {VARIANTS}, not {variant!r}")
         self.feat_dim, self.clin_dim, self.n_classes, self.n_scores = int(feat_dim), int(clin_dim), int(n_classes), int(n_scores)
         self.embed_dim, self.attn_dim, self.variant, self.gated = int(embed_dim), int(attn_dim), variant, bool(gated)
         self.clin_hidden, self.proj_dim, self.dropout_p = int(clin_hidden), int(proj_dim), float(dropout)
-        self.instance_head = nn.Linear(self.feat_dim, self.n_scores)  # W_z
+        self.instance_on_embed = bool(instance_on_embed)
+        self.instance_head = nn.Linear(self.feat_dim + (self.embed_dim if self.instance_on_embed else 0),
+                                       self.n_scores)  # W_z
         self.embed = nn.Sequential(nn.Linear(self.feat_dim, self.embed_dim), nn.ReLU(inplace=True))
         self.attn_V = nn.Linear(self.embed_dim, self.attn_dim)
         self.attn_U = nn.Linear(self.embed_dim, self.attn_dim) if self.gated else None
@@ -237,12 +243,14 @@ class SeverityNet(nn.Module):
         return {"feat_dim": self.feat_dim, "clin_dim": self.clin_dim, "n_classes": self.n_classes,
                 "n_scores": self.n_scores, "embed_dim": self.embed_dim, "attn_dim": self.attn_dim,
                 "variant": self.variant, "gated": self.gated, "clin_hidden": self.clin_hidden,
-                "proj_dim": self.proj_dim, "dropout": self.dropout_p}
+                "proj_dim": self.proj_dim, "dropout": self.dropout_p, "instance_on_embed": self.instance_on_embed}
 
     @torch.no_grad()
     def init_zone_head_from(self, zone_scorer: ZoneScorer) -> None:
-        """Initialise the instance head W_z from a trained ZoneScorer's Linear (same D and n_scores)."""
-        self.instance_head.weight.copy_(zone_scorer.fc.weight)
+        """Initialise the instance head W_z from a trained ZoneScorer's Linear (same D and n_scores); the
+        embedding part of an ``instance_on_embed`` head starts at zero (same zone scores as stage 2)."""
+        self.instance_head.weight.zero_()
+        self.instance_head.weight[:, : self.feat_dim].copy_(zone_scorer.fc.weight)
         self.instance_head.bias.copy_(zone_scorer.fc.bias)
 
     def attention(self, h: torch.Tensor, zone_mask: torch.Tensor) -> torch.Tensor:
@@ -265,8 +273,8 @@ class SeverityNet(nn.Module):
         zone_mask = zone_mask.to(torch.bool)
         # missing zones are zeroed before anything reads them (even NaN/inf placeholders cannot leak)
         f = torch.where(zone_mask.unsqueeze(-1), zone_feats, torch.zeros((), dtype=zone_feats.dtype, device=zone_feats.device))
-        zone_logits = self.instance_head(f)
         h = self.embed(f)
+        zone_logits = self.instance_head(torch.cat([f, h], dim=-1) if self.instance_on_embed else f)
         attn = self.attention(h, zone_mask)
         bag = (attn.unsqueeze(-1) * h).sum(dim=1)
         u = self.proj_lus(bag)
