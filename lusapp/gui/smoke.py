@@ -1,8 +1,10 @@
-"""GUI smoke check for ``lusapp --self-test``: the main window really starts, shows the demo and paints.
+"""GUI smoke check for ``lusapp --self-test``: the main window really starts, shows a patient and paints.
 
-It runs what a clinic's first launch does (Qt, theme, main window, import of the bundled demo patient,
-model loading in its worker, masks for the zone in view) in a throw-away data folder, so the user's
-session store and settings are never touched. Raises ``RuntimeError`` naming the step that failed.
+It runs what a clinic's launch does (Qt, theme, main window, opening a store or importing the bundled demo
+patient, model loading in its worker) in a throw-away data folder, so the user's session store and settings
+are never touched. Given the self-test's store (the demo patient, assessed and saved), it also checks that
+the saved assessment reaches the window (attention on the zone board). Raises ``RuntimeError`` naming the
+step that failed.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ def _wait(app, cond, timeout_s: float, what: str) -> None:
         time.sleep(0.005)
 
 
-def smoke_window(timeout_s: float = 60.0) -> dict:
-    """Open the main window on the demo patient offscreen; returns what it saw (patient, zones, model)."""
+def smoke_window(store: str | Path | None = None, timeout_s: float = 60.0) -> dict:
+    """Open the main window offscreen on ``store`` (its first patient) or, without one, on the demo patient
+    imported into a temporary session store; returns what it saw (patient, zones, model, size)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     old = os.environ.get("LUSAPP_DATA_DIR")
     with tempfile.TemporaryDirectory(prefix="lusapp-gui-selftest-") as tmp:
         os.environ["LUSAPP_DATA_DIR"] = tmp
         try:
-            return _run(Path(tmp), timeout_s)
+            return _run(Path(tmp), store, timeout_s)
         finally:
             if old is None:
                 os.environ.pop("LUSAPP_DATA_DIR", None)
@@ -37,7 +40,7 @@ def smoke_window(timeout_s: float = 60.0) -> dict:
                 os.environ["LUSAPP_DATA_DIR"] = old
 
 
-def _run(tmp: Path, timeout_s: float) -> dict:
+def _run(tmp: Path, store: str | Path | None, timeout_s: float) -> dict:
     from PySide6.QtCore import QSettings
 
     from lusapp.gui.app import _make_app, build_window, open_target
@@ -53,10 +56,13 @@ def _run(tmp: Path, timeout_s: float) -> dict:
     window.model.engineChanged.connect(loaded.append)
     try:
         window.show()
-        open_target(window, None)
-        _wait(app, lambda: window.session.patient is not None or errors, timeout_s, "the demo patient to open")
+        open_target(window, str(store) if store else None)
+        _wait(app, lambda: window.session.patient is not None or errors, timeout_s, "the patient to open")
         if errors:
             raise RuntimeError(f"GUI self-test: {errors[0]}")
+        saved = window.session.patient.severity.model_attention
+        if saved and window.session.attention != saved:
+            raise RuntimeError("GUI self-test: the saved assessment's attention did not reach the window")
         window.start_model_loading(0)
         _wait(app, lambda: loaded or failed, timeout_s, "the model to load")
         if failed:
