@@ -55,10 +55,17 @@ t1=$(date +%s)
 rm -rf dist/lusapp
 PYTHONPATH="$ROOT" "$PY" -m PyInstaller --noconfirm --log-level WARN \
   --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/lusapp.spec
+# libtorch_cpu ships with its full symbol table (~90 of its 430 MB); the dynamic symbols that loading needs
+# stay. Only torch: PyInstaller's strip=True would strip every library (Qt, OpenBLAS) for ~10 MB more.
+lt=dist/lusapp/_internal/torch/lib/libtorch_cpu.so
+if command -v strip >/dev/null && [ -f "$lt" ]; then
+  before=$(du -m "$lt" | cut -f1); strip --strip-unneeded "$lt"; echo "build.sh: stripped libtorch_cpu.so ${before} -> $(du -m "$lt" | cut -f1) MB"
+fi
 t2=$(date +%s)
 echo "build.sh: venv $((t1 - t0)) s, pyinstaller $((t2 - t1)) s"
 echo "build.sh: bundle size $(du -sh dist/lusapp | cut -f1) (dist/lusapp)"
-echo "build.sh: compressed estimate $(tar czf - -C dist lusapp | wc -c | awk '{printf "%.0f MB", $1/1e6}') (tar.gz)"
+# LZMA is what ships: Inno Setup's solid LZMA2 on Windows, tar.xz on Linux (tar.gz is ~100 MB larger)
+echo "build.sh: compressed $(tar cf - -C dist lusapp | xz -6 -T2 | wc -c | awk '{printf "%.0f MB", $1/1e6}') (tar.xz -6; target <= 300 MB)"
 
 [ "$SELF_TEST" = 1 ] || exit 0
 
