@@ -73,3 +73,18 @@ def test_build_outputs_are_git_ignored():
     paths = ["build/venv/bin/python", "build/pyinstaller/x", "dist/lusapp/lusapp", "dist/LUSApp-Setup.exe"]
     result = subprocess.run(["git", "check-ignore", *paths], cwd=REPO, capture_output=True, text=True)
     assert result.stdout.split() == paths
+
+
+def test_app_icon_is_bundled_for_window_exe_and_installer(qtbot):
+    from PIL import Image
+
+    from lusapp.gui.app import _make_app
+    from lusapp.resources import resource
+
+    ico = Image.open(resource("icons", "lusapp.ico"))
+    assert {(16, 16), (32, 32), (48, 48), (256, 256)} <= set(ico.info["sizes"])
+    assert Image.open(resource("icons", "lusapp.png")).size == (256, 256)
+    assert not _make_app([]).windowIcon().isNull()
+    spec = (resource().parent / "packaging" / "lusapp.spec").read_text()
+    iss = (resource().parent / "packaging" / "windows" / "lusapp.iss").read_text()
+    assert '"icons", "lusapp.ico"' in spec and "SetupIconFile=..\\..\\resources\\icons\\lusapp.ico" in iss

@@ -46,6 +46,11 @@ def _make_app(argv: list[str]):
     from lusapp import __version__
 
     app.setApplicationVersion(__version__)
+    from PySide6.QtGui import QIcon
+
+    icon = resource("icons", "lusapp.png")
+    if icon.is_file():  # title bar, task bar, Alt-Tab (the Windows exe's own icon comes from lusapp.ico)
+        app.setWindowIcon(QIcon(str(icon)))
     theme.apply(app)
     return app
 

@@ -31,6 +31,8 @@ ArchitecturesInstallIn64BitMode=x64compatible
 MinVersion=10.0
 WizardStyle=modern
 UninstallDisplayIcon={app}\lusapp.exe
+; The icon of the setup exe itself (the installed exe carries the same icon, set by the spec).
+SetupIconFile=..\..\resources\icons\lusapp.ico
 UninstallDisplayName=LUSApp {#AppVersion}
 CloseApplications=yes
 
