@@ -184,6 +184,13 @@ def markdown(full: dict, title: str) -> str:
                 lines.append(f"| {name} | {_fmt(v['dice'])} | {_fmt(v['iou'])} | {_fmt(v['precision'])} | "
                              f"{_fmt(v['recall'])} | {_fmt(v['hit_ratio_50'])} | {v['gt_instances']} |")
             lines.append("")
+            rows = [(n, v) for n, v in sg["per_class"].items() if "line_recall" in v]
+            if rows:
+                lines += ["Lines found at the annotated depth, column by column (independent of the band's thickness):",
+                          "", "| pattern | line recall (annotated columns found) | line precision (predicted columns right) |",
+                          "|---|---|---|"]
+                lines += [f"| {n} | {_fmt(v['line_recall'])} | {_fmt(v['line_precision'])} |" for n, v in rows]
+                lines.append("")
     return "\n".join(lines)
 
 

@@ -86,8 +86,19 @@ def zone_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict:
 
 
 # ----------------------------------------------------------------------------- segmentation
+LINE_CLASSES = (1, 2)  # pleural line, A-line: horizontal lines
+LINE_TOLERANCE = 0.02  # of the frame height, around the annotated band
+
+
 class SegAccumulator:
-    """Accumulates pooled pixel counts and per-frame hits for the four pattern classes."""
+    """Accumulates pooled pixel counts and per-frame hits for the four pattern classes.
+
+    For the horizontal line classes it also counts, column by column, whether the line is found at the
+    annotated depth: ``line_recall`` = share of the annotated columns where the prediction has a pixel of the
+    class inside the annotated band (+- ``LINE_TOLERANCE`` of the height), ``line_precision`` = share of the
+    predicted columns whose pixels are in the band. Unlike Dice these do not depend on how thick a band the
+    annotator drew around the line (real CVAT polygons are bands several times the line's thickness).
+    """
 
     def __init__(self, classes: Iterable[int] = PATTERNS):
         self.classes = tuple(classes)
@@ -98,6 +109,7 @@ class SegAccumulator:
         self.hits = {c: 0 for c in self.classes}
         self.frames = 0
         self.pred_frames = {c: 0 for c in self.classes}
+        self.line = {c: [0, 0, 0, 0] for c in self.classes if c in LINE_CLASSES}  # gt cols, found, pred cols, right
 
     def add(self, gt: np.ndarray, pred: np.ndarray) -> None:
         if gt.shape != pred.shape:
@@ -117,6 +129,23 @@ class SegAccumulator:
                 self.instances[c] += 1
                 if tp / (tp + fp + fn) >= 0.5:
                     self.hits[c] += 1
+            if c in self.line:
+                self._add_line(c, g, p)
+
+    def _add_line(self, c: int, g: np.ndarray, p: np.ndarray) -> None:
+        h = g.shape[0]
+        tol = max(1, int(round(LINE_TOLERANCE * h)))
+        gcols, pcols = g.any(axis=0), p.any(axis=0)
+        first = np.argmax(g, axis=0) - tol
+        last = h - 1 - np.argmax(g[::-1], axis=0) + tol
+        rows = np.arange(h)[:, None]
+        inside = p & (rows >= first) & (rows <= last) & gcols
+        outside = p & ~((rows >= first) & (rows <= last) & gcols)
+        acc = self.line[c]
+        acc[0] += int(gcols.sum())
+        acc[1] += int((inside.any(axis=0) & gcols).sum())
+        acc[2] += int(pcols.sum())
+        acc[3] += int((pcols & ~outside.any(axis=0)).sum())
 
     def result(self) -> dict:
         per = {}
@@ -127,6 +156,9 @@ class SegAccumulator:
                 "precision": _div(tp, tp + fp), "recall": _div(tp, tp + fn),
                 "hit_ratio_50": _div(self.hits[c], self.instances[c]), "gt_instances": self.instances[c],
                 "frames_with_prediction": self.pred_frames[c]}
+            if c in self.line:
+                gc, found, pc, right = self.line[c]
+                per[CLASS_NAMES[c]].update(line_recall=_div(found, gc), line_precision=_div(right, pc))
         ious = [v["iou"] for v in per.values() if v["iou"] is not None]
         dices = [v["dice"] for v in per.values() if v["dice"] is not None]
         return {"frames": self.frames, "per_class": per, "miou": float(np.mean(ious)) if ious else None,

@@ -152,6 +152,23 @@ def test_seg_metrics_hand_computed():
     assert r2["per_class"]["b_line"]["hit_ratio_50"] == 0.5
 
 
+def test_line_metrics_ignore_band_thickness_but_not_depth_or_extent():
+    gt = np.zeros((100, 10), np.uint8)
+    gt[40:60, :] = 1  # an annotator's thick band around the pleural line, all 10 columns
+    thin = np.zeros_like(gt)
+    thin[50, :6] = 1  # a thin line in the band, found over 6 of the 10 columns
+    thin[90, 8] = 1  # and one column with a stray pixel far below the band
+    r = metrics.seg_metrics([gt], [thin], classes=(1,))["per_class"]["pleural_line"]
+    assert r["dice"] < 0.5  # Dice punishes the thickness convention...
+    assert r["line_recall"] == pytest.approx(6 / 10)  # ...line recall does not
+    assert r["line_precision"] == pytest.approx(6 / 7)
+    deep = np.zeros_like(gt)
+    deep[80, :] = 1  # at the wrong depth (A-line confusion): nothing found
+    r = metrics.seg_metrics([gt], [deep], classes=(1,))["per_class"]["pleural_line"]
+    assert r["line_recall"] == 0.0 and r["line_precision"] == 0.0
+    assert "line_recall" not in metrics.seg_metrics([gt], [deep], classes=(3,))["per_class"]["b_line"]
+
+
 def test_betainc_and_ttest_against_known_values():
     assert metrics.betainc_reg(2, 3, 0.4) == pytest.approx(0.5248, abs=1e-4)  # 1 - sum binomial, hand value
     assert metrics.betainc_reg(1, 1, 0.3) == pytest.approx(0.3)
