@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lusapp.io import open_media
@@ -69,3 +70,7 @@ def test_overcounting_container_is_corrected_on_reading_the_end():
         assert clip.n_frames < declared and clip.frame_count_verified
         assert any("decodable" in n for n in clip.notes)
         assert clip.read(clip.n_frames - 1).shape == last.shape
+        # indices planned from the declared count (e.g. 30 frames sampled for assessment) keep working
+        np.testing.assert_array_equal(clip.read(declared - 1), clip.read(clip.n_frames - 1))
+        with pytest.raises(IndexError):
+            clip.read(declared)

@@ -62,6 +62,8 @@ class Clip:
                  is_color: bool, pixel_spacing_mm: tuple[float, float] | None = None):
         self.path = str(path)
         self.n_frames = int(n_frames)
+        #: What the container promised; frames in [n_frames, declared_frames) after a correction read as the last.
+        self.declared_frames = int(n_frames)
         self.width = int(width)
         self.height = int(height)
         self.fps = float(fps) if fps else None
@@ -98,6 +100,8 @@ class Clip:
         i = int(i)
         if i < 0:
             i += self.n_frames
+        if self.n_frames <= i < self.declared_frames:
+            return self.n_frames - 1  # promised by the container, not in the stream: the last frame, as on first hit
         if not 0 <= i < self.n_frames:
             raise IndexError(f"{self.path}: frame {i} out of range 0..{self.n_frames - 1}")
         return i
