@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "model_training.evaluate:main",
     "ablate": "model_training.ablate:main",
     "finetune": "model_training.finetune:main",
+    "pocus": "model_training.pocus_check:main",
 }
 
 
