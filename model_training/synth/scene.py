@@ -203,7 +203,12 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
     visible = shadow  # lung content seen only through the intercostal window
     # --- aerated lung and A-lines --------------------------------------------------------------------------
     below = zz > dp[None, :]
-    haze = (rng.uniform(0.06, 0.14) * np.exp(-(zz - dp[None, :]) / rng.uniform(5.0, 12.0)) * below).astype(np.float32)
+    # Aerated lung is not black on real scanners: a diffuse grey speckle haze (reverberation under the pleura),
+    # from faint to about half a B-line's brightness, patchy across the window. Without its bright end a
+    # network learns "bright under the pleura = B-line" and marks every real normal lung (measured on POCUS).
+    haze_lat = np.clip(1.0 + smooth_curve(rng, nb, nb / 6, 0.35), 0.5, 1.5)[None, :]
+    haze = (np.exp(rng.uniform(np.log(0.06), np.log(0.55))) * haze_lat * np.exp(-(zz - dp[None, :]) / rng.uniform(4.0, 14.0))
+            * below).astype(np.float32)
     alines = np.zeros((ns, nb), np.float32)
     labels = np.zeros((ns, nb), np.uint8)
     orders: list[int] = []
