@@ -35,8 +35,8 @@ RECIPES = {
     # the bundled v1 model (docs/model-card.md); stores from model_training/recipes/v1.sh
     "v1": {"seg_epochs": 12, "seg_samples": 1024, "seg_batch": 16, "zone_epochs": 40, "patient_epochs": 60,
            "severity_arch": {"embed_dim": 32, "attn_dim": 32, "proj_dim": 32, "clin_hidden": 32, "dropout": 0.3}},
-    # v1.1: v1 whose stage-3 instance head also reads the shared zone embedding, so dual supervision shapes it
-    "v1.1": {"seg_epochs": 12, "seg_samples": 1024, "seg_batch": 16, "zone_epochs": 40, "patient_epochs": 60,
+    # v1-dsembed: v1 whose stage-3 instance head also reads the shared zone embedding, so dual supervision shapes it
+    "v1-dsembed": {"seg_epochs": 12, "seg_samples": 1024, "seg_batch": 16, "zone_epochs": 40, "patient_epochs": 60,
              "severity_arch": {"embed_dim": 32, "attn_dim": 32, "proj_dim": 32, "clin_hidden": 32, "dropout": 0.3,
                                "instance_on_embed": True}},
     "tiny": {"seg_epochs": 2, "seg_samples": 32, "seg_batch": 8, "zone_epochs": 5, "patient_epochs": 5,

@@ -23,3 +23,7 @@ fi
 "$PY" -m model_training evaluate --store "$W/test_store" --model "$W/lus-staged-1.1.0" --out "$W/eval" --cvat \
     --cache-dir "$W/cache" --update-manifest
 "$PY" -m model_training pocus --model "$W/lus-staged-1.1.0" --out "$W/pocus"   # real clips, evaluation only (skips when absent)
+# the bundled copy: manifest with data description, licences, recipe, generator commit, real-clip check
+"$PY" model_training/recipes/publish.py "$W/lus-staged-1.1.0" "$W/published/lus-staged-1.1.0" \
+    --generator-commit "$GEN_COMMIT" --recipe "bash model_training/recipes/v1_1.sh" \
+    $( [ -f "$W/pocus/pocus_check.json" ] && echo --pocus "$W/pocus/pocus_check.json" )
