@@ -82,6 +82,17 @@ def test_assessment_attention_round_trips_and_old_documents_have_none():
     assert Patient.from_dict(d).severity.model_attention is None
 
 
+def test_replacing_a_zones_media_drops_its_attention_and_keeps_the_rest_valid():
+    p = _full_patient()
+    p.severity.model_attention = {"R1": 0.5, "L1": 0.3, "R2": 0.2}
+    p.severity.forget_attention("R1")
+    assert p.severity.model_attention == pytest.approx({"L1": 0.6, "R2": 0.4})
+    Patient.from_dict(p.to_dict())  # still a valid document (weights sum to 1)
+    p.severity.forget_attention("L1")
+    p.severity.forget_attention("R2")
+    assert p.severity.model_attention is None
+
+
 def test_scales_and_severity():
     assert SCALE_0_4.values == (0, 1, 2, 3, 4) and SCALE_0_3.values == (0, 1, 2, 3)
     assert "consolidation" in SCALE_0_4.level(4).description.lower()

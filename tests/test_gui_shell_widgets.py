@@ -211,6 +211,19 @@ def test_assessment_attention_is_saved_and_shown_again_after_reopen(qtbot, sessi
     assert seen[-1] == {"R1": 0.75, "L1": 0.25}  # the zone board is bound to this signal
 
 
+def test_new_clip_in_an_assessed_zone_drops_its_attention_and_still_saves(qtbot, session, tmp_path):
+    session.apply_assessment(SimpleNamespace(severity_probs=[0.1, 0.2, 0.3, 0.4], model_version="m-9",
+                                             zone_probs={}, zone_scores={}, attention={"R1": 0.75, "L1": 0.25}))
+    assert session.save()
+    src = make_patient_folder(tmp_path / "src", pid="X", clips=("R1",), stills=())
+    session.import_media({"R1": src / "R1.mp4"})
+    qtbot.waitUntil(lambda: session.patient.zones["R1"].media is not None and not session.busy, timeout=15000)
+    assert session.attention == pytest.approx({"L1": 1.0})
+    session.set_clinician_severity(2)
+    assert session.save(), session.errors
+    assert session.store.load_patient("P1").severity.model_attention == pytest.approx({"L1": 1.0})
+
+
 def test_patient_list_import_folder_and_clips(qtbot, session, tmp_path):
     from lusapp.gui.patient_list import PatientList, assign_files
 

@@ -275,6 +275,15 @@ class SeverityRecord:
     def effective_label(self) -> int | None:
         return self.clinician_label if self.clinician_label is not None else self.model_label
 
+    def forget_attention(self, zone_id: str) -> None:
+        """A zone's media changed: its attention no longer explains anything. The other zones keep their
+        relative weights (renormalised to sum to 1); none left -> None."""
+        if not self.model_attention or zone_id not in self.model_attention:
+            return
+        rest = {z: w for z, w in self.model_attention.items() if z != zone_id}
+        total = sum(rest.values())
+        self.model_attention = {z: w / total for z, w in rest.items()} if total > 0 else None
+
     def validate(self, fld: str = "severity") -> None:
         if self.model_probs is not None:
             self.model_probs = _check_probs(self.model_probs, len(SEVERITY_LEVELS), f"{fld}.model_probs")

@@ -196,9 +196,9 @@ class SessionController(QObject):
                 del self._pending_masks[k]
             if stale:
                 dropped.append(zid)
-            self.attention.pop(zid, None)  # the assessment no longer explains this zone's new media
-            if self.patient.severity.model_attention:
-                self.patient.severity.model_attention.pop(zid, None)
+            self.patient.severity.forget_attention(zid)  # the assessment does not explain the new media
+        self.attention = dict(self.patient.severity.model_attention or {})
+        self.attentionChanged.emit(self.attention)
         self.patient.revision = disk.revision
         for zid in zones:
             self.dataChanged.emit(f"media:{zid}")
