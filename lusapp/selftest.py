@@ -51,7 +51,7 @@ def _core_checks(timings: dict, info: dict, tmp: Path) -> None:
         from lusapp.model.registry import ModelRegistry
         from lusapp.store import Store
 
-        timings["imports_s"] = time.perf_counter() - t  # torch, OpenCV, scipy (the demo import runs meanwhile)
+        timings["imports_s"] = time.perf_counter() - t  # torch and OpenCV (the demo import runs meanwhile)
         t = time.perf_counter()
         registry = ModelRegistry()
         bundle = registry.load_active()

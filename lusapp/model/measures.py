@@ -1,4 +1,4 @@
-"""Quantitative measures of a pattern mask and the rule-based zone score (numpy + scipy/scikit-image).
+"""Quantitative measures of a pattern mask and the rule-based zone score (numpy only: imported with the model).
 
 Frame measures (``frame_measures(mask, spacing_mm)``; mask = uint8 label map, lusapp.core.labels):
 
@@ -39,8 +39,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
-from scipy.signal import find_peaks
 
 from lusapp.core.labels import A_LINE, B_LINE, CONSOLIDATION, PLEURAL_LINE
 
@@ -117,6 +115,56 @@ def _pleura(mask: np.ndarray):
     return cols, float(np.median(extent)), irregularity, last
 
 
+def find_peaks(x: np.ndarray, height: float, distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """(peak indices, their prominences) of a 1-D profile: ``scipy.signal.find_peaks(x, height=height,
+    distance=distance, prominence=0)`` step for step (plateau midpoints, height, then distance by priority, then
+    prominence), so that importing the app's model does not pay scipy.signal's 0.7 s import for one function.
+    tests/test_model_measures.py checks it against scipy on random profiles."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    peaks = []
+    i = 1
+    while i < n - 1:  # local maxima; a flat top counts once, at its middle
+        if x[i - 1] < x[i]:
+            ahead = i + 1
+            while ahead < n - 1 and x[ahead] == x[i]:
+                ahead += 1
+            if x[ahead] < x[i]:
+                peaks.append((i + ahead - 1) // 2)
+                i = ahead
+        i += 1
+    pk = np.array([p for p in peaks if x[p] >= height], dtype=np.intp)
+    if distance > 1 and len(pk) > 1:  # higher peaks first remove lower ones closer than ``distance``
+        keep = np.ones(len(pk), bool)
+        order = np.argsort(x[pk])
+        for j in order[::-1]:
+            if not keep[j]:
+                continue
+            k = j - 1
+            while k >= 0 and pk[j] - pk[k] < distance:
+                keep[k] = False
+                k -= 1
+            k = j + 1
+            while k < len(pk) and pk[k] - pk[j] < distance:
+                keep[k] = False
+                k += 1
+        pk = pk[keep]
+    prom = np.empty(len(pk))
+    for m, p in enumerate(pk):  # prominence: height above the higher of the two lowest points before a higher peak
+        lo = p
+        left_min = x[p]
+        while lo >= 0 and x[lo] <= x[p]:
+            left_min = min(left_min, x[lo])
+            lo -= 1
+        hi = p
+        right_min = x[p]
+        while hi < n and x[hi] <= x[p]:
+            right_min = min(right_min, x[hi])
+            hi += 1
+        prom[m] = x[p] - max(left_min, right_min)
+    return pk, prom
+
+
 def _b_lines(mask: np.ndarray) -> tuple[int, np.ndarray]:
     """(number of distinct B-lines from the column profile, bool per column: holds a B-line)."""
     h, w = mask.shape
@@ -125,11 +173,10 @@ def _b_lines(mask: np.ndarray) -> tuple[int, np.ndarray]:
     on = profile >= min_len
     if not on.any():
         return 0, on
-    smooth = uniform_filter1d(profile, size=3, mode="constant") if w >= 30 else profile
+    smooth = np.convolve(profile, np.full(3, 1 / 3), mode="same") if w >= 30 else profile  # 3-column mean
     padded = np.concatenate([[0.0], smooth, [0.0]])
-    peaks, props = find_peaks(padded, height=min_len, distance=max(1, int(round(B_MIN_SEPARATION * w))),
-                              prominence=0.0)
-    keep = props["prominences"] >= B_MIN_PROMINENCE * props["peak_heights"]
+    peaks, prominences = find_peaks(padded, height=min_len, distance=max(1, int(round(B_MIN_SEPARATION * w))))
+    keep = prominences >= B_MIN_PROMINENCE * padded[peaks]
     return max(int(keep.sum()), 1), on
 
 
