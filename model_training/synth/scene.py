@@ -204,11 +204,10 @@ def build_scene(c: ZoneContent, p: ClipParams, g: Geometry, rng: np.random.Gener
     # --- aerated lung and A-lines --------------------------------------------------------------------------
     below = zz > dp[None, :]
     # Aerated lung is not black on real scanners: a diffuse grey speckle haze (reverberation under the pleura),
-    # from faint to nearly a B-line's brightness, patchy across the window, fading within a few cm (B-lines do not
-    # fade). Without its bright end a network learns "bright under the pleura = B-line" and marks every real normal
-    # lung (measured on POCUS).
+    # from faint to about half a B-line's brightness, patchy across the window. Without its bright end a
+    # network learns "bright under the pleura = B-line" and marks every real normal lung (measured on POCUS).
     haze_lat = np.clip(1.0 + smooth_curve(rng, nb, nb / 6, 0.35), 0.5, 1.5)[None, :]
-    haze = (np.exp(rng.uniform(np.log(0.06), np.log(0.8))) * haze_lat * np.exp(-(zz - dp[None, :]) / rng.uniform(1.5, 5.0))
+    haze = (np.exp(rng.uniform(np.log(0.06), np.log(0.55))) * haze_lat * np.exp(-(zz - dp[None, :]) / rng.uniform(4.0, 14.0))
             * below).astype(np.float32)
     alines = np.zeros((ns, nb), np.float32)
     labels = np.zeros((ns, nb), np.uint8)
