@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+#: Longest message part echoed back (a refused 100 MB string must not come back as a 100 MB message).
+MAX_ECHO = 300
+
+
+def shorten(text: str, limit: int = MAX_ECHO) -> str:
+    """``text`` cut to about ``limit`` characters (middle elided), printable whatever it holds."""
+    text = str(text)
+    if len(text) > limit:
+        keep = max(8, limit // 2 - 8)
+        text = f"{text[:keep]} ...[{len(text) - 2 * keep} characters]... {text[-keep:]}"
+    return text
+
+
+def display_path(path: str | Path) -> str:
+    """A file name fit for a message: undecodable bytes (non-UTF-8 names) shown as U+FFFD, long names cut."""
+    try:
+        text = os.fsencode(path).decode("utf-8", "replace") if isinstance(path, (str, Path)) else str(path)
+    except (TypeError, ValueError):
+        text = str(path)
+    return shorten(text, 2 * MAX_ECHO)
 
 
 class LusError(Exception):
@@ -12,15 +34,15 @@ class LusError(Exception):
 class ValidationError(LusError, ValueError):
     def __init__(self, field: str, message: str):
         self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+        self.message = shorten(message, 2 * MAX_ECHO)
+        super().__init__(f"{display_path(field)}: {self.message}")
 
 
 class _PathError(LusError):
     def __init__(self, path: str | Path, reason: str):
         self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        self.reason = shorten(reason, 2 * MAX_ECHO)
+        super().__init__(f"{display_path(self.path)}: {self.reason}")
 
 
 class ReadError(_PathError):
@@ -65,6 +87,14 @@ class DamagedDocument(StoreError):
 
 class SchemaTooNew(StoreError):
     pass
+
+
+class StoreReadOnly(StoreError):
+    """The store cannot be written (read-only folder or medium, no permission): open it read-only to view it."""
+
+
+class StoreFull(StoreError):
+    """The disk (or a file-size limit) refused a write; nothing half-written is kept."""
 
 
 class BundleError(_PathError):

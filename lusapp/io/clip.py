@@ -8,6 +8,7 @@ may draw on them freely.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -16,9 +17,48 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-#: Limits for one frame; larger media raise TooLarge before any decoding.
+#: Limits for one frame; larger media raise TooLarge before any decoding (ultrasound frames are ~1000 px a
+#: side; 2**26 pixels is a 8192 x 8192 frame; a 16-bit one is mapped to 8 bits in row blocks).
 MAX_SIDE = 16384
-MAX_PIXELS = 2**28
+MAX_PIXELS = 2**26
+#: Largest media file accepted (a clip of a few minutes is well below; DICOM cine loops can be large).
+MAX_FILE_BYTES = 8 * 2**30
+#: Largest still image file read into memory for decoding.
+MAX_STILL_BYTES = 512 * 2**20
+
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))  # OpenCV's own decoder limit, same bound
+
+
+def read_limited(path: str, limit: int = MAX_STILL_BYTES) -> np.ndarray:
+    """The bytes of a (still image) file as uint8, refusing files above ``limit``."""
+    from lusapp.core.errors import TooLarge
+
+    size = os.path.getsize(path)
+    if size > limit:
+        raise TooLarge(path, f"image file is {size} bytes, above the {limit} byte limit")
+    return np.fromfile(path, dtype=np.uint8)
+
+
+def opencv_path(path: str) -> tuple[str, int | None]:
+    """A name under which OpenCV/FFmpeg can open ``path``, and an fd to close when done (or None).
+
+    OpenCV converts file names to UTF-8 and crashes (SIGSEGV) on names that are not valid UTF-8 (Python
+    holds their bytes as surrogates). Such a file is opened here and handed over as ``/proc/self/fd/N``."""
+    try:
+        path.encode("utf-8")
+        return path, None
+    except UnicodeEncodeError:
+        pass
+    from lusapp.core.errors import UnreadableFile
+
+    if not os.path.isdir("/proc/self/fd"):
+        raise UnreadableFile(path, "file name is not valid UTF-8 and cannot be opened by the video decoder; "
+                                   "rename the file")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot open: {exc.strerror or exc}") from None
+    return f"/proc/self/fd/{fd}", fd
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
@@ -42,14 +82,28 @@ def scale_to_uint8(img: np.ndarray, low: float | None = None, high: float | None
     """Linear map of any numeric array to uint8; returns (array, {'source', 'low', 'high'} or None)."""
     if img.dtype == np.uint8:
         return img, None
-    data = img.astype(np.float64)
-    finite = data[np.isfinite(data)]
-    lo = float(finite.min()) if low is None and finite.size else float(low or 0.0)
-    hi = float(finite.max()) if high is None and finite.size else float(high if high is not None else 1.0)
+    if np.issubdtype(img.dtype, np.integer) or img.dtype == np.bool_:
+        finite_min = float(img.min()) if img.size else None
+        finite_max = float(img.max()) if img.size else None
+    else:
+        ok = np.isfinite(img)
+        any_ok = bool(ok.any())
+        finite_min = float(img[ok].min()) if any_ok else None
+        finite_max = float(img[ok].max()) if any_ok else None
+    lo = finite_min if low is None and finite_min is not None else float(low or 0.0)
+    hi = finite_max if high is None and finite_max is not None else float(high if high is not None else 1.0)
     if hi <= lo:
         hi = lo + 1.0
-    out = np.clip((np.nan_to_num(data, nan=lo) - lo) * (255.0 / (hi - lo)), 0, 255)
-    return np.rint(out).astype(np.uint8), {"source": str(img.dtype), "low": lo, "high": hi}
+    out = np.empty(img.shape, np.uint8)
+    rows = max(1, (1 << 22) // max(1, img[0].size if img.ndim > 1 else 1))  # ~32 MB of float64 at a time
+    for r in range(0, img.shape[0] if img.ndim else 1, rows):
+        data = img[r:r + rows].astype(np.float64) if img.ndim else img.astype(np.float64)
+        block = np.clip((np.nan_to_num(data, nan=lo) - lo) * (255.0 / (hi - lo)), 0, 255)
+        if img.ndim:
+            out[r:r + rows] = np.rint(block)
+        else:
+            out[...] = np.rint(block)
+    return out, {"source": str(img.dtype), "low": lo, "high": hi}
 
 
 class Clip:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,9 @@ class DicomClip(Clip):
             from lusapp.core.errors import UnreadableFile
             raise UnreadableFile(path, f"cannot open: {exc.strerror or exc}") from None
         try:
-            ds = pydicom.dcmread(self._fh, stop_before_pixels=True, force=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(self._fh, stop_before_pixels=True, force=True)
             self._pixel_elem = _pixel_element(self._fh)
             self._check(path, ds)
             meta = self._geometry(path, ds)
@@ -116,6 +119,8 @@ class DicomClip(Clip):
         super().__init__(path, n_frames=frames, width=cols, height=rows, fps=fps,
                          is_color=self._is_color_src, pixel_spacing_mm=spacing)
         self.region_hint = box
+        if getattr(self, "_frames_note", None):
+            self.notes.append(self._frames_note)
         try:
             first = self._decode_raw(0)
         except BaseException:
@@ -147,7 +152,11 @@ class DicomClip(Clip):
 
     def _geometry(self, path: str, ds):
         rows, cols = int(ds.Rows), int(ds.Columns)
-        frames = int(_float(ds.get("NumberOfFrames")) or 1)
+        declared_nf = _float(ds.get("NumberOfFrames"))
+        frames = int(declared_nf or 1)
+        if declared_nf is not None and declared_nf <= 0:
+            frames = 1
+            self._frames_note = f"NumberOfFrames is {declared_nf:g}"
         spp = int(ds.get("SamplesPerPixel", 1) or 1)
         photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
         if rows <= 0 or cols <= 0 or frames <= 0:
@@ -162,6 +171,11 @@ class DicomClip(Clip):
             if photometric == "YBR_FULL_422":
                 need = need * 2 // 3
             if length is not None and length != 0xFFFFFFFF and tell is not None:
+                per_frame = need // max(frames, 1)
+                if getattr(self, "_frames_note", None) and per_frame > 0 and length >= 2 * per_frame:
+                    frames = int(length // per_frame)  # the header's count is wrong: read what the data holds
+                    need = per_frame * frames
+                    self._frames_note += f"; the pixel data holds {frames} frames, all are read"
                 if tell + length > os.fstat(self._fh.fileno()).st_size:
                     raise TruncatedFile(path, f"pixel data is cut short: {length} bytes declared, file ends first")
                 if length < need:
@@ -180,7 +194,10 @@ class DicomClip(Clip):
     def _decode_raw(self, i: int) -> np.ndarray:
         try:
             self._fh.seek(0)
-            arr = pixel_array(self._fh, index=i)
+            extra = {"number_of_frames": self.n_frames} if getattr(self, "_frames_note", None) else {}
+            with warnings.catch_warnings():  # pydicom warns about header values this reader already handles
+                warnings.simplefilter("ignore")
+                arr = pixel_array(self._fh, index=i, **extra)
             if self._photometric == "PALETTE COLOR":
                 arr = apply_color_lut(arr, self._ds)
         except Exception as exc:  # noqa: BLE001 - decoder plugins raise anything

@@ -18,7 +18,7 @@ import cv2
 
 from lusapp.core.errors import (NotAnImage, ReadError, TooLarge, TruncatedFile, UnreadableFile, UnsupportedFormat,
                                 ZeroFrames)
-from lusapp.io.clip import MAX_PIXELS, MAX_SIDE, Clip, has_colour, scale_to_uint8
+from lusapp.io.clip import MAX_FILE_BYTES, MAX_PIXELS, MAX_SIDE, Clip, has_colour, read_limited, scale_to_uint8
 from lusapp.io.sniff import (DICOM_EXTS, STILL_EXTS, STILL_FORMATS, VIDEO_EXTS, VIDEO_FORMATS, container_truncation,
                              image_header_size, looks_like_text, sniff)
 
@@ -28,23 +28,35 @@ SUPPORTED_EXTENSIONS = sorted(VIDEO_EXTS | STILL_EXTS | (DICOM_EXTS - {""}))
 
 
 def _head(path: str) -> tuple[bytes, int]:
+    """First 4 KiB and size of a regular file. FIFOs, devices and sockets are refused before any read
+    (opening a FIFO would block); the file is opened non-blocking and checked with fstat, so a file swapped
+    for a FIFO after a stat cannot hang the reader either."""
     try:
-        st = os.stat(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise UnreadableFile(path, "file not found") from None
     except PermissionError:
         raise UnreadableFile(path, "permission denied") from None
-    except OSError as exc:
-        raise UnreadableFile(path, f"cannot access: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise UnreadableFile(path, "is a folder, not a file")
+    except IsADirectoryError:
+        raise UnreadableFile(path, "is a folder, not a file") from None
+    except (OSError, ValueError) as exc:
+        raise UnreadableFile(path, f"cannot access: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise UnreadableFile(path, "is a folder, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            what = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a device" if
+                    (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) else
+                    "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+            raise UnreadableFile(path, f"is {what}, not a media file")
+        head = os.read(fd, 4096)
     except PermissionError:
         raise UnreadableFile(path, "permission denied") from None
     except OSError as exc:
         raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     return head, st.st_size
 
 
@@ -54,6 +66,8 @@ def open_media(path: str | Path) -> Clip:
     head, size = _head(path)
     if size == 0:
         raise ZeroFrames(path, "empty file (0 bytes)")
+    if size > MAX_FILE_BYTES:
+        raise TooLarge(path, f"file is {size} bytes, above the {MAX_FILE_BYTES} byte limit")
     ext = Path(path).suffix.lower()
     fmt = sniff(head)
     try:
@@ -62,6 +76,8 @@ def open_media(path: str | Path) -> Clip:
         raise
     except MemoryError:
         raise TooLarge(path, "not enough memory to decode this file") from None
+    except RecursionError:
+        raise UnsupportedFormat(path, "structure nested too deeply to be read") from None
     except Exception as exc:  # noqa: BLE001 - last line of defence: never a raw library error
         raise UnsupportedFormat(path, f"cannot be read ({type(exc).__name__}: {exc})") from None
 
@@ -108,8 +124,9 @@ class StillClip(Clip):
                 raise TooLarge(path, f"image is {w}x{h}, above the {MAX_SIDE} px / {MAX_PIXELS} pixel limit")
             if w == 0 or h == 0:
                 raise NotAnImage(path, f"{fmt.upper()} header declares an empty {w}x{h} image")
-        try:
-            img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        try:  # decoded from memory: OpenCV never sees the file name (non-UTF-8 names crash its path API)
+            data = read_limited(path)
+            img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
         except cv2.error as exc:
             img = None
             detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
@@ -122,6 +139,7 @@ class StillClip(Clip):
             if size is not None and (size[0] * size[1] > 2**30):
                 raise TooLarge(path, f"image is {size[0]}x{size[1]}")
             raise UnsupportedFormat(path, f"the {fmt.upper()} image could not be decoded ({detail})")
+        trunc = container_truncation(path, fmt)
         if img.ndim == 3 and img.shape[2] == 4:
             img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
         elif img.ndim == 3 and img.shape[2] == 1:
@@ -140,6 +158,8 @@ class StillClip(Clip):
         self.intensity_scaling = scaling
         self.source_format = fmt
         self._frame = frame
+        if trunc:
+            self.notes.append(f"file appears truncated ({trunc}); the missing part shows as blank")
         self._remember(0, frame)
 
     def _decode(self, i: int) -> np.ndarray:

@@ -150,13 +150,13 @@ def container_truncation(path: str | Path, fmt: str) -> str | None:
                 if riff_size + 8 > size:
                     return f"AVI declares {riff_size + 8} bytes but the file has {size}"
             if fmt in ("png", "jpeg", "gif"):
-                f.seek(max(0, size - 12))
-                tail = f.read()
+                f.seek(max(0, size - 1024))  # some writers pad after the end marker
+                tail = f.read().rstrip(b"\x00")
                 if fmt == "png" and b"IEND" not in tail:
                     return "PNG has no end chunk"
                 if fmt == "jpeg" and b"\xff\xd9" not in tail:
                     return "JPEG has no end-of-image marker"
-                if fmt == "gif" and not tail.endswith(b";"):
+                if fmt == "gif" and not tail.endswith(b";") and b"\x00;" not in tail[-16:]:
                     return "GIF has no trailer"
     except (OSError, struct.error):
         return None

@@ -23,7 +23,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # keep FFmpeg's own chatt
 import cv2  # noqa: E402
 
 from lusapp.core.errors import TooLarge, TruncatedFile, UnsupportedFormat, ZeroFrames  # noqa: E402
-from lusapp.io.clip import MAX_PIXELS, MAX_SIDE, Clip, has_colour  # noqa: E402
+from lusapp.io.clip import MAX_PIXELS, MAX_SIDE, Clip, has_colour, opencv_path  # noqa: E402
 from lusapp.io.sniff import container_truncation  # noqa: E402
 
 try:
@@ -51,7 +51,12 @@ class VideoClip(Clip):
         self.stats = {"reopens": 0, "skipped": 0}
         path = str(path)
         self._path = path
-        cap = self._open_capture(path)
+        self._cv_name, self._cv_fd = opencv_path(path)
+        try:
+            cap = self._open_capture(path)
+        except BaseException:
+            self._close_fd()
+            raise
         try:
             width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
             height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
@@ -62,11 +67,15 @@ class VideoClip(Clip):
                 raise TooLarge(path, f"video frames are {width}x{height}, above the {MAX_SIDE} px / "
                                      f"{MAX_PIXELS} pixel limit")
             ok, bgr = cap.read()
-        except cv2.error as exc:
+        except BaseException as exc:
             cap.release()
-            raise UnsupportedFormat(path, f"OpenCV could not decode the video: {exc}") from None
+            self._close_fd()
+            if isinstance(exc, cv2.error):
+                raise UnsupportedFormat(path, f"OpenCV could not decode the video: {exc}") from None
+            raise
         if not ok or bgr is None:
             cap.release()
+            self._close_fd()
             trunc = container_truncation(path, self._fmt)
             if trunc:
                 raise TruncatedFile(path, trunc)
@@ -90,12 +99,15 @@ class VideoClip(Clip):
             if self.n_frames != declared:
                 self.notes.append(f"container declares {declared} frames; counted {self.n_frames}")
         self.kind = "still" if fmt == "gif" and self.n_frames == 1 else "video"
+        trunc = container_truncation(path, self._fmt)
+        if trunc:
+            self.notes.append(f"file appears truncated ({trunc}); only the frames it holds are shown")
         self._remember(0, self._convert(bgr))
 
     # -- capture management -----------------------------------------------------------------
     def _open_capture(self, path: str) -> cv2.VideoCapture:
         try:
-            cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+            cap = cv2.VideoCapture(self._cv_name, cv2.CAP_FFMPEG)
             opened = cap.isOpened()
         except cv2.error as exc:
             raise UnsupportedFormat(path, f"OpenCV could not open the video: {exc}") from None
@@ -130,11 +142,21 @@ class VideoClip(Clip):
             return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
 
+    def _close_fd(self) -> None:
+        fd = getattr(self, "_cv_fd", None)
+        if fd is not None:
+            self._cv_fd = None
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def _release(self) -> None:
         cap = getattr(self, "_cap", None)
         if cap is not None:
             cap.release()
             self._cap = None
+        self._close_fd()
 
     # -- decoding ---------------------------------------------------------------------------------
     def _move_to(self, i: int) -> None:
