@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lusapp.core.errors import ValidationError
+from lusapp.core.errors import ValidationError, shorten
 from lusapp.resources import resource, user_data_dir
 
 SIDES = ("R", "L")
@@ -191,6 +192,10 @@ def _load_file(path: Path) -> Protocol:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(where, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    except RecursionError:
+        raise ValidationError(where, "not a protocol (JSON nested too deeply)") from None
+    except ValueError as exc:
+        raise ValidationError(where, f"not a protocol ({str(exc)[:120]})") from None
     return protocol_from_dict(doc, where)
 
 
@@ -203,23 +208,45 @@ def load_protocol(id_or_path: str | Path | Protocol) -> Protocol:
     or any protocol file by path. Raises ``ValidationError`` naming the file and the problem."""
     if isinstance(id_or_path, Protocol):
         return id_or_path
-    key = str(id_or_path)
+    if isinstance(id_or_path, Path):  # an explicit file (a Path object, never a string from a document)
+        return load_protocol_file(id_or_path)
+    if not isinstance(id_or_path, str):
+        raise ValidationError("protocol", f"protocol id should be text, got {type(id_or_path).__name__} "
+                                          f"{shorten(repr(id_or_path), 40)}")
+    key = id_or_path
     if key in BUILTIN_IDS:
         if key not in _CACHE:
             _CACHE[key] = _load_file(resource("protocols", f"{key}.json"))
         return _CACHE[key]
-    path = Path(key)
-    if path.suffix.lower() == ".json" or path.exists():
-        return _load_file(path)
+    # A string is an id, looked up among the bundled and the user's protocol files only: an id taken from a
+    # patient document or clinical.json is never opened as a path (``/dev/zero``, ``../../etc/passwd``).
     if _ID_RE.match(key):
         user_file = user_protocols_dir() / f"{key}.json"
         if user_file.is_file():
-            return _load_file(user_file)
+            return load_protocol_file(user_file)
         by_id = user_protocols()[0].get(key)
         if by_id is not None:
             return by_id
-    raise ValidationError("protocol", f"unknown protocol {key!r}: not built in ({', '.join(BUILTIN_IDS)}), "
-                                      f"not a user protocol in {user_protocols_dir()} and not a file")
+    raise ValidationError("protocol", f"unknown protocol {shorten(repr(key), 60)}: not built in "
+                                      f"({', '.join(BUILTIN_IDS)}) and not a user protocol in {user_protocols_dir()}")
+
+
+#: Largest protocol file read (the built-in ones are ~2 KB).
+MAX_PROTOCOL_BYTES = 1 << 20
+
+
+def load_protocol_file(path: str | Path) -> Protocol:
+    """A protocol from an explicit file chosen by the user (regular files up to 1 MB)."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ValidationError(str(path), f"cannot read protocol file ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise ValidationError(str(path), "is not a regular file")
+    if st.st_size > MAX_PROTOCOL_BYTES:
+        raise ValidationError(str(path), f"protocol file is {st.st_size} bytes, above {MAX_PROTOCOL_BYTES}")
+    return _load_file(path)
 
 
 def builtin_protocols() -> dict[str, Protocol]:
@@ -235,7 +262,7 @@ def user_protocols() -> tuple[dict[str, Protocol], list[str]]:
     folder = user_protocols_dir()
     for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            p = _load_file(f)
+            p = load_protocol_file(f)
         except ValidationError as exc:
             problems.append(str(exc))
             continue

@@ -61,9 +61,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def _json_bytes(doc: Any, **kw) -> bytes:
+    text = json.dumps(doc, ensure_ascii=False, **kw)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (bytes of a non-UTF-8 file name): keep them as \\u escapes
+        return json.dumps(doc, ensure_ascii=True, **kw).encode("ascii")
+
+
 def atomic_write_json(path: str | Path, doc: Any) -> None:
-    text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, _json_bytes(doc, indent=1, allow_nan=False) + b"\n")
+
+
+#: Largest JSON document read (patient.json of a 14-zone exam is a few KB).
+MAX_DOCUMENT_BYTES = 16 * 2**20
 
 
 def read_json(path: str | Path, expect: type = dict) -> Any:
@@ -71,11 +82,14 @@ def read_json(path: str | Path, expect: type = dict) -> Any:
     ``DamagedDocument`` naming the file."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_DOCUMENT_BYTES + 1)
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise DamagedDocument(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise DamagedDocument(path, f"is larger than {MAX_DOCUMENT_BYTES} bytes; not a LUSApp document")
     if not raw.strip():
         raise DamagedDocument(path, "is empty (truncated write?)")
     try:
@@ -84,6 +98,10 @@ def read_json(path: str | Path, expect: type = dict) -> Any:
         raise DamagedDocument(path, f"is not UTF-8 text (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise DamagedDocument(path, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    except RecursionError:
+        raise DamagedDocument(path, "is not a LUSApp document (JSON nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer with thousands of digits
+        raise DamagedDocument(path, f"is not a LUSApp document ({str(exc)[:120]})") from None
     if not isinstance(doc, expect):
         raise DamagedDocument(path, f"should hold a JSON {expect.__name__}, found {type(doc).__name__}")
     return doc
@@ -94,14 +112,27 @@ AUDIT_NAME = "audit.log"
 
 def append_audit(path: str | Path, actor: str, action: str, patient: str | None = None,
                  zone: str | None = None, detail: Any = None) -> dict:
-    entry = {"time": utc_now(), "actor": actor, "action": action, "patient": patient, "zone": zone,
-             "detail": detail}
-    line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-    with open(path, "ab") as f:
-        f.write(line.encode("utf-8"))
+    entry = {"actor": actor, "action": action, "patient": patient, "zone": zone, "detail": detail}
+    return append_audit_entries(path, [entry])[0]
+
+
+def append_audit_entries(path: str | Path, entries: list[dict]) -> list[dict]:
+    """Append entries (time stamped now) in one write, fsynced; a failure (disk full, file-size limit)
+    raises ``OSError`` and leaves at most a torn last line, which :func:`read_audit` reports."""
+    now = utc_now()
+    out = [{"time": now, "actor": e.get("actor") or "unknown", "action": e["action"], "patient": e.get("patient"),
+            "zone": e.get("zone"), "detail": e.get("detail")} for e in entries]
+    data = b"".join(_json_bytes(e, separators=(",", ":"), default=str) + b"\n" for e in out)
+    with open(path, "a+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size:
+            f.seek(size - 1)
+            if f.read(1) != b"\n":  # a torn last line (crash or full disk): start on a fresh line
+                data = b"\n" + data
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    return entry
+    return out
 
 
 def read_audit(path: str | Path, patient: str | None = None) -> list[dict]:

@@ -67,10 +67,21 @@ class StoreLock:
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / LOCK_NAME
         self._fd: int | None = None
+        self._dir_fd: int | None = None
 
     def acquire(self) -> None:
         host = socket.gethostname()
-        fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o644)
+        if os.path.islink(self.path) or (os.path.lexists(self.path) and not os.path.isfile(self.path)):
+            raise StoreLocked(self.path, "is not a plain lock file (a folder or a link); remove it if no LUSApp "
+                                         "uses the store, or open read-only")
+        self._dir_fd = self._lock_folder()
+        try:
+            fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            self._unlock_folder()
+            from lusapp.store.journal import store_os_error
+
+            raise store_os_error(self.path, exc, "cannot take the writer's lock") from exc
         try:
             if fcntl is not None:
                 try:
@@ -97,10 +108,40 @@ class StoreLock:
             os.ftruncate(fd, 0)
             os.write(fd, data)
             os.fsync(fd)
-        except BaseException:
+        except BaseException as exc:
             os.close(fd)
+            self._unlock_folder()
+            if isinstance(exc, OSError):
+                from lusapp.store.journal import store_os_error
+
+                raise store_os_error(self.path, exc, "cannot take the writer's lock") from exc
             raise
         self._fd = fd
+
+    def _lock_folder(self) -> int | None:
+        """Also lock the store folder itself (POSIX): deleting or replacing ``.lock`` while a writer runs
+        cannot let a second writer in, as the folder's lock lives as long as the writer."""
+        if fcntl is None:
+            return None
+        try:
+            dfd = os.open(str(self.path.parent), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return None
+        try:
+            fcntl.flock(dfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(dfd)
+            raise StoreLocked(self.path.parent, f"is open for writing by {_describe(read_lock_info(self.path))}"
+                              "; close it there first, or open read-only") from None
+        return dfd
+
+    def _unlock_folder(self) -> None:
+        dfd, self._dir_fd = getattr(self, "_dir_fd", None), None
+        if dfd is not None:
+            try:
+                fcntl.flock(dfd, fcntl.LOCK_UN)
+            finally:
+                os.close(dfd)
 
     def release(self) -> None:
         if self._fd is None:
@@ -115,6 +156,7 @@ class StoreLock:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+            self._unlock_folder()
 
     @property
     def held(self) -> bool:

@@ -12,6 +12,7 @@ provenance of every stored frame::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -65,30 +66,42 @@ def read_labels(zone_dir: Path) -> dict:
     return doc
 
 
-def write_masks(zone_dir: Path, masks: dict[int, np.ndarray], kind: str, rater: str, model_version: str) -> None:
-    """Write several frames of one kind, then update ``labels.json`` once (atomic writes throughout)."""
+def prepare_masks(zone_dir: Path, masks: dict[int, np.ndarray], kind: str, rater: str, model_version: str,
+                  new_path) -> list[tuple[Path, Path]]:
+    """Encode several frames of one kind and their updated ``labels.json`` into temporary files
+    (``new_path(suffix)`` names them); returns (temporary, target) pairs, labels.json last."""
     check_kind(kind)
     if not isinstance(rater, str) or not rater.strip():
         raise ValidationError("rater", "must name who (or which model) made the mask")
     checked = {int(i): check_mask(m, f"mask[{i}]") for i, m in masks.items()}
+    for i in checked:
+        frame_path(zone_dir, kind, i)
     labels = read_labels(zone_dir)
     now = utc_now()
+    out = []
     for i, m in checked.items():
         ok, buf = cv2.imencode(".png", m)
         if not ok:  # pragma: no cover - cv2 failure
             raise ValidationError(f"mask[{i}]", "could not be encoded as PNG")
-        atomic_write_bytes(frame_path(zone_dir, kind, i), buf.tobytes())
+        tmp = new_path(".png")
+        atomic_write_bytes(tmp, buf.tobytes())
+        out.append((tmp, frame_path(zone_dir, kind, i)))
         entry = {"kind": kind, "rater": rater, "time": now, "model_version": model_version or ""}
         if kind == "final":
             entry["labelled"] = True
         labels["frames"][kind][str(i)] = entry
-    atomic_write_json(zone_dir / LABELS_NAME, labels)
+    tmp = new_path(".json")
+    atomic_write_json(tmp, labels)
+    out.append((tmp, zone_dir / LABELS_NAME))
+    return out
 
 
 def read_mask(zone_dir: Path, kind: str, frame: int) -> np.ndarray | None:
     path = frame_path(zone_dir, kind, frame)
     if not path.exists():
         return None
+    if path.is_symlink():
+        raise DamagedDocument(path, "is a link, not a mask written by LUSApp; refused")
     data = np.fromfile(str(path), dtype=np.uint8)
     m = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if m is None:
@@ -105,7 +118,7 @@ def list_frames(zone_dir: Path, kind: str) -> list[int]:
     if not folder.is_dir():
         return []
     out = []
-    for f in folder.iterdir():
-        if f.suffix == ".png" and f.stem.isdigit() and len(f.stem) == 5:
-            out.append(int(f.stem))
+    for name in os.listdir(folder):
+        if name.endswith(".png") and len(name) == 9 and name[:5].isdigit():
+            out.append(int(name[:5]))
     return sorted(out)

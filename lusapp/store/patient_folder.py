@@ -19,9 +19,10 @@ from __future__ import annotations
 import csv
 import json
 import re
+import stat
 from pathlib import Path
 
-from lusapp.core.errors import ValidationError
+from lusapp.core.errors import ValidationError, display_path, shorten
 from lusapp.core.patient import PATIENT_ID_RE, ClinicalInfo, Patient, ScoreEntry, utc_now
 from lusapp.core.protocols import load_protocol
 from lusapp.io.sniff import DICOM_EXTS, STILL_EXTS, VIDEO_EXTS
@@ -55,13 +56,35 @@ def folder_patient_id(name: str) -> str:
     return pid or "patient"
 
 
-def _read_clinical(path: Path) -> dict:
+#: Largest clinical.json / scores.csv read (real ones are well under 10 KB).
+MAX_SIDE_FILE_BYTES = 1 << 20
+
+
+def _read_text(path: Path, encoding: str) -> str:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(str(path), f"cannot be read ({exc})") from exc
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ValidationError(str(path), "is not a regular file")
+        if st.st_size > MAX_SIDE_FILE_BYTES:
+            raise ValidationError(str(path), f"is {st.st_size} bytes, above the {MAX_SIDE_FILE_BYTES} byte limit")
+        with open(path, "rb") as f:
+            return f.read(MAX_SIDE_FILE_BYTES + 1).decode(encoding)
+    except OSError as exc:
+        raise ValidationError(str(path), f"cannot be read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationError(str(path), f"is not UTF-8 text (byte {exc.start})") from exc
+
+
+def _read_clinical(path: Path) -> dict:
+    text = _read_text(path, "utf-8")
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(str(path), f"is not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    except RecursionError:
+        raise ValidationError(str(path), "is not valid clinical information (JSON nested too deeply)") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ValidationError(str(path), f"is not valid clinical information ({str(exc)[:100]})") from None
     if not isinstance(doc, dict):
         raise ValidationError(str(path), "should hold a JSON object")
     unknown = sorted(set(doc) - set(_CLINICAL_KEYS) - set(_EXTRA_KEYS))
@@ -74,18 +97,25 @@ def _read_clinical(path: Path) -> dict:
 def _read_scores(path: Path) -> tuple[dict[str, int], int | None]:
     scores: dict[str, int] = {}
     severity = None
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(str(path), f"cannot be read ({exc})") from exc
-    for no, row in enumerate(csv.reader(text.splitlines()), 1):
+    text = _read_text(path, "utf-8-sig")
+    rows = csv.reader(text.splitlines())
+    no = 0
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ValidationError(str(path), f"line {rows.line_num}: not a CSV row ({str(exc)[:80]})") from None
+        no = rows.line_num
         cells = [c.strip() for c in row]
         if not cells or not any(cells) or cells[0].startswith("#"):
             continue
         if no == 1 and cells[0].lower() == "zone":
             continue
-        if len(cells) < 2 or not re.fullmatch(r"-?\d+", cells[1]):
-            raise ValidationError(str(path), f"line {no}: expected 'zone,score' with an integer score, got {row!r}")
+        if len(cells) < 2 or not re.fullmatch(r"-?\d{1,6}", cells[1]):
+            raise ValidationError(str(path), f"line {no}: expected 'zone,score' with an integer score, "
+                                             f"got {shorten(repr(row), 80)}")
         key, value = cells[0], int(cells[1])
         if key.lower() == "severity":
             severity = value
@@ -103,16 +133,30 @@ def open_patient_folder(folder: str | Path) -> PatientFolder:
     warnings: list[str] = []
     doc = _read_clinical(folder / "clinical.json") if (folder / "clinical.json").is_file() else {}
     where = str(folder / "clinical.json")
-    protocol = load_protocol(doc.get("protocol_id", "lus12"))
+    protocol_id = doc.get("protocol_id", "lus12")
+    if not isinstance(protocol_id, str):
+        raise ValidationError(where, f"protocol_id {shorten(repr(protocol_id), 60)} should be a protocol id (text)")
+    try:
+        protocol = load_protocol(protocol_id)
+    except ValidationError as exc:
+        raise ValidationError(where, str(exc)) from exc
     pid = doc.get("patient_id", folder_patient_id(folder.name))
     if not isinstance(pid, str) or not PATIENT_ID_RE.match(pid):
-        raise ValidationError(where, f"patient_id {pid!r} must be 1-64 letters, digits, '-', '_' or '.'")
+        raise ValidationError(where, f"patient_id {shorten(repr(pid), 80)} must be 1-64 letters, digits, '-', "
+                                     "'_' or '.'")
+    for key, types in (("exam_date", (str,)), ("notes", (str,))):
+        if key in doc and doc[key] is not None and not isinstance(doc[key], types):
+            raise ValidationError(where, f"{key} {shorten(repr(doc[key]), 60)} should be text")
+    if "clinical" in doc and not isinstance(doc["clinical"], dict):
+        raise ValidationError(where, "clinical should be an object of age, sex, symptoms, history")
     clinical_doc = doc.get("clinical", {k: doc[k] for k in _CLINICAL_KEYS if k in doc})
     try:
         clinical = ClinicalInfo.from_dict(clinical_doc)
         patient = Patient.new(pid, protocol, exam_date=doc.get("exam_date"), clinical=clinical)
     except ValidationError as exc:
         raise ValidationError(where, str(exc)) from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValidationError(where, f"invalid clinical information ({type(exc).__name__})") from None
     if isinstance(doc.get("notes"), str):
         patient.notes = doc["notes"]
 
@@ -121,14 +165,18 @@ def open_patient_folder(folder: str | Path) -> PatientFolder:
         if f.name.startswith(".") or f.name.lower() in KNOWN_FILES:
             continue
         if f.is_dir():
-            warnings.append(f"{f.name}/: sub-folders are ignored")
+            warnings.append(f"{display_path(f.name)}/: sub-folders are ignored")
+            continue
+        if not f.is_file():
+            warnings.append(f"{display_path(f.name)}: not a regular file (pipe, device, socket or broken link); "
+                            "ignored")
             continue
         zone = protocol.find_zone(f.stem)
         if f.suffix.lower() not in MEDIA_EXTENSIONS:
-            warnings.append(f"{f.name}: not a supported media type ({', '.join(e for e in MEDIA_EXTENSIONS if e)});"
+            warnings.append(f"{display_path(f.name)}: not a supported media type ({', '.join(e for e in MEDIA_EXTENSIONS if e)});"
                             " ignored")
         elif zone is None:
-            warnings.append(f"{f.name}: name matches no zone of {protocol.id} "
+            warnings.append(f"{display_path(f.name)}: name matches no zone of {protocol.id} "
                             f"({', '.join(protocol.zone_ids)}); ignored")
         else:
             candidates.setdefault(zone.id, []).append(f)
@@ -137,7 +185,8 @@ def open_patient_folder(folder: str | Path) -> PatientFolder:
         files.sort(key=lambda p: MEDIA_EXTENSIONS.index(p.suffix.lower()))
         media[zid] = files[0]
         if len(files) > 1:
-            warnings.append(f"zone {zid}: several files ({', '.join(p.name for p in files)}); using {files[0].name}")
+            warnings.append(f"zone {zid}: several files ({', '.join(display_path(p.name) for p in files)}); "
+                            f"using {display_path(files[0].name)}")
     media = {z: media[z] for z in protocol.zone_ids if z in media}
 
     severity = doc.get("severity")

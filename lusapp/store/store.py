@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lusapp.core.errors import DamagedDocument, LusError, SchemaTooNew, StoreError, ValidationError
+from lusapp.core.errors import (DamagedDocument, LusError, SchemaTooNew, StoreError, StoreReadOnly, ValidationError,
+                                display_path)
 from lusapp.core.patient import ClinicalInfo, MediaRef, Patient, check_patient_id, utc_now
 from lusapp.io.readers import open_media
 from lusapp.store import masks as _masks
-from lusapp.store.durable import AUDIT_NAME, append_audit, atomic_write_json, fsync_dir, read_audit, read_json
+from lusapp.store.durable import AUDIT_NAME, atomic_write_json, read_audit, read_json
+from lusapp.store.journal import Operation, recover, store_os_error
 from lusapp.store.lock import StoreLock
 from lusapp.store.migrations import migrate
 
@@ -64,6 +65,9 @@ class Store:
         self.readonly = readonly
         self._lock = lock
         self._closed = False
+        #: Interrupted operations finished or undone when the store was opened (one line each).
+        self.recovered: list[str] = []
+        self._zone_cache: dict[str, tuple[tuple, frozenset]] = {}
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -75,13 +79,22 @@ class Store:
             raise StoreError(root, "exists and is not an empty folder; choose a new or empty folder")
         try:
             (root / "patients").mkdir(parents=True, exist_ok=True)
+            (root / AUDIT_NAME).touch()
         except OSError as exc:
-            raise StoreError(root, f"cannot create the store folder ({exc.strerror or exc})") from exc
-        atomic_write_json(root / "store.json", {"format": STORE_FORMAT, "schema_version": STORE_SCHEMA_VERSION,
-                                                "created": utc_now()})
-        (root / AUDIT_NAME).touch()
-        store = cls.open(root)
-        store._audit("system", "create-store")
+            raise store_os_error(root, exc, "cannot create the store folder") from exc
+        store = None
+        try:
+            atomic_write_json(root / "store.json", {"format": STORE_FORMAT, "schema_version": STORE_SCHEMA_VERSION,
+                                                    "created": utc_now()})
+            store = cls.open(root)
+            store._audit("system", "create-store")
+        except StoreError as exc:
+            if store is not None:
+                store.close()
+            cause = exc.__cause__
+            if isinstance(cause, OSError):
+                raise store_os_error(exc.path, cause, "cannot create the store") from exc
+            raise
         return store
 
     @classmethod
@@ -103,6 +116,13 @@ class Store:
         if not readonly:
             lock = StoreLock(root)
             lock.acquire()
+            try:
+                store = cls(root, readonly, lock)
+                store.recovered = recover(root)
+            except BaseException:
+                lock.release()
+                raise
+            return store
         return cls(root, readonly, lock)
 
     def close(self) -> None:
@@ -131,7 +151,17 @@ class Store:
 
     def _audit(self, actor: str, action: str, patient: str | None = None, zone: str | None = None,
                detail=None) -> None:
-        append_audit(self.root / AUDIT_NAME, actor or "unknown", action, patient, zone, detail)
+        op = Operation(self.root, action)
+        op.audit([_entry(actor, action, patient, zone, detail)])
+        op.commit()
+
+    def _inside(self, path: Path) -> Path:
+        """``path`` if it lies inside the store once links are resolved; a link out of the store is refused."""
+        real = os.path.realpath(path)
+        root = os.path.realpath(self.root)
+        if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+            raise DamagedDocument(path, "is a link that leads outside the store; refused")
+        return path
 
     def audit(self, patient: str | None = None) -> list[dict]:
         """Audit entries, oldest first (only those of ``patient`` when given)."""
@@ -139,7 +169,7 @@ class Store:
 
     # ------------------------------------------------------------------ patients
     def patient_dir(self, pid: str) -> Path:
-        return self.root / "patients" / check_patient_id(pid)
+        return self._inside(self.root / "patients" / check_patient_id(pid))
 
     def _doc_path(self, pid: str) -> Path:
         return self.patient_dir(pid) / "patient.json"
@@ -151,7 +181,15 @@ class Store:
         folder = self.root / "patients"
         if not folder.is_dir():
             return []
-        return sorted(p.name for p in folder.iterdir() if (p / "patient.json").is_file())
+        out = []
+        for p in folder.iterdir():
+            try:
+                check_patient_id(p.name)
+            except ValidationError:
+                continue
+            if (p / "patient.json").is_file():
+                out.append(p.name)
+        return sorted(out)
 
     def list_patients(self) -> list[PatientSummary]:
         out = []
@@ -160,6 +198,10 @@ class Store:
                 p = self.load_patient(pid)
             except LusError as exc:
                 out.append(PatientSummary(pid, None, 0, 0, None, None, problem=str(exc)))
+                continue
+            except (RecursionError, MemoryError, ValueError, TypeError, KeyError, OSError) as exc:
+                out.append(PatientSummary(pid, None, 0, 0, None, None, problem=f"{display_path(self._doc_path(pid))}: "
+                                          f"cannot be read ({type(exc).__name__})"))
                 continue
             out.append(PatientSummary(
                 patient_id=p.patient_id, exam_date=p.exam_date,
@@ -179,15 +221,22 @@ class Store:
             patient = Patient.from_dict(doc)
         except ValidationError as exc:
             raise DamagedDocument(path, f"invalid content: {exc}") from exc
+        except (RecursionError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise DamagedDocument(path, f"invalid content ({type(exc).__name__})") from None
         if patient.patient_id != pid:
             raise DamagedDocument(path, f"holds patient_id {patient.patient_id!r}, but its folder is {pid!r}")
         if found != patient.schema_version and not self.readonly:
             backup = path.with_name(f"patient.v{found}.json")
+            op = Operation(self.root, "migrate")
             if not backup.exists():
-                shutil.copy2(path, backup)
-            atomic_write_json(path, patient.to_dict())
-            self._audit("system", "migrate", pid, detail={"from": found, "to": patient.schema_version,
-                                                          "backup": backup.name})
+                copy = op.prepare_path()
+                shutil.copy2(path, copy)
+                op.move(copy, backup)
+            op.audit([_entry("system", "migrate", pid, None, {"from": found, "to": patient.schema_version,
+                                                                "backup": backup.name})])
+            op.steps.insert(0, op.steps.pop())  # the audit entry first
+            op.replace(op.write_json(patient.to_dict()), path)
+            op.commit()
         return patient
 
     def new_patient(self, pid: str, protocol: str = "lus12", exam_date: str | None = None,
@@ -197,15 +246,11 @@ class Store:
         if self.has_patient(pid):
             raise StoreError(self.patient_dir(pid), f"patient {pid!r} already exists")
         p = Patient.new(pid, protocol, exam_date=exam_date, clinical=clinical)
-        self._write_patient(p)
-        self._audit(actor, "new-patient", pid, detail={"protocol": p.protocol_id, "exam_date": p.exam_date})
+        op = Operation(self.root, "new-patient")
+        op.audit([_entry(actor, "new-patient", pid, None, {"protocol": p.protocol_id, "exam_date": p.exam_date})])
+        op.replace(op.write_json(p.to_dict()), self._doc_path(pid))
+        op.commit()
         return p
-
-    def _write_patient(self, patient: Patient) -> None:
-        folder = self.patient_dir(patient.patient_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        fsync_dir(folder.parent)
-        atomic_write_json(folder / "patient.json", patient.to_dict())
 
     def save_patient(self, patient: Patient, actor: str) -> None:
         """Validate and atomically write ``patient``; audit which sections changed. The on-disk revision
@@ -226,17 +271,22 @@ class Store:
             return
         patient.revision += 1
         try:
-            self._write_patient(patient)
+            op = Operation(self.root, "save-patient")
+            op.audit([_entry(actor, "save-patient" if old_doc else "new-patient", patient.patient_id, None,
+                             {"changed": changes, "revision": patient.revision})])
+            op.replace(op.write_json(patient.to_dict()), self._doc_path(patient.patient_id))
+            op.commit()
         except BaseException:
             patient.revision -= 1
             raise
-        self._audit(actor, "save-patient" if old_doc else "new-patient", patient.patient_id,
-                    detail={"changed": changes, "revision": patient.revision})
 
     # ------------------------------------------------------------------ media
     def add_media(self, pid: str, zone_id: str, src: str | Path, actor: str) -> MediaRef:
         """Copy ``src`` in as the zone's media (the old file, if any, and its masks move to
-        ``replaced/<time>/``); records sha256 and clip metadata; resets the zone's model score."""
+        ``replaced/<time>/``); records sha256 and clip metadata; resets the zone's model score.
+
+        One journalled step: the new file is placed under a free name, the document is saved, then the old
+        file and masks are set aside; a crash at any point is finished by the next open."""
         self._writable()
         src = Path(src)
         patient = self.load_patient(pid)
@@ -244,61 +294,69 @@ class Store:
         if not src.is_file():
             raise StoreError(src, "media file not found")
         info = probe_media(src)
-        folder = self.patient_dir(pid)
-        ext = src.suffix.lower() or ".bin"
-        rel = f"media/{zone_id}{ext}"
-        dest = folder / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{zone_id}.", suffix=".tmp", dir=str(dest.parent))
-        h = hashlib.sha256()
+        op = Operation(self.root, "add-media")
         try:
-            with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
-                for chunk in iter(lambda: fin.read(1 << 20), b""):
-                    h.update(chunk)
-                    fout.write(chunk)
-                fout.flush()
-                os.fsync(fout.fileno())
-            moved = self._set_aside(pid, zone_id, rec.media)
-            os.replace(tmp, dest)
+            tmp = op.prepare_path()
+            digest = _copy_hashed(src, tmp)
+            ref, entries, moves = self._media_change(patient, zone_id, src, tmp, digest, info, actor, op)
+            op.audit(entries)
+            for a, b in moves[:2]:
+                op.move(a, b)
+            op.replace(op.write_json(patient.to_dict()), self._doc_path(pid))
+            for a, b in moves[2:]:
+                op.move(a, b)
         except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            op.discard()
             raise
-        fsync_dir(dest.parent)
-        ref = MediaRef(kind=info["kind"], file=rel, sha256=h.hexdigest(), n_frames=info.get("n_frames"),
-                       fps=info.get("fps"), width=info.get("width"), height=info.get("height"),
-                       original_name=src.name, pixel_spacing_mm=info.get("pixel_spacing_mm"))
-        rec.media = ref
-        rec.model_score = None
-        self.save_patient(patient, actor)
-        self._audit(actor, "add-media", pid, zone_id, detail={"file": rel, "sha256": ref.sha256,
-                                                               "original_name": src.name, "set_aside": moved})
+        op.commit()
         return ref
 
-    def _set_aside(self, pid: str, zone_id: str, old: MediaRef | None) -> list[str]:
-        """Move the zone's previous media and masks under ``replaced/<time>/`` (never deleted)."""
-        folder = self.patient_dir(pid)
+    def _media_change(self, patient: Patient, zone_id: str, src: Path, tmp: Path, digest: str, info: dict,
+                      actor: str, op: Operation, folder: Path | None = None):
+        """Update ``patient`` (in memory) for new media of a zone; returns (ref, audit entries, moves):
+        moves[0] places the new file, moves[1] sets old masks aside, moves[2:] the old media file."""
+        pid = patient.patient_id
+        folder = folder or self.patient_dir(pid)
+        rec = patient.zone(zone_id)
+        ext = "".join(c for c in src.suffix.lower() if c.isalnum() or c == ".")[:12] or ".bin"
+        if ext == ".":
+            ext = ".bin"
+        rel = f"media/{zone_id}{ext}"
+        n = 2
+        while os.path.lexists(folder / rel) or (rec.media is not None and rec.media.file == rel):
+            rel = f"media/{zone_id}-{n}{ext}"
+            n += 1
         stamp = utc_now().replace(":", "").replace("-", "")
-        moved = []
-        targets = []
-        if old is not None and (folder / old.file).exists():
-            targets.append(old.file)
-        if (folder / "masks" / zone_id).exists():
-            targets.append(f"masks/{zone_id}")
-        for rel in targets:
-            dst = folder / "replaced" / stamp / rel
-            n = 1
-            while dst.exists():
-                dst = folder / "replaced" / f"{stamp}-{n}" / rel
-                n += 1
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(folder / rel, dst)
-            moved.append(dst.relative_to(folder).as_posix())
-        return moved
-
+        aside = folder / "replaced" / stamp
+        n = 1
+        while os.path.lexists(aside):
+            aside = folder / "replaced" / f"{stamp}-{n}"
+            n += 1
+        moves = [(tmp, folder / rel), (folder / "masks" / zone_id, aside / "masks" / zone_id)]
+        set_aside = []
+        if os.path.lexists(folder / "masks" / zone_id):
+            set_aside.append((aside / "masks" / zone_id).relative_to(folder).as_posix())
+        if rec.media is not None and os.path.lexists(folder / rec.media.file):
+            moves.append((folder / rec.media.file, aside / rec.media.file))
+            set_aside.insert(0, (aside / rec.media.file).relative_to(folder).as_posix())
+        name = display_path(src.name)
+        old_doc = patient.to_dict()
+        ref = MediaRef(kind=info["kind"], file=rel, sha256=digest, n_frames=info.get("n_frames"),
+                       fps=info.get("fps"), width=info.get("width"), height=info.get("height"),
+                       original_name=name, pixel_spacing_mm=info.get("pixel_spacing_mm"))
+        rec.media = ref
+        rec.model_score = None
+        patient.validate()
+        patient.revision += 1
+        changes = _changed_sections(old_doc, patient.to_dict())
+        entries = [_entry(actor, "save-patient", pid, None, {"changed": changes, "revision": patient.revision}),
+                   _entry(actor, "add-media", pid, zone_id, {"file": rel, "sha256": digest, "original_name": name,
+                                                             "set_aside": set_aside})]
+        self._zone_cache.pop(pid, None)
+        return ref, entries, moves
     def media_path(self, pid: str, zone_id: str) -> Path | None:
         ref = self.load_patient(pid).zone(zone_id).media
-        return None if ref is None else self.patient_dir(pid) / ref.file
+        return None if ref is None else self._inside(self.patient_dir(pid) / ref.file)
 
     def verify_media(self, pid: str, zone_id: str | None = None) -> dict[str, bool]:
         """Re-hash stored media; raises ``DamagedDocument`` naming the first missing or altered file."""
@@ -307,7 +365,7 @@ class Store:
         for zid, rec in patient.zones.items():
             if rec.media is None or (zone_id is not None and zid != zone_id):
                 continue
-            path = self.patient_dir(pid) / rec.media.file
+            path = self._inside(self.patient_dir(pid) / rec.media.file)
             if not path.is_file():
                 raise DamagedDocument(path, f"media of zone {zid} is missing")
             digest = sha256_file(path)
@@ -318,20 +376,48 @@ class Store:
         return out
 
     # ------------------------------------------------------------------ masks
+    def _zone_ids(self, pid: str) -> frozenset:
+        """The patient's zone ids, cached until patient.json changes (mask reads do not re-parse it)."""
+        path = self._doc_path(pid)
+        try:
+            st = os.stat(path)
+            sig = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            sig = None
+        hit = self._zone_cache.get(pid)
+        if sig is not None and hit is not None and hit[0] == sig:
+            return hit[1]
+        ids = frozenset(self.load_patient(pid).zones)
+        if sig is not None:
+            self._zone_cache[pid] = (sig, ids)
+        return ids
+
     def _zone_dir(self, pid: str, zone_id: str) -> Path:
-        patient = self.load_patient(pid)
-        patient.zone(zone_id)
-        return self.patient_dir(pid) / "masks" / zone_id
+        if zone_id not in self._zone_ids(pid):
+            self.load_patient(pid).zone(zone_id)  # raises the usual KeyError naming the zone
+        return self._inside(self.patient_dir(pid) / "masks" / zone_id)
 
     def save_masks(self, pid: str, zone_id: str, masks: dict[int, np.ndarray], kind: str = "original",
                    rater: str = "model", model_version: str = "") -> None:
-        """Store several frames' label maps of one kind with one provenance update and one audit entry."""
+        """Store several frames' label maps of one kind with one provenance update and one audit entry
+        (one journalled step: PNGs and labels.json change together or not at all)."""
         self._writable()
         if not masks:
             return
-        _masks.write_masks(self._zone_dir(pid, zone_id), masks, kind, rater, model_version)
-        self._audit(rater, f"save-mask-{kind}", pid, zone_id,
-                    detail={"frames": sorted(int(i) for i in masks), "model_version": model_version})
+        zone_dir = self._zone_dir(pid, zone_id)
+        for sub in (zone_dir, zone_dir / _masks.check_kind(kind)):
+            self._inside(sub)
+        op = Operation(self.root, f"save-mask-{kind}")
+        try:
+            files = _masks.prepare_masks(zone_dir, masks, kind, rater, model_version, op.prepare_path)
+            op.audit([_entry(rater, f"save-mask-{kind}", pid, zone_id,
+                             {"frames": sorted(int(i) for i in masks), "model_version": model_version})])
+            for tmp, dst in files:
+                op.replace(tmp, dst)
+        except BaseException:
+            op.discard()
+            raise
+        op.commit()
 
     def save_mask(self, pid: str, zone_id: str, frame: int, mask: np.ndarray, kind: str = "original",
                   rater: str = "model", model_version: str = "") -> None:
@@ -368,16 +454,63 @@ class Store:
         patient, media = contents
         patient.validate()
         pid = patient.patient_id
-        if self.has_patient(pid):
-            raise StoreError(self.patient_dir(pid), f"patient {pid!r} already exists; not importing {folder}")
-        for path in media.values():  # unreadable media (ReadError naming the file) stop the import up front
-            probe_media(path)
-        self._write_patient(patient)
-        self._audit(actor, "import-folder", pid, detail={"folder": str(folder), "zones": sorted(media),
-                                                         "warnings": list(contents.warnings)})
-        for zid, path in media.items():
-            self.add_media(pid, zid, path, actor)
+        if self.has_patient(pid) or os.path.lexists(self.root / "patients" / pid):
+            raise StoreError(self.patient_dir(pid), f"patient {pid!r} already exists; not importing "
+                                                    f"{display_path(folder)}")
+        infos = {zid: probe_media(path) for zid, path in media.items()}  # unreadable media stop the import here
+        # Everything is built in a journal folder and moved in as one folder: an import is all or nothing.
+        op = Operation(self.root, "import-folder")
+        try:
+            staged = op.prepare_path(".patient")
+            entries = [_entry(actor, "import-folder", pid, None, {
+                "folder": display_path(folder), "zones": sorted(media), "warnings": list(contents.warnings)})]
+            (staged / "media").mkdir(parents=True)
+            for zid, path in media.items():
+                tmp = op.prepare_path()
+                digest = _copy_hashed(path, tmp)
+                ref, more, moves = self._media_change(patient, zid, path, tmp, digest, infos[zid], actor, op,
+                                                      folder=staged)
+                os.replace(moves[0][0], moves[0][1])
+                entries += more[1:]
+            patient.revision = 0
+            atomic_write_json(staged / "patient.json", patient.to_dict())
+            op.audit(entries)
+            op.move(staged, self.root / "patients" / pid)
+        except OSError as exc:
+            op.discard()
+            raise store_os_error(self.root / "patients" / pid, exc, "cannot import") from exc
+        except BaseException:
+            op.discard()
+            raise
+        op.commit()
         return pid
+
+
+def _entry(actor: str, action: str, patient: str | None, zone: str | None, detail) -> dict:
+    return {"actor": actor or "unknown", "action": action, "patient": patient, "zone": zone, "detail": detail}
+
+
+def _copy_hashed(src: Path, dest: Path) -> str:
+    """Copy ``src`` to ``dest`` (fsynced, mode 0644 like the store's documents); returns the sha256."""
+    h = hashlib.sha256()
+    try:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+    except OSError as exc:
+        raise store_os_error(dest, exc, "cannot copy the media file in") from exc
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o644)
+        with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            for chunk in iter(lambda: fin.read(1 << 20), b""):
+                h.update(chunk)
+                fout.write(chunk)
+            fout.flush()
+            os.fsync(fout.fileno())
+    except OSError as exc:
+        if exc.filename and os.fsdecode(exc.filename) == os.fsdecode(src):
+            raise StoreError(src, f"cannot be read ({exc.strerror or exc})") from exc
+        raise store_os_error(dest, exc, "cannot copy the media file in") from exc
+    return h.hexdigest()
 
 
 def _changed_sections(old: dict | None, new: dict) -> list[str]:
