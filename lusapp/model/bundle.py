@@ -41,7 +41,7 @@ from torch import nn
 from lusapp.core.errors import BundleError
 from lusapp.core.labels import CLASS_NAMES
 from lusapp.model.manifest import (BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST_NAME, PREFIXES,  # noqa: F401
-                                   REQUIRED_KEYS, WEIGHTS_NAME, parse_version, read_manifest, sha256_file)
+                                   REQUIRED_KEYS, WEIGHTS_NAME, inside, parse_version, read_manifest, sha256_file)
 from lusapp.model.networks import SegNet, SeverityNet, ZoneScorer, build_modules
 
 # Caller-provided fields (everything else is derived from the modules and the weights).
@@ -156,15 +156,17 @@ def load_bundle(directory: str | Path, verify: bool = True) -> Bundle:
     wpath = directory / str(manifest["weights_file"])
     if not wpath.is_file():
         raise BundleError(wpath, "weights file is missing")
+    inside(directory, wpath)
     if verify:
         digest = sha256_file(wpath)
         if digest != str(manifest["weights_sha256"]).lower():
             raise BundleError(wpath, "checksum mismatch: the weights file is corrupt or was modified "
                                      f"(sha256 {digest[:12]}..., manifest says {str(manifest['weights_sha256'])[:12]}...)")
+    _check_declared_size(manifest["architecture"], wpath, directory / MANIFEST_NAME)
     try:
         seg, zone, severity = build_modules(manifest["architecture"])
-    except (TypeError, ValueError, KeyError) as e:
-        raise BundleError(directory / MANIFEST_NAME, f"architecture cannot be built ({e})") from None
+    except (TypeError, ValueError, KeyError, OverflowError, RuntimeError) as e:
+        raise BundleError(directory / MANIFEST_NAME, f"architecture cannot be built ({str(e)[:160]})") from None
     try:
         tensors = load_file(str(wpath))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
@@ -183,6 +185,27 @@ def load_bundle(directory: str | Path, verify: bool = True) -> Bundle:
         _load_state(module, groups[prefix], wpath, prefix)
         module.eval()
     return Bundle(manifest=manifest, seg=seg, zone=zone, severity=severity, path=directory)
+
+
+#: No architecture holds more parameters than this (the bundled model has ~2 M).
+MAX_PARAMETERS = 200_000_000
+
+
+def _check_declared_size(arch, wpath: Path, mpath: Path) -> None:
+    """Build the declared networks on the meta device (no memory) and refuse, before any allocation, an
+    architecture larger than ``MAX_PARAMETERS`` or than its weights file can hold."""
+    try:
+        with torch.device("meta"):
+            modules = build_modules(arch)
+        n = sum(p.numel() for m in modules if m is not None for p in m.parameters())
+        n += sum(b.numel() for m in modules if m is not None for b in m.buffers())
+    except (TypeError, ValueError, KeyError, OverflowError, RuntimeError, AttributeError) as e:
+        raise BundleError(mpath, f"architecture cannot be built ({str(e)[:160]})") from None
+    if n > MAX_PARAMETERS:
+        raise BundleError(mpath, f"architecture declares {n} parameters, above the {MAX_PARAMETERS} limit")
+    size = wpath.stat().st_size
+    if n * 2 > size + 4096:  # at least 2 bytes (fp16) per value
+        raise BundleError(mpath, f"architecture declares {n} parameters but {wpath.name} holds only {size} bytes")
 
 
 def _load_state(module: nn.Module, state: dict[str, torch.Tensor], wpath: Path, prefix: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from lusapp.core.errors import BundleError
@@ -44,6 +45,18 @@ def parse_version(v: str) -> tuple:
     return (*parts, 0 if pre else 1, pre)
 
 
+#: Largest manifest read (the bundled one is ~3 KB).
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+def inside(directory: str | Path, path: str | Path) -> Path:
+    """``path`` when it resolves inside the bundle folder; a link that leads out of the bundle is refused."""
+    real, root = os.path.realpath(path), os.path.realpath(directory)
+    if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+        raise BundleError(path, "is a link that leads outside the model bundle; refused")
+    return Path(path)
+
+
 def read_manifest(directory: str | Path) -> dict:
     """Parse and check ``manifest.json`` (keys, types); BundleError naming the file on any problem."""
     path = Path(directory) / MANIFEST_NAME
@@ -51,10 +64,15 @@ def read_manifest(directory: str | Path) -> dict:
         raise BundleError(directory, "model bundle folder does not exist")
     if not path.is_file():
         raise BundleError(path, "manifest.json is missing")
+    inside(directory, path)
     try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise BundleError(path, f"manifest is larger than {MAX_MANIFEST_BYTES} bytes")
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(path, f"manifest cannot be parsed ({e})") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, or a 5,000-digit integer
+        raise BundleError(path, f"manifest cannot be parsed ({str(e)[:160]})") from None
+    except RecursionError:
+        raise BundleError(path, "manifest cannot be parsed (JSON nested too deeply)") from None
     if not isinstance(manifest, dict):
         raise BundleError(path, "manifest is not a JSON object")
     missing = [k for k in REQUIRED_KEYS if k not in manifest]
