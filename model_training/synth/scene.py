@@ -249,10 +249,13 @@ def _place_blines(s: Scene, c: ZoneContent, p: ClipParams, g: Geometry, rng: np.
     gl, gr = s.gap
     m = p.sliding_px + 2.0
     lo, hi = gl + m, gr - m
+    if hi - lo < 2.0:  # small images (e.g. 96x128): the sliding margin eats the intercostal window
+        mid, half = (gl + gr) / 2.0, max((gr - gl) / 2.0 - 1.0, 1.0)
+        lo, hi = mid - half, mid + half
     centers, halves, amps, fused = [], [], [], []
     if c.fused:
         width = c.fused_fraction * (hi - lo)
-        start = lo + rng.uniform(0, (hi - lo) - width)
+        start = lo + rng.uniform(0, max((hi - lo) - width, 0.0))
         centers.append(start + width / 2)
         halves.append(width / 2)
         amps.append(rng.uniform(0.75, 0.95))
