@@ -30,6 +30,9 @@ class ClipEntry:
     feats: dict[int, np.ndarray] = field(default_factory=dict)
     labels: dict[int, np.ndarray] = field(default_factory=dict)
     measures: dict[int, FrameMeasures] = field(default_factory=dict)
+    inputs: dict[int, np.ndarray] = field(default_factory=dict)  # uint8 network inputs of label frames
+    local_desc: dict[tuple, np.ndarray] = field(default_factory=dict)  # findings descriptor parts per frame set
+    colour: float | None = None  # share of coloured crop pixels (Doppler overlay), when known
 
 
 @dataclass(frozen=True)
@@ -122,25 +125,29 @@ class FeatureCache:
                 self._entries.popitem(last=False)
             return entry
 
-    def store(self, entry: ClipEntry, indices, feats: np.ndarray, labels: np.ndarray | None) -> None:
+    def store(self, entry: ClipEntry, indices, feats: np.ndarray, labels: np.ndarray | None,
+              inputs: np.ndarray | None = None) -> None:
         with self.lock:
             for j, i in enumerate(indices):
                 entry.feats[int(i)] = np.array(feats[j], dtype=np.float32, copy=True)
                 if labels is not None:
                     entry.labels[int(i)] = labels[j]
+                    if inputs is not None:
+                        entry.inputs[int(i)] = inputs[j]
             if labels is not None:
                 self._trim_labels()
 
     def _label_bytes(self) -> int:
-        return sum(lab.nbytes for e in self._entries.values() for lab in e.labels.values())
+        return sum(lab.nbytes for e in self._entries.values() for lab in (*e.labels.values(), *e.inputs.values()))
 
     def _trim_labels(self) -> None:
         total = self._label_bytes()
         for e in self._entries.values():  # oldest clips lose their label maps first (features stay)
             if total <= self.max_label_bytes:
                 break
-            total -= sum(lab.nbytes for lab in e.labels.values())
+            total -= sum(lab.nbytes for lab in (*e.labels.values(), *e.inputs.values()))
             e.labels.clear()
+            e.inputs.clear()
 
 
 def is_path(x: Any) -> bool:

@@ -29,6 +29,7 @@ from lusapp.core.errors import BundleError, LusError, ValidationError
 from lusapp.model import preprocess as pp
 from lusapp.model.bundle import Bundle
 from lusapp.model.cache import ClipEntry, FeatureCache, clip_identity, is_path, sample_indices
+from lusapp.model.findings import ZoneFindings, load_findings
 from lusapp.model.measures import FrameMeasures, clip_measures, frame_measures, rule_score
 
 SEVERITY_NAMES = ("mild", "moderate", "severe", "critical")
@@ -79,6 +80,8 @@ class Assessment:
     timings: dict[str, float]
     votes: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    zone_findings: dict[str, ZoneFindings] = field(default_factory=dict)  # models with a findings head
+    zone_head_probs: dict[str, np.ndarray] = field(default_factory=dict)  # the stage-2 score head's output
 
     @property
     def severity_name(self) -> str:
@@ -128,6 +131,8 @@ class Engine:
         self.severity = bundle.severity.eval() if bundle.severity is not None else None
         self.model_version = bundle.version
         self.model_id = f"{bundle.name}-{bundle.version}"
+        self.findings = load_findings(bundle.path, bundle.manifest) if bundle.path is not None else None
+        self.want_descriptors = False  # training: keep what the findings descriptor needs without a head
         self.cache = FeatureCache(max_cached_clips, max_cached_label_bytes)
         self._net_lock = threading.RLock()
         self.stats = {"network_calls": 0, "frames_run": 0, "frames_decoded": 0}
@@ -190,19 +195,23 @@ class Engine:
             for s in range(0, len(idx), bs):
                 chunk = idx[s:s + bs]
                 frames = [self._read(clip, i, None) for i in chunk]
-                f, labels = self._forward(pp.prepare_batch(frames, box, self.size), full=True)
+                x = pp.prepare_batch(frames, box, self.size)
+                f, labels = self._forward(x, full=True)
                 feats[s:s + len(chunk)] = f
                 masks += [pp.project_mask(labels[j], box, frames[j].shape) for j in range(len(chunk))]
-                self.cache.store(entry, chunk, f, labels)
+                self.cache.store(entry, chunk, f, labels, _as_u8(x))
             return SegResult(indices=idx, masks=masks, features=feats, crop=box)
         finally:
             if owned:
                 clip.close()
 
     def _batches(self, clip, crop, entry: ClipEntry, indices, label_indices, decoded=None) -> list:
-        """Prepared network inputs for the frames of ``indices`` / ``label_indices`` the cache lacks."""
+        """Prepared network inputs for the frames of ``indices`` / ``label_indices`` the cache lacks (label
+        frames also lack them when the findings descriptor of that frame set is not cached yet)."""
         with self.cache.lock:
-            full = sorted({int(i) for i in label_indices if i not in entry.labels and i not in entry.measures})
+            need_desc = self._needs_desc(entry, label_indices)
+            full = sorted({int(i) for i in label_indices if (i not in entry.labels and i not in entry.measures)
+                           or (need_desc and (i not in entry.labels or i not in entry.inputs))})
             enc = sorted({int(i) for i in indices if i not in entry.feats} - set(full))
         out = []
         for todo, is_full in ((full, True), (enc, False)):
@@ -212,10 +221,13 @@ class Engine:
                 out.append((chunk, x, is_full))
         return out
 
+    def _needs_desc(self, entry: ClipEntry, label_indices) -> bool:
+        return (self.findings is not None or self.want_descriptors) and bool(label_indices) and tuple(int(i) for i in label_indices) not in entry.local_desc
+
     def _run_batches(self, entry: ClipEntry, batches: list) -> None:
         for chunk, x, full in batches:
             f, labels = self._forward(x, full)
-            self.cache.store(entry, chunk, f, labels)
+            self.cache.store(entry, chunk, f, labels, _as_u8(x) if full else None)
 
     def features(self, clip: Any, indices: Sequence[int], crop: Any = None,
                  label_indices: Sequence[int] = ()) -> tuple[np.ndarray, ClipEntry]:
@@ -288,14 +300,19 @@ class Engine:
                     clip, owned = _open(path)
                 decoded = {i: clip.read(i) for i in wanted}
                 self.stats["frames_decoded"] += len(decoded)
-                pick = [wanted[int(round(j))] for j in np.linspace(0, len(wanted) - 1, min(CROP_FRAMES, len(wanted)))]
-                crop = detect_crop(clip, [decoded[i] for i in pick])
+                crop = detect_crop(clip, [decoded[i] for i in _spread(wanted, CROP_FRAMES)])
                 self.cache.set_crop(ident, crop)
             entry = self._entry(ident, crop, info.height, info.width)
             job = _ZoneJob(key=(ident, self.model_id, crop), entry=entry, plans=plans, spacing=info.spacing_mm)
+            if entry.colour is None and decoded:  # a colour (Doppler) overlay, judged on the decoded frames
+                from lusapp.model.physics import colour_fraction
+
+                entry.colour = max(colour_fraction(decoded[i], crop) for i in _spread(wanted, 4))
             with self.cache.lock:
                 missing = any(i not in entry.feats for i in wanted) or any(
-                    i not in entry.labels and i not in entry.measures for i in plans[0][1])
+                    i not in entry.labels and i not in entry.measures for i in plans[0][1]) or (
+                    self._needs_desc(entry, plans[0][1]) and any(
+                        i not in entry.labels or i not in entry.inputs for i in plans[0][1]))
             if missing:
                 if clip is None:
                     clip, owned = _open(path)
@@ -305,14 +322,21 @@ class Engine:
             if clip is not None and owned:
                 clip.close()
 
-    def _finish_zone(self, job: _ZoneJob) -> tuple[list[np.ndarray], tuple[FrameMeasures, int, str]]:
-        """The network part of a zone: run the prepared batches, then features per sampling + the rule."""
+    def _finish_zone(self, job: _ZoneJob):
+        """The network part of a zone: run the prepared batches, then features per sampling, the rule and
+        (models with a findings head) the findings; the rule then reads masks without the finding pixels
+        that the findings head rejects."""
         self._run_batches(job.entry, job.batches)
         job.batches = []
         self.cache.get(job.key)  # mark recently used
         with self.cache.lock:
             feats = [np.stack([job.entry.feats[i] for i in idx]).astype(np.float32) for idx, _ in job.plans]
-        return feats, self.clip_rule(job.entry, job.plans[0][1], job.spacing)
+        if self.findings is None:
+            return feats, self.clip_rule(job.entry, job.plans[0][1], job.spacing), None
+        from lusapp.model import clip_report as cr
+
+        found = cr.zone_findings(self, job.entry, feats[0], job.plans[0][1])
+        return feats, cr.gated_rule(self, job.entry, job.plans[0][1], job.spacing, found), found
 
     def assess(self, patient: Any = None, media_paths: Mapping[str, Any] | None = None, clinical: Any = None,
                n_frames: int = 30, samplings: int = 1, measure_frames: int = 6,
@@ -344,6 +368,7 @@ class Engine:
         warnings: list[str] = []
         runs: list[dict[str, np.ndarray]] = [dict() for _ in range(n_samp)]
         rules: dict[str, tuple[FrameMeasures, int, str]] = {}
+        found: dict[str, ZoneFindings] = {}
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lusapp-prefetch") as pool:
             submit = lambda z: pool.submit(self._prepare_zone, media_paths[z], n_frames, n_samp, measure_frames)  # noqa: E731
             pending = submit(todo[0]) if todo else None
@@ -352,7 +377,9 @@ class Engine:
                     progress(int(100 * k / len(todo)), f"zone {zid}")
                 fut, pending = pending, (submit(todo[k + 1]) if k + 1 < len(todo) else None)
                 try:
-                    feats, rules[zid] = self._finish_zone(fut.result())
+                    feats, rules[zid], zf = self._finish_zone(fut.result())
+                    if zf is not None:
+                        found[zid] = zf
                 except LusError as e:
                     warnings.append(f"{zid}: {e}")
                     continue
@@ -383,7 +410,8 @@ class Engine:
         winners = np.flatnonzero(counts == counts.max())
         sev = int(winners[np.argmax(mean_probs[winners])]) + 1
         mean_attn = np.mean(attn, axis=0)
-        zone_probs = {z: np.mean([zp[z] for zp in zprobs], axis=0) for z in present}
+        head_probs = {z: np.mean([zp[z] for zp in zprobs], axis=0) for z in present}
+        zone_probs = {z: (found[z].score_probs if z in found else head_probs[z]) for z in present}
         t_end = time.perf_counter()
         return Assessment(
             severity_probs=mean_probs, severity=sev, severe_prob=float(mean_probs[2:].sum()), severe=sev >= 3,
@@ -393,9 +421,15 @@ class Engine:
             zone_measures={z: r[0] for z, r in rules.items()}, zone_rules={z: (r[1], r[2]) for z, r in rules.items()},
             model_version=self.model_version,
             timings={"features_s": t_net - t0, "heads_s": t_end - t_net, "total_s": t_end - t0},
-            votes=votes, warnings=warnings)
+            votes=votes, warnings=warnings, zone_findings=found, zone_head_probs=head_probs)
 
     # ------------------------------------------------------------------ helpers
+    def clip_report(self, clip: Any, n_frames: int = 30, measure_frames: int = 6):
+        """One clip on its own, as a zone of an assessment would see it (lusapp.model.clip_report)."""
+        from lusapp.model.clip_report import clip_report
+
+        return clip_report(self, clip, n_frames, measure_frames)
+
     def _clinical_vector(self, clinical: Any, encode) -> np.ndarray:
         dim = self.severity.clin_dim
         if clinical is None or not isinstance(clinical, (np.ndarray, list, tuple, torch.Tensor)):
@@ -419,3 +453,13 @@ class Engine:
                 ids = []
         ids += [z for z in media_paths if z not in ids]
         return ids
+
+
+def _as_u8(x: torch.Tensor) -> np.ndarray:
+    """(N, 1, H, W) float network inputs in [0, 1] -> (N, H, W) uint8 (kept for the findings descriptor)."""
+    return (x[:, 0].numpy() * 255.0 + 0.5).astype(np.uint8)
+
+
+def _spread(items: Sequence[int], n: int) -> list[int]:
+    """Up to ``n`` items spread evenly over ``items`` (first and last included)."""
+    return [items[int(round(j))] for j in np.linspace(0, len(items) - 1, min(n, len(items)))]
