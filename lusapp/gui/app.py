@@ -123,6 +123,10 @@ def run_gui(argv: list[str] | str | os.PathLike | None = None) -> int:
     if flags:
         print(f"lusapp: unknown option {flags[0]} (see lusapp --help)", file=sys.stderr)
         return 2
+    from lusapp.gui.xcb_check import check_xcb
+
+    if not check_xcb():  # one line saying what to install, instead of Qt's abort
+        return 1
     app = _make_app([])
     window = build_window()
     window.show()

@@ -1,19 +1,22 @@
-"""Clinical information form: age, sex, symptoms and history (tri-state: yes / no / unknown).
+"""Clinical information form: age, sex, symptoms and history (yes / no / unknown).
 
-Check boxes are tri-state: checked = yes, unchecked = no, partially checked (shown "?") = unknown,
-which is what a new patient starts with. Every change is validated and committed to the session at
+Each item is yes (checked), no (empty) or unknown (grey, italic; what a new patient starts with, and the
+model encodes it as 0.5). One click gives "yes" (from unknown or no), a click on "yes" gives "no"; unknown
+is set back from the item's right-click menu or, for all, stays until answered. The items flow into as
+many columns as the dock is wide. Every change is validated and committed to the session at
 once (autosaved); an invalid age shows a message next to the field and is not committed until fixed.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
+                               QPushButton, QVBoxLayout, QWidget)
 
 from lusapp.core.clinical import HISTORY, SYMPTOMS
 from lusapp.core.errors import ValidationError
 from lusapp.core.patient import ClinicalInfo
+from lusapp.gui.flow_layout import FlowWidget
 from lusapp.gui.session import SessionController
 
 TITLES = {
@@ -43,6 +46,31 @@ def parse_age(text: str) -> int | None:
     return age
 
 
+class YesNoBox(QCheckBox):
+    """A check box for yes / no / unknown: a click gives yes (from unknown or no) or no (from yes);
+    the right-click menu sets any of the three, unknown included."""
+
+    def __init__(self, text: str, parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self.setTristate(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+
+    def nextCheckState(self) -> None:  # noqa: N802
+        self.setCheckState(Qt.CheckState.Unchecked if self.checkState() == Qt.CheckState.Checked
+                           else Qt.CheckState.Checked)
+
+    def _menu(self, pos) -> None:
+        menu = QMenu(self)
+        for label, state in (("Yes", Qt.CheckState.Checked), ("No", Qt.CheckState.Unchecked),
+                             ("Unknown", Qt.CheckState.PartiallyChecked)):
+            act = menu.addAction(label)
+            act.setCheckable(True)
+            act.setChecked(self.checkState() == state)
+            act.triggered.connect(lambda _c=False, st=state: self.setCheckState(st))
+        menu.popup(self.mapToGlobal(pos))
+
+
 class ClinicalForm(QWidget):
     def __init__(self, session: SessionController, parent: QWidget | None = None):
         super().__init__(parent)
@@ -70,14 +98,17 @@ class ClinicalForm(QWidget):
 
         self.symptoms = self._group(lay, "Symptoms", SYMPTOMS)
         self.history = self._group(lay, "History", HISTORY)
-        row = QHBoxLayout()
-        legend = QLabel("filled = yes · empty = no · grey, italic = unknown")
+        legend = QLabel("Click: yes; click again: no. Grey, italic = unknown (right-click an item to set it "
+                        "back to unknown).")
+        legend.setWordWrap(True)
         legend.setProperty("role", "dim")
         self.unknown_to_no = QPushButton("Unknown → No")
         self.unknown_to_no.setToolTip("Set every symptom and history item still unknown to 'no'")
         self.unknown_to_no.clicked.connect(self._unknown_to_no)
-        row.addWidget(legend, 1)
+        lay.addWidget(legend)
+        row = QHBoxLayout()
         row.addWidget(self.unknown_to_no)
+        row.addStretch(1)
         lay.addLayout(row)
         lay.addStretch(1)
 
@@ -91,18 +122,22 @@ class ClinicalForm(QWidget):
 
     def _group(self, lay: QVBoxLayout, name: str, fields: tuple[str, ...]) -> dict[str, QCheckBox]:
         box = QGroupBox(name)
-        grid = QGridLayout(box)
-        grid.setVerticalSpacing(2)
+        outer = QVBoxLayout(box)
+        outer.setContentsMargins(6, 4, 6, 4)
+        flow = FlowWidget(box, hspacing=10, vspacing=2)  # as many columns as fit
+        outer.addWidget(flow)
         boxes: dict[str, QCheckBox] = {}
         for i, f in enumerate(fields):
-            cb = QCheckBox(title(f))
-            cb.setTristate(True)
+            cb = YesNoBox(title(f))
             cb.setCheckState(Qt.CheckState.PartiallyChecked)
             cb.setObjectName(f"{name.lower()}.{f}")
             cb.setProperty("unknown", True)
             cb.checkStateChanged.connect(lambda state, cb=cb: self._on_state(cb, state))
-            grid.addWidget(cb, i // 2, i % 2)
+            flow.add(cb)
             boxes[f] = cb
+        width = max(cb.sizeHint().width() for cb in boxes.values()) + 4
+        for cb in boxes.values():  # equal widths: the flow reads as columns
+            cb.setFixedWidth(width)
         lay.addWidget(box)
         return boxes
 
@@ -113,7 +148,7 @@ class ClinicalForm(QWidget):
             cb.style().unpolish(cb)
             cb.style().polish(cb)
         cb.setToolTip(f"{cb.text()}: " + {Qt.CheckState.Checked: "yes", Qt.CheckState.Unchecked: "no"}.get(
-            state, "unknown") + " (click to change: no → unknown → yes)")
+            state, "unknown") + " (click: yes / no; right-click: unknown)")
         self.commit()
 
     # ------------------------------------------------------------------ patient -> form

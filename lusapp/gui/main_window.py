@@ -5,7 +5,10 @@ controllers and in the dock widgets."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QToolBar, QWidget
+from PySide6.QtWidgets import (QDockWidget, QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QToolBar,
+                               QWidget)
+
+from PySide6.QtWidgets import QApplication
 
 from lusapp.gui.actions import ActionFactory
 from lusapp.gui.clinical_form import ClinicalForm
@@ -19,7 +22,21 @@ from lusapp.gui.severity_panel import SeverityPanel
 from lusapp.gui.zone_board import ZoneBoard
 from lusapp.gui.zone_panel import ZonePanel
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: docks hold scroll areas, compact layout on small screens (older saved layouts did not fit)
+COMPACT_BELOW = (1500, 950)  # available screen width / height under which the right docks are tabbed
+DEFAULT_SIZE = (1500, 920)
+
+
+def scrolled(widget: QWidget, name: str) -> QScrollArea:
+    """``widget`` in a frameless scroll area, so a dock never forces the window beyond the screen."""
+    area = QScrollArea()
+    area.setObjectName(f"scroll.{name}")
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    area.setMinimumSize(120, 80)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -61,14 +78,13 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_model)
         self._update_title()
         self._update_model_status()
-        self.resize(1500, 920)
         self.restore_state()
 
     # ------------------------------------------------------------------ assembly
     def _dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         d = QDockWidget(title, self)
         d.setObjectName(f"dock.{key}")
-        d.setWidget(widget)
+        d.setWidget(widget if key == "board" else scrolled(widget, key))  # the board scales itself
         d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                       | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                       | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -85,11 +101,45 @@ class MainWindow(QMainWindow):
         self._dock("clinical", "Clinical information", self.clinical, right)
         self.tabifyDockWidget(self.docks["severity"], self.docks["clinical"])
         self.docks["severity"].raise_()
+        self.compact = False
+
+    def available_screen(self):
+        screen = self.screen() or QApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else None
+
+    def use_compact_layout(self) -> None:
+        """Small screens (1366 x 768, 1280 x 720): Zone, Severity and Clinical information share one tabbed
+        dock on the right (one click apart) instead of being stacked; every dock scrolls."""
+        self.compact = True
+        self.tabifyDockWidget(self.docks["zone"], self.docks["severity"])
+        self.tabifyDockWidget(self.docks["zone"], self.docks["clinical"])
+        self.docks["zone"].raise_()
 
     def default_dock_sizes(self) -> None:
         """First-run proportions: a board big enough to read, the clip view as large as possible."""
-        self.resizeDocks([self.docks["patients"], self.docks["board"]], [240, 560], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["patients"], self.docks["zone"]], [420, 400], Qt.Orientation.Horizontal)
+        avail = self.available_screen()
+        small = avail is not None and avail.height() < 900
+        left_w, right_w = (325, 345) if self.compact else (420, 400)
+        self.resizeDocks([self.docks["patients"], self.docks["board"]], [210, 470] if small else [240, 560],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["patients"], self.docks["zone"]], [left_w, right_w], Qt.Orientation.Horizontal)
+        if not self.compact:
+            self.resizeDocks([self.docks["zone"], self.docks["severity"]], [560, 330], Qt.Orientation.Vertical)
+
+    def default_geometry(self) -> None:
+        """First run: 1500 x 920, or the whole screen when it is smaller (compact layout)."""
+        avail = self.available_screen()
+        w, h = DEFAULT_SIZE
+        if avail is None:
+            self.resize(w, h)
+            return
+        if avail.width() < COMPACT_BELOW[0] or avail.height() < COMPACT_BELOW[1]:
+            self.use_compact_layout()
+        if avail.width() <= w or avail.height() <= h:
+            self.resize(min(w, avail.width()), min(h, avail.height()))
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+        else:  # a large screen: most of it (1632 x 994 on 1920 x 1080), so both right docks fit unscrolled
+            self.resize(max(w, int(avail.width() * 0.85)), max(h, int(avail.height() * 0.92)))
 
     def _build_actions(self) -> None:
         a, s, v, pl = self.actions_.action, self.session, self.clip_view, self.patients
@@ -205,9 +255,13 @@ class MainWindow(QMainWindow):
     def restore_state(self) -> None:
         geo = self.settings.value("window/geometry")
         state = self.settings.value("window/state")
-        if geo is not None:
-            self.restoreGeometry(geo)
+        if geo is None or not self.restoreGeometry(geo):
+            self.default_geometry()
         if state is None or not self.restoreState(state, STATE_VERSION):
+            if geo is not None and not self.compact:
+                avail = self.available_screen()
+                if avail is not None and (avail.width() < COMPACT_BELOW[0] or avail.height() < COMPACT_BELOW[1]):
+                    self.use_compact_layout()
             QTimer.singleShot(0, self.default_dock_sizes)  # after the first layout pass
 
     def save_state(self) -> None:

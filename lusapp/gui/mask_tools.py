@@ -16,10 +16,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPen, QPixmap
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGraphicsEllipseItem, QHBoxLayout, QLabel,
-                               QSpinBox, QToolBar, QToolButton, QWidget)
+                               QSpinBox, QToolButton, QWidget)
 
 from lusapp.core import mask_edit as me
 from lusapp.core.labels import CLASS_COLORS, CLASS_TITLES, CONSOLIDATION
+from lusapp.gui.flow_layout import FlowWidget
 
 TOOLS: tuple[str, ...] = ("pan", "brush", "eraser", "line", "polygon")
 TOOL_TITLES = {"pan": "Pan/zoom", "brush": "Brush (B)", "eraser": "Eraser (E)", "line": "Line (L)",
@@ -269,10 +270,26 @@ class ToolBar(QWidget):
         self.controller = controller
         outer = QHBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        self.bar = QToolBar(self)  # overflows into a '»' menu when the view is narrow
-        self.bar.setMovable(False)
+        self.bar = FlowWidget(self)  # wraps onto a second row when the view is narrow: nothing is hidden
         outer.addWidget(self.bar)
-        lay = self.bar
+        sp = self.sizePolicy()
+        sp.setHeightForWidth(True)
+        self.setSizePolicy(sp)
+
+        bar = self.bar
+
+        class _Group:  # widgets that wrap together (tools / class and size / edit commands)
+            def __init__(g):  # noqa: N805
+                g.box = QWidget(bar)
+                g.lay = QHBoxLayout(g.box)
+                g.lay.setContentsMargins(0, 0, 0, 0)
+                g.lay.setSpacing(3)
+                bar.add(g.box)
+
+            def addWidget(g, w):  # noqa: N802,N805
+                g.lay.addWidget(w)
+
+        lay = _Group()
         self.group = QButtonGroup(self)
         self.buttons: dict[str, QToolButton] = {}
         for tool in TOOLS:
@@ -290,8 +307,9 @@ class ToolBar(QWidget):
             swatch.fill(QColor(*CLASS_COLORS[cls]))
             self.class_box.addItem(QIcon(swatch), CLASS_TITLES[cls], cls)
         self.class_box.currentIndexChanged.connect(lambda i: controller.set_class(self.class_box.itemData(i)))
+        lay = _Group()
         lay.addWidget(self.class_box)
-        lay.addWidget(QLabel(" Size ", self))
+        lay.addWidget(QLabel("Size", self))
         self.size_box = QSpinBox(self, minimum=MIN_SIZE, maximum=MAX_SIZE, value=controller.size)
         self.size_box.setToolTip("Brush / eraser radius in pixels ([ and ] change it)")
         self.size_box.valueChanged.connect(controller.set_size)
@@ -304,7 +322,7 @@ class ToolBar(QWidget):
         self.redo_btn = QToolButton(self, text="Redo", toolTip="Redo")
         self.copy_btn = QToolButton(self, text="Copy prev", toolTip="Copy the mask of the previous labelled frame")
         self.mark_btn = QToolButton(self, text="Mark labelled", toolTip="Save this frame's mask as FINAL")
-        lay.addSeparator()
+        lay = _Group()
         for w in (self.undo_btn, self.redo_btn, self.copy_btn, self.mark_btn):
             lay.addWidget(w)
         self.undo_btn.clicked.connect(undo_stack.undo)
@@ -319,6 +337,12 @@ class ToolBar(QWidget):
         controller.size_changed.connect(self._show_size)
         controller.class_changed.connect(self._show_class)
         self._show_class(controller.edit_class)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        return self.bar.heightForWidth(width)
 
     def _show_size(self, size: int) -> None:
         self.size_box.blockSignals(True)

@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QWidget
 
 from lusapp.core.labels import CLASS_COLORS, CLASS_TITLES, DRAW_ORDER
+from lusapp.gui.flow_layout import FlowWidget
 
 OVERLAY_CLASSES: tuple[int, ...] = tuple(sorted(CLASS_COLORS))
 
@@ -71,8 +72,14 @@ class OverlayControls(QWidget):
 
     def __init__(self, parent: QWidget | None = None, opacity: float = 0.5):
         super().__init__(parent)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.flow = FlowWidget(self, hspacing=8)  # wraps when the view is narrow
+        outer.addWidget(self.flow, 1)
+        sp = self.sizePolicy()
+        sp.setHeightForWidth(True)
+        self.setSizePolicy(sp)
+        lay = self.flow.flow
         self.boxes: dict[int, QCheckBox] = {}
         for cls in OVERLAY_CLASSES:
             box = QCheckBox(CLASS_TITLES[cls], self)
@@ -83,19 +90,23 @@ class OverlayControls(QWidget):
             box.toggled.connect(lambda on, c=cls: self.visibility_changed.emit(c, on))
             lay.addWidget(box)
             self.boxes[cls] = box
-        lay.addSpacing(12)
-        lay.addWidget(QLabel("Opacity", self))
+        lay.addWidget(QLabel("  Opacity", self))
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setRange(0, 100)
         self.slider.setValue(int(round(opacity * 100)))
-        self.slider.setMaximumWidth(140)
+        self.slider.setFixedWidth(120)
         self.slider.setToolTip("Mask overlay opacity")
         self.slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
         lay.addWidget(self.slider)
-        lay.addStretch(1)
         self.labelled_label = QLabel("", self)
         self.labelled_label.setToolTip("Frames of this clip with a FINAL (clinician) mask")
         lay.addWidget(self.labelled_label)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        return self.flow.heightForWidth(width)
 
     def show_labelled(self, frames: list[int]) -> None:
         """'Labelled: n' plus the first frame numbers (1-based, as in the transport bar)."""

@@ -12,6 +12,7 @@ from lusapp.core.scales import SEVERITY_LEVELS
 from lusapp.gui import theme
 from lusapp.gui.bars import ProbBars
 from lusapp.gui.model_ctl import ModelController
+from lusapp.gui.flow_layout import FlowWidget
 from lusapp.gui.session import SessionController
 
 TITLES = [SEVERITY_LEVELS[i].capitalize() for i in sorted(SEVERITY_LEVELS)]
@@ -62,7 +63,9 @@ class SeverityPanel(QWidget):
         lay.addWidget(box)
 
         cbox = QGroupBox("Clinician's final severity")
-        cl = QHBoxLayout(cbox)
+        cbl = QVBoxLayout(cbox)
+        flow = FlowWidget(cbox, hspacing=6, vspacing=4)  # two rows when the dock is narrow
+        cbl.addWidget(flow)
         self.clin_group = QButtonGroup(self)
         self.clin_group.setExclusive(False)
         self.clin_buttons = []
@@ -72,7 +75,7 @@ class SeverityPanel(QWidget):
             b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             self.clin_group.addButton(b, label)
             self.clin_buttons.append(b)
-            cl.addWidget(b)
+            flow.add(b)
         self.clin_group.idClicked.connect(self._on_clinician)
         lay.addWidget(cbox)
         self.total = QLabel("")
