@@ -27,6 +27,10 @@ MAX_FILE_BYTES = 8 * 2**30
 MAX_STILL_BYTES = 512 * 2**20
 
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))  # OpenCV's own decoder limit, same bound
+try:  # damaged files are reported by typed errors; OpenCV's own decoder chatter stays off stderr
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+except AttributeError:  # pragma: no cover - older OpenCV builds
+    pass
 
 
 def read_limited(path: str, limit: int = MAX_STILL_BYTES) -> np.ndarray:

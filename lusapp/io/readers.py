@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from lusapp.core.errors import (NotAnImage, ReadError, TooLarge, TruncatedFile, UnreadableFile, UnsupportedFormat,
                                 ZeroFrames)
@@ -124,8 +125,11 @@ class StillClip(Clip):
                 raise TooLarge(path, f"image is {w}x{h}, above the {MAX_SIDE} px / {MAX_PIXELS} pixel limit")
             if w == 0 or h == 0:
                 raise NotAnImage(path, f"{fmt.upper()} header declares an empty {w}x{h} image")
+        trunc = container_truncation(path, fmt)
         try:  # decoded from memory: OpenCV never sees the file name (non-UTF-8 names crash its path API)
             data = read_limited(path)
+            if fmt == "jpeg" and trunc:  # let the decoder show what is there (imdecode refuses a cut stream)
+                data = np.concatenate([data, np.array([0xFF, 0xD9], np.uint8)])
             img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
         except cv2.error as exc:
             img = None
@@ -133,13 +137,11 @@ class StillClip(Clip):
         else:
             detail = "decoder returned nothing"
         if img is None or img.size == 0:
-            trunc = container_truncation(path, fmt)
             if trunc:
                 raise TruncatedFile(path, trunc)
             if size is not None and (size[0] * size[1] > 2**30):
                 raise TooLarge(path, f"image is {size[0]}x{size[1]}")
             raise UnsupportedFormat(path, f"the {fmt.upper()} image could not be decoded ({detail})")
-        trunc = container_truncation(path, fmt)
         if img.ndim == 3 and img.shape[2] == 4:
             img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
         elif img.ndim == 3 and img.shape[2] == 1:
