@@ -103,12 +103,13 @@ class ZoneReport:
         return dict(self.findings.probs) if self.findings is not None else {}
 
 
-def clip_report(engine, clip: Any, n_frames: int = 30, measure_frames: int = 6) -> ZoneReport:
+def clip_report(engine, clip: Any, n_frames: int = 30, measure_frames: int = 6, seed: int | None = None) -> ZoneReport:
+    """``seed``: a random frame sampling instead of evenly spaced frames (training draws several)."""
     from lusapp.model.engine import _open
 
     clip, owned = _open(clip)
     try:
-        idx = sample_indices(clip.n_frames, n_frames)
+        idx = sample_indices(clip.n_frames, n_frames, seed)
         m_idx = idx if len(idx) <= measure_frames else [idx[int(round(j))] for j in
                                                         np.linspace(0, len(idx) - 1, measure_frames)]
         if engine.cache.crop(_ident(clip)) is None:  # judge a colour overlay on a few decoded frames

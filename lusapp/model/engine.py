@@ -424,11 +424,11 @@ class Engine:
             votes=votes, warnings=warnings, zone_findings=found, zone_head_probs=head_probs)
 
     # ------------------------------------------------------------------ helpers
-    def clip_report(self, clip: Any, n_frames: int = 30, measure_frames: int = 6):
+    def clip_report(self, clip: Any, n_frames: int = 30, measure_frames: int = 6, seed: int | None = None):
         """One clip on its own, as a zone of an assessment would see it (lusapp.model.clip_report)."""
         from lusapp.model.clip_report import clip_report
 
-        return clip_report(self, clip, n_frames, measure_frames)
+        return clip_report(self, clip, n_frames, measure_frames, seed)
 
     def _clinical_vector(self, clinical: Any, encode) -> np.ndarray:
         dim = self.severity.clin_dim

@@ -144,7 +144,8 @@ class FindingsHead:
         self.thresholds = {k: float(thresholds.get(k, 0.5)) for k in FINDINGS}
         self.names = list(names)
         d = self.mu.shape[0]
-        if len(self.names) != d or any(c.shape != (d,) for c in self.coef.values()) or self.ood_components.shape[1] != d:
+        if len(self.names) != d or any(c.shape != (d,) for c in self.coef.values()) or self.ood_components.shape[1] != d \
+                or self.ood_mean.shape != (d,) or self.ood_var.shape != (self.ood_components.shape[0],):
             raise ValueError(f"findings head: inconsistent sizes (descriptor {d}, {len(self.names)} names)")
 
     @property

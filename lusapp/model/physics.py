@@ -43,8 +43,13 @@ def fan_edges(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     ys = np.flatnonzero(ok)
     sel = ys[ys >= top + 0.1 * (h - top)]
     rows = np.arange(h)
-    lo = np.clip(np.polyval(np.polyfit(sel, left[sel], 1), rows), 0, w - 2)
-    hi = np.clip(np.polyval(np.polyfit(sel, right[sel], 1), rows), lo + 2, w)
+    fits = []
+    for edge, border in ((left, 0), (right, w)):  # rows where the edge sits on the frame border say nothing
+        free = sel[np.abs(edge[sel] - border) > 1]
+        use = free if free.size >= 5 else sel
+        fits.append(np.polyval(np.polyfit(use, edge[use], 1), rows))
+    lo = np.clip(fits[0], 0, w - 2)
+    hi = np.clip(fits[1], lo + 2, w)
     return lo, hi, top
 
 

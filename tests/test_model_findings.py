@@ -1,0 +1,162 @@
+"""The findings head: descriptor, composed zone score, OOD distance, storage in a bundle, and the linear
+models that train it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lusapp.core.errors import BundleError
+from lusapp.core.labels import B_LINE, CONSOLIDATION, PLEURAL_LINE
+from lusapp.model import findings as fd
+from lusapp.model import physics
+from model_training import linear
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = next((ROOT / "resources" / "models").glob("lus-staged-1.1.0"))
+
+
+def _head(dim: int, seed: int = 0, coef_scale: float = 0.05) -> fd.FindingsHead:
+    rng = np.random.default_rng(seed)
+    t = {"mu": rng.normal(size=dim), "sd": rng.uniform(0.5, 2, size=dim), "ood.mean": np.zeros(dim),
+         "ood.components": np.linalg.qr(rng.normal(size=(dim, 4)))[0].T, "ood.var": np.ones(4),
+         "ood.threshold": np.array([2.0])}
+    for h in fd.HEADS:
+        t[f"coef.{h}"], t[f"bias.{h}"] = rng.normal(size=dim) * coef_scale, np.array([0.0])
+    return fd.FindingsHead(t, {k: 0.5 for k in fd.FINDINGS}, [f"d{i}" for i in range(dim)])
+
+
+def test_composed_score_follows_the_findings():
+    normal = {"b_lines": 0.05, "b_grade_ge2": 0.02, "b_grade_ge3": 0.01, "consolidation": 0.03, "pleural_irregular": 0.1,
+              "a_lines": 0.9, "effusion": 0.0}
+    grade, score = fd.compose_score(normal)
+    assert score.argmax() == 0 and abs(score.sum() - 1) < 1e-9 and abs(grade.sum() - 1) < 1e-9
+    confluent = dict(normal, b_lines=0.99, b_grade_ge2=0.97, b_grade_ge3=0.9)
+    assert fd.compose_score(confluent)[1].argmax() == 3
+    cons = dict(normal, consolidation=0.9)
+    assert fd.compose_score(cons)[1].argmax() == 4
+    # a grade head that contradicts P(B-lines) cannot make a distribution with negative mass
+    odd = dict(normal, b_lines=0.1, b_grade_ge2=0.8, b_grade_ge3=0.95)
+    g, s = fd.compose_score(odd)
+    assert (g >= 0).all() and (s >= 0).all()
+
+
+def test_mask_descriptor_sees_b_lines_and_consolidation():
+    frames = np.full((3, 64, 64), 40, np.uint8)
+    labels = np.zeros((3, 64, 64), np.uint8)
+    labels[:, 10:12, :] = PLEURAL_LINE
+    empty = fd.mask_descriptor(frames, labels)
+    labels[:, 12:, 20:24] = B_LINE
+    frames[:, 12:, 20:24] = 160
+    labels[:, 30:40, 40:50] = CONSOLIDATION
+    d = dict(zip(fd.MASK_NAMES, fd.mask_descriptor(frames, labels)))
+    e = dict(zip(fd.MASK_NAMES, empty))
+    assert e["b_share"] == 0 and d["b_share"] > 0 and d["b_frames"] == 1.0
+    assert d["b_contrast"] > 0.5  # the marked column is brighter than its row neighbours
+    assert d["cons_blob"] == pytest.approx(100 / 4096)
+
+
+def test_physics_descriptor_is_finite_and_blank_is_neutral():
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 255, size=(4, 128, 128)).astype(np.uint8)
+    d = physics.clip_descriptor(frames)
+    assert d.shape == (len(physics.NAMES),) and np.isfinite(d).all()
+    assert not physics.clip_descriptor(np.zeros((3, 128, 128), np.uint8)).any()
+
+
+def test_unroll_turns_radial_lines_into_columns():
+    h = w = 128
+    img = np.zeros((h, w), np.uint8)
+    apex = (64.0, -40.0)
+    for y in range(h):  # a fan between two lines through the apex, and one bright radial line inside it
+        half = (y - apex[1]) * 0.35
+        x0, x1 = int(apex[0] - half), int(apex[0] + half)
+        img[y, max(0, x0):min(w, x1)] = 60
+        xr = int(round(apex[0] + (y - apex[1]) * 0.2))
+        if 0 <= xr < w:
+            img[y, xr] = 250
+    u = physics.unroll(img[None])[0]
+    cols = u[20:].argmax(1)
+    assert cols.std() < 2.0  # the radial line stays in one column of the unrolled image
+
+
+def test_head_predicts_probabilities_warnings_and_ood(tmp_path):
+    head = _head(12)
+    near = head.mu.copy()
+    z = head.predict(near)
+    assert set(z.probs) == set(fd.FINDINGS) and all(0 <= p <= 1 for p in z.probs.values())
+    assert not z.unlike_training and z.ood < 1
+    far = head.mu + head.sd * 50 * head.ood_components[0]
+    z = head.predict(far, ["colour overlay"])
+    assert z.unlike_training and z.ood > 1
+    assert z.warnings[0] == "colour overlay" and "unlike" in z.warnings[1]
+    assert json.dumps(z.to_dict())
+    assert 0 <= z.score <= 4 and 0 <= z.expected <= 4
+
+
+def test_head_round_trips_through_a_bundle_and_refuses_tampering(tmp_path):
+    b = tmp_path / "b"
+    shutil.copytree(BUNDLED, b)
+    head = _head(20)
+    entry = fd.save_findings(b, head, {"trained_on": "test"})
+    fd.add_to_manifest(b, entry)
+    manifest = json.loads((b / "manifest.json").read_text())
+    back = fd.load_findings(b, manifest)
+    x = head.mu + 0.3
+    assert back.raw_probs(x) == pytest.approx(head.raw_probs(x), abs=1e-5)
+    assert fd.load_findings(b, {"name": "x"}) is None
+    data = bytearray((b / fd.FINDINGS_FILE).read_bytes())
+    data[-1] ^= 1
+    (b / fd.FINDINGS_FILE).write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="checksum"):
+        fd.load_findings(b, manifest)
+    with pytest.raises(BundleError, match="malformed"):
+        fd.load_findings(b, {"findings": {"file": "../x"}})
+
+
+def test_engine_uses_the_head_for_zone_scores(tmp_path):
+    from lusapp.model.bundle import load_bundle
+    from lusapp.model.engine import Engine
+
+    b = tmp_path / "b"
+    shutil.copytree(BUNDLED, b)
+    manifest = json.loads((b / "manifest.json").read_text())
+    dim = 2 * manifest["architecture"]["feat_dim"] + len(physics.NAMES) + len(fd.MASK_NAMES)
+    fd.add_to_manifest(b, fd.save_findings(b, _head(dim, coef_scale=0.0), {}))
+    engine = Engine(load_bundle(b), threads=1)
+    a = engine.assess(ROOT / "resources" / "demo", n_frames=6)
+    assert set(a.zone_findings) == set(a.zone_scores)
+    for zid, zf in a.zone_findings.items():  # zero coefficients: every probability is 0.5
+        assert zf.probs["b_lines"] == pytest.approx(0.5)
+        assert a.zone_probs[zid] == pytest.approx(zf.score_probs)
+        assert zid in a.zone_head_probs
+    rep = engine.clip_report(next((ROOT / "resources" / "demo").glob("R1.*")), n_frames=6)
+    assert rep.descriptor.shape == (dim,) and rep.findings is not None
+
+
+def test_logistic_regression_recovers_a_separable_rule_and_auc_is_exact():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] - 0.5 * x[:, 1] + 0.1 * rng.normal(size=400)) > 0
+    coef, bias = linear.fit_logistic(x, y, l2=0.1)
+    assert coef[0] > 0 and coef[1] < 0 and abs(coef[2]) < 0.3 * coef[0]
+    assert linear.roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
+    assert linear.roc_auc([1, 1, 1], [0, 1, 1]) == pytest.approx(0.5)
+    assert linear.roc_auc([1, 2], [1, 1]) is None
+
+
+def test_grouped_folds_never_split_a_group_and_cv_is_honest():
+    groups = np.repeat(np.arange(30), 3)
+    folds = linear.group_folds(groups, 5, seed=3)
+    for g in range(30):
+        assert len(set(folds[groups == g])) == 1
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(90, 20))
+    y = rng.integers(0, 2, 90).astype(float)  # labels unrelated to x: out-of-fold AUC stays near chance
+    auc = linear.roc_auc(linear.cv_logits(x, y, groups, l2=10.0), y)
+    assert 0.25 < auc < 0.75
+    assert linear.youden_threshold(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) in (0.8,)
