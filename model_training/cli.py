@@ -17,6 +17,8 @@ SUBCOMMANDS: dict[str, str] = {
     "ablate": "model_training.ablate:main",
     "finetune": "model_training.finetune:main",
     "pocus": "model_training.pocus_check:main",
+    "realbench": "model_training.realbench:main",
+    "findings": "model_training.findings_train:main",
 }
 
 
