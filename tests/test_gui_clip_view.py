@@ -188,11 +188,15 @@ def test_copy_from_previous_and_mark_labelled(view):
     np.testing.assert_array_equal(view.current_mask(), prev)
     assert view.mask_kind(5) == "FINAL" and view.labelled_frames() == [1, 5]
     assert saved[-1][0] == 5
+    view.undo()  # undo also withdraws "labelled" (issue 11): frame 5 had no mask before the copy
+    assert view.current_mask() is None and view.mask_kind(5) is None and view.labelled_frames() == [1]
+    view.redo()
+    np.testing.assert_array_equal(view.current_mask(), prev)
+    assert view.labelled_frames() == [1, 5]
     view.undo()
-    assert not view.current_mask().any()
     view.seek(6)
-    assert view.mark_labelled() and view.labelled_frames() == [1, 5, 6]
-    assert view.overlay_controls.labelled_label.text() == "Labelled: 3 (2, 6, 7)"
+    assert view.mark_labelled() and view.labelled_frames() == [1, 6]
+    assert view.overlay_controls.labelled_label.text() == "Labelled: 2 (2, 7)"
     assert saved[-1][0] == 6 and not saved[-1][1].any()
     view.seek(7)
     view.copy_from_previous()  # previous labelled is now frame 6 (empty)
@@ -300,6 +304,8 @@ def test_each_clip_keeps_its_own_undo_history(view):
     a, b = moving_disc_clip(n=3), moving_disc_clip(n=3)
     edits = []
     view.mask_edited.connect(lambda z, f, m: edits.append((z, f, m.copy())))
+    unlabelled = []
+    view.mask_unlabelled.connect(lambda z, f: unlabelled.append((z, f, view.key)))
     view.set_clip("R1", a, clip_key="P1/R1")
     view.tool_brush()
     view.controller.press(10, 10), view.controller.release(10, 10)
@@ -308,14 +314,15 @@ def test_each_clip_keeps_its_own_undo_history(view):
     assert view.undo_stack.count() == 0 and not view.toolbar.undo_btn.isEnabled()
     n = len(edits)
     view.undo()
-    assert len(edits) == n  # nothing of patient P1 was touched
+    assert len(edits) == n and unlabelled == []  # nothing of patient P1 was touched
+    view.tool_brush()  # the tool fell back to pan/zoom with the new clip
     view.controller.press(30, 30), view.controller.release(30, 30)
     assert view.undo_stack.count() == 1
     view.set_clip("R1", a, clip_key="P1/R1")
     np.testing.assert_array_equal(view.current_mask(), edited_a)
     assert view.undo_stack.count() == 1 and view.toolbar.undo_btn.isEnabled()
-    view.undo()
-    assert view.mask_kind(0) == "FINAL" and not view.current_mask().any() and edits[-1][0] == "R1"
+    view.undo()  # the first edit made frame 0 FINAL: undoing it withdraws the FINAL mask (issue 11)
+    assert view.mask_kind(0) is None and view.current_mask() is None and unlabelled == [("R1", 0, "P1/R1")]
     assert view.history.keys() == ["P2/R1", "P1/R1"]
 
 

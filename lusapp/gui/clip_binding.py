@@ -29,6 +29,7 @@ class ClipBinding(QObject):
         session.dataChanged.connect(self._on_data)
         clip_view.mask_edited.connect(self._on_edited)
         clip_view.original_captured.connect(self._on_original)
+        clip_view.mask_unlabelled.connect(session.unlabel_mask)
         model.engineChanged.connect(self._on_engine)
         measures.attach(seg_worker)
         if model.engine is not None:

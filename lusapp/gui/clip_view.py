@@ -22,7 +22,7 @@ from lusapp.gui.mask_state import MaskState
 from lusapp.gui.mask_tools import EditImageItem, ToolBar, ToolController
 from lusapp.gui.overlay import OverlayControls, compose_overlay, frame_to_rgba, overlay_lut
 from lusapp.gui.playback import Playback, TransportBar
-from lusapp.gui.undo_commands import MaskEditCommand, UndoHistory
+from lusapp.gui.undo_commands import LabelCommand, MaskEditCommand, UndoHistory
 
 class _FrameRelay(QObject):
     """Carries 'frame decoded' from the prefetch thread to the GUI thread (queued signal)."""
@@ -38,6 +38,7 @@ class ClipView(QWidget):
     frame_changed = Signal(int)
     mask_edited = Signal(str, int, object)  # zone id, frame, FINAL mask (a copy)
     original_captured = Signal(str, int, object, str)  # zone id, frame, model mask, model version
+    mask_unlabelled = Signal(str, int)  # zone id, frame: no longer FINAL (delete its FINAL mask)
     tool_changed = Signal(str)
     status_message = Signal(str)
 
@@ -53,6 +54,7 @@ class ClipView(QWidget):
         self.frames: FrameCache | None = None
         self.masks = MaskState(seg_worker.cached if seg_worker is not None else None)
         self._fresh = False
+        self._was_final = False
         self._edit_frame = 0
         self._visible = {1: True, 2: True, 3: True, 4: True}
         self._opacity = 0.5
@@ -97,6 +99,8 @@ class ClipView(QWidget):
         self.overlay_controls.opacity_changed.connect(self._on_opacity)
         self.toolbar.copy_previous_requested.connect(self.copy_from_previous)
         self.toolbar.mark_labelled_requested.connect(self.mark_labelled)
+        self.toolbar.unlabel_requested.connect(self.unlabel_frame)
+        self.controller.hint.connect(self.status_message)
         self.controller.tool_changed.connect(self.tool_changed)
         if seg_worker is not None:
             seg_worker.mask_ready.connect(self._on_mask_ready)
@@ -109,6 +113,11 @@ class ClipView(QWidget):
                  clip_key: str | None = None) -> None:
         """Show ``clip`` (a ``Clip``; a still is a one-frame clip) of zone ``zone_id``; ``None`` clears."""
         self.controller.cancel()
+        new_key = None if clip is None else (clip_key or f"{zone_id}:{clip.path}")
+        if self.controller.tool != "pan" and (str(zone_id) != self.zone_id or new_key != self.key):
+            # a new zone starts with pan/zoom: a stray click must not paint into a clip just opened
+            self.controller.set_tool("pan")
+            self.status_message.emit("Tool back to Pan/zoom for the new zone (B, E, L, P pick a tool)")
         self.playback.pause()
         if self.frames is not None:
             self.frames.close()
@@ -368,6 +377,7 @@ class ClipView(QWidget):
             return None
         self.playback.pause()  # the stroke belongs to this frame
         self._edit_frame = self.current_frame
+        self._was_final = self.mask_kind(self.current_frame) == "FINAL"
         mask, self._fresh = self.masks.working(self.current_frame, self.frame_image.shape[:2])
         return mask
 
@@ -382,16 +392,19 @@ class ClipView(QWidget):
             self.refresh_overlay()
             return
         self._capture_original(frame)
-        self.undo_stack.push(MaskEditCommand(self, self.key, self.zone_id, frame, diff, text))
+        self.undo_stack.push(MaskEditCommand(self, self.key, self.zone_id, frame, diff, text,
+                                             labels=not self._was_final))
         self.mask_edited.emit(self.zone_id, frame, mask.copy())
         self.refresh_overlay()
 
-    def apply_mask_diff(self, key: str, zone_id: str, frame: int, diff: MaskDiff, forward: bool) -> None:
+    def apply_mask_diff(self, key: str, zone_id: str, frame: int, diff: MaskDiff, forward: bool,
+                        emit: bool = True) -> None:
         """Undo/redo of a MaskEditCommand (any zone, any frame): re-emits the FINAL mask for saving."""
         mask = self.masks.apply_diff(key, frame, diff, forward)
         if mask is None:
             return
-        self.mask_edited.emit(zone_id, frame, mask.copy())
+        if emit:
+            self.mask_edited.emit(zone_id, frame, mask.copy())
         if key == self.key:
             if frame != self.current_frame:
                 self.playback.pause()
@@ -429,16 +442,65 @@ class ClipView(QWidget):
 
     @Slot()
     def mark_labelled(self) -> bool:
-        """Accept the shown mask of this frame as FINAL (saved through ``mask_edited``)."""
+        """Accept the shown mask of this frame as FINAL (saved through ``mask_edited``; one undo step)."""
+        if self.clip is not None and self.mask_kind(self.current_frame) == "FINAL":
+            self.status_message.emit(f"Frame {self.current_frame + 1} is already labelled")
+            return True
         mask = self.begin_edit()
         if mask is None:
             return False
         self._fresh = False
-        self._capture_original(self.current_frame)
-        self.mask_edited.emit(self.zone_id, self.current_frame, mask.copy())
+        frame = self.current_frame
+        self._capture_original(frame)
+        self.undo_stack.push(LabelCommand(self, self.key, self.zone_id, frame, True, mask.copy(), "Mark labelled"))
+        self.mask_edited.emit(self.zone_id, frame, mask.copy())
         self.refresh_overlay()
-        self.status_message.emit(f"Frame {self.current_frame + 1} labelled")
+        self.status_message.emit(f"Frame {frame + 1} labelled")
         return True
+
+    @Slot()
+    def unlabel_frame(self) -> bool:
+        """Revert this frame to the model's mask and unmark it labelled (one undo step; the shell deletes
+        the stored FINAL mask through ``mask_unlabelled``)."""
+        if self.clip is None or self.key is None:
+            return False
+        frame = self.current_frame
+        if self.mask_kind(frame) != "FINAL":
+            self.status_message.emit(f"Frame {frame + 1} is not labelled: it already shows the model's mask")
+            return False
+        self.controller.cancel()
+        old = self.masks.unlabel(self.key, frame)
+        self.undo_stack.push(LabelCommand(self, self.key, self.zone_id, frame, False, old,
+                                          "Revert to model / unlabel"))
+        self.mask_unlabelled.emit(self.zone_id, frame)
+        self.refresh_overlay()
+        self.status_message.emit(f"Frame {frame + 1}: back to the model's mask, no longer labelled")
+        return True
+
+    def set_labelled(self, key: str, zone_id: str, frame: int, mask) -> None:
+        """Undo target: make the frame FINAL again (``mask``, or the model's mask when ``None``)."""
+        if mask is None:
+            if key != self.key or self.frame_image is None:
+                return
+            mask, _ = self.masks.working(frame, self.frame_image.shape[:2])
+        else:
+            mask = self.masks.relabel(key, frame, mask)
+        self.mask_edited.emit(zone_id, frame, mask.copy())
+        self._follow(key, zone_id, frame, "labelled again")
+
+    def set_unlabelled(self, key: str, zone_id: str, frame: int) -> None:
+        """Undo target: the frame is no longer FINAL (shows the model's mask)."""
+        self.masks.unlabel(key, frame)
+        self.mask_unlabelled.emit(zone_id, frame)
+        self._follow(key, zone_id, frame, "no longer labelled")
+
+    def _follow(self, key: str, zone_id: str, frame: int, what: str) -> None:
+        if key == self.key:
+            if frame != self.current_frame:
+                self.playback.pause()
+                self.seek(frame)
+            self.refresh_overlay()
+        self.status_message.emit(f"Zone {zone_id}, frame {frame + 1}: {what}")
 
     # -- keys local to the view (no global shortcuts here) -----------------------------------------
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:

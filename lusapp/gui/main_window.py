@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
                     "zone.next": s.next_zone, "zone.prev": s.prev_zone}
         tool_ids = {"tool.brush": v.tool_brush, "tool.eraser": v.tool_eraser, "tool.line": v.tool_line,
                     "tool.polygon": v.tool_polygon, "view.masks": v.toggle_masks}
+        tool_ids.update({f"tool.class{c}": (lambda _c=False, c=c: v.set_edit_class(c)) for c in range(1, 5)})
         score_ids = {f"score.{i}": (lambda _c=False, i=i: self._score(i)) for i in range(5)}
         score_ids["score.clear"] = lambda: self._score(None)
         model_ids = {"model.retrain": self.open_retrain}

@@ -45,6 +45,9 @@ class MemoryMaskSource:
     def save_original(self, frame: int, mask: np.ndarray, rater: str = "", model_version: str = "") -> None:
         self.original[int(frame)] = np.array(mask, np.uint8, copy=True)
 
+    def forget_final(self, frame: int) -> None:
+        self.final.pop(int(frame), None)
+
 
 class StoreMaskSource:
     """FINAL / ORIGINAL masks of ``(pid, zone_id)`` in a ``lusapp.store.Store``."""
@@ -74,6 +77,11 @@ class StoreMaskSource:
                              rater=rater if rater is not None else self.rater, model_version=model_version)
         self.final_frames()
         self._final.add(int(frame))
+
+    def forget_final(self, frame: int) -> None:
+        """The frame was unlabelled in the view (the store deletes its FINAL mask at the next save)."""
+        self.final_frames()
+        self._final.discard(int(frame))
 
     def save_original(self, frame: int, mask: np.ndarray, rater: str | None = None, model_version: str = "") -> None:
         self.store.save_mask(self.pid, self.zone_id, int(frame), mask, kind="original",

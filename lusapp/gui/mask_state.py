@@ -81,6 +81,28 @@ class MaskState:
         """Forget a working mask created for an edit that changed nothing."""
         self.edited.pop((self.key, int(frame)), None)
 
+    def unlabel(self, key: str, frame: int) -> np.ndarray | None:
+        """The frame is no longer FINAL (it shows the model's mask again); returns the FINAL mask it had."""
+        frame = int(frame)
+        old = self.edited.pop((key, frame), None)
+        if key == self.key:
+            if old is None and frame in self._source_frames:
+                old = self._final_cache.get(frame)
+                if old is None and self.source is not None:
+                    old = self.source.load_final(frame)
+            self._source_frames.discard(frame)
+            self._final_cache.pop(frame, None)
+            forget = getattr(self.source, "forget_final", None)
+            if forget is not None:
+                forget(frame)
+        return old
+
+    def relabel(self, key: str, frame: int, mask: np.ndarray) -> np.ndarray:
+        """Make ``mask`` the frame's FINAL mask again (redo of an unlabel, undo of a revert)."""
+        m = np.array(mask, np.uint8, copy=True)
+        self.edited[(key, int(frame))] = m
+        return m
+
     def apply_diff(self, key: str, frame: int, diff: MaskDiff, forward: bool) -> np.ndarray | None:
         mask = self.edited.get((key, int(frame)))
         if mask is not None:

@@ -48,6 +48,7 @@ class ToolController(QObject):
     tool_changed = Signal(str)
     size_changed = Signal(int)
     class_changed = Signal(int)
+    hint = Signal(str)  # a sentence for the status bar (e.g. a click that did nothing)
 
     def __init__(self, host: ToolHost, view_box: pg.ViewBox | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -96,6 +97,8 @@ class ToolController(QObject):
         if int(cls) != self.edit_class:
             self.edit_class = int(cls)
             self.class_changed.emit(self.edit_class)
+            if self.polygon:  # the outline in progress takes the colour its fill will have
+                self._show_preview(self.polygon + self.polygon[:1])
 
     @property
     def active(self) -> bool:
@@ -158,9 +161,9 @@ class ToolController(QObject):
                 self._show_preview(self.polygon + self.polygon[:1])
             if double:
                 self.close_polygon()
-        elif self.tool in ("brush", "eraser") and not double:
-            self.press(x, y)
-            self.release(x, y)
+        elif self.tool in ("brush", "eraser", "line") and not double:
+            # drag tools edit only when dragged: a stray click (e.g. after a zone change) changes nothing
+            self.hint.emit(f"{TOOL_TITLES[self.tool].split(' ')[0]}: drag to draw; a click alone changes nothing")
 
     @Slot()
     def close_polygon(self) -> bool:
@@ -263,6 +266,7 @@ class ToolBar(QWidget):
 
     copy_previous_requested = Signal()
     mark_labelled_requested = Signal()
+    unlabel_requested = Signal()
 
     def __init__(self, controller: ToolController, undo_stack, parent: QWidget | None = None):
         """``undo_stack``: a QUndoStack or QUndoGroup (undo/redo slots, canUndoChanged/canRedoChanged)."""
@@ -322,8 +326,10 @@ class ToolBar(QWidget):
         self.redo_btn = QToolButton(self, text="Redo", toolTip="Redo")
         self.copy_btn = QToolButton(self, text="Copy prev", toolTip="Copy the mask of the previous labelled frame")
         self.mark_btn = QToolButton(self, text="Mark labelled", toolTip="Save this frame's mask as FINAL")
+        self.unlabel_btn = QToolButton(self, text="Unlabel",
+                                       toolTip="Revert this frame to the model's mask and unmark it labelled")
         lay = _Group()
-        for w in (self.undo_btn, self.redo_btn, self.copy_btn, self.mark_btn):
+        for w in (self.undo_btn, self.redo_btn, self.copy_btn, self.mark_btn, self.unlabel_btn):
             lay.addWidget(w)
         self.undo_btn.clicked.connect(undo_stack.undo)
         self.redo_btn.clicked.connect(undo_stack.redo)
@@ -333,6 +339,7 @@ class ToolBar(QWidget):
         self.redo_btn.setEnabled(undo_stack.canRedo())
         self.copy_btn.clicked.connect(self.copy_previous_requested)
         self.mark_btn.clicked.connect(self.mark_labelled_requested)
+        self.unlabel_btn.clicked.connect(self.unlabel_requested)
         controller.tool_changed.connect(lambda t: self.buttons[t].setChecked(True))
         controller.size_changed.connect(self._show_size)
         controller.class_changed.connect(self._show_class)

@@ -53,6 +53,7 @@ class SessionController(QObject):
         self.readonly = False
         self._dirty = False
         self._pending_masks: dict[tuple[str, int, str], tuple[np.ndarray, str]] = {}
+        self._pending_unlabel: set[tuple[str, int]] = set()  # (zone, frame) whose FINAL mask is withdrawn
         self._flush_hooks: list[Callable[[], None]] = []
         self._busy = ""
         self._timer = QTimer(self)
@@ -63,7 +64,7 @@ class SessionController(QObject):
     # ------------------------------------------------------------------ state
     @property
     def dirty(self) -> bool:
-        return self._dirty or bool(self._pending_masks)
+        return self._dirty or bool(self._pending_masks) or bool(self._pending_unlabel)
 
     def _set_dirty(self, value: bool) -> None:
         was = self.dirty
@@ -75,6 +76,7 @@ class SessionController(QObject):
         """Forget unsaved changes (the user chose to, e.g. quitting after a failed save)."""
         self._timer.stop()
         self._pending_masks.clear()
+        self._pending_unlabel.clear()
         self._set_dirty(False)
 
     def touch(self, what: str) -> None:
@@ -194,6 +196,7 @@ class SessionController(QObject):
             stale = [k for k in self._pending_masks if k[0] == zid]  # masks of the replaced clip
             for k in stale:
                 del self._pending_masks[k]
+            self._pending_unlabel = {k for k in self._pending_unlabel if k[0] != zid}
             if stale:
                 dropped.append(zid)
             self.patient.severity.forget_attention(zid)  # the assessment does not explain the new media
@@ -229,7 +232,7 @@ class SessionController(QObject):
             return
         if zone_id == self.zone_id and not force:
             return
-        if self._pending_masks:  # the next zone's view reads masks from the store
+        if self._pending_masks or self._pending_unlabel:  # the next zone's view reads masks from the store
             self.save()
         self.zone_id = zone_id
         self.zoneChanged.emit(zone_id)
@@ -315,6 +318,21 @@ class SessionController(QObject):
             return
         was = self.dirty
         self._pending_masks[(zone_id, int(frame), kind)] = (np.array(mask, dtype=np.uint8, copy=True), model_version)
+        if kind == "final":
+            self._pending_unlabel.discard((zone_id, int(frame)))
+        if not was:
+            self.dirtyChanged.emit(True)
+        if not self.readonly:
+            self._timer.start()
+
+    def unlabel_mask(self, zone_id: str, frame: int) -> None:
+        """The frame's FINAL mask is withdrawn (undo of a first edit, 'Unlabel'): a queued FINAL is dropped and
+        the stored one deleted at the next save (``Store.delete_mask``, when the store has it)."""
+        if self.patient is None:
+            return
+        was = self.dirty
+        self._pending_masks.pop((zone_id, int(frame), "final"), None)
+        self._pending_unlabel.add((zone_id, int(frame)))
         if not was:
             self.dirtyChanged.emit(True)
         if not self.readonly:
@@ -345,6 +363,7 @@ class SessionController(QObject):
                 self.store.save_mask(pid, zid, frame, mask, kind=kind, rater=self.rater,
                                      model_version=version)
                 del self._pending_masks[(zid, frame, kind)]
+            self._save_unlabels(pid)
             if self._dirty:
                 self.store.save_patient(self.patient, self.rater)
         except (LusError, OSError) as exc:
@@ -355,6 +374,17 @@ class SessionController(QObject):
         self.saved.emit(self.patient.revision)
         self.patientSaved.emit(pid)
         return True
+
+    def _save_unlabels(self, pid: str) -> None:
+        delete = getattr(self.store, "delete_mask", None)
+        for zid, frame in sorted(self._pending_unlabel):
+            if frame in self.store.mask_frames(pid, zid, "final"):
+                if delete is None:  # this store version cannot withdraw a FINAL mask: say so once
+                    self.errorRaised.emit("Unlabel not saved", f"Zone {zid}, frame {frame + 1}: this store cannot "
+                                          "delete a FINAL mask yet; the frame will show as labelled after a restart.")
+                else:
+                    delete(pid, zid, frame, kind="final", actor=self.rater)
+            self._pending_unlabel.discard((zid, frame))
 
     # ------------------------------------------------------------------ background store jobs
     @property

@@ -23,25 +23,64 @@ from lusapp.core.mask_edit import MaskDiff
 
 
 class MaskTarget(Protocol):
-    def apply_mask_diff(self, key: str, zone_id: str, frame: int, diff: MaskDiff, forward: bool) -> None: ...
+    def apply_mask_diff(self, key: str, zone_id: str, frame: int, diff: MaskDiff, forward: bool,
+                        emit: bool = True) -> None: ...
+
+    def set_labelled(self, key: str, zone_id: str, frame: int, mask) -> None: ...
+
+    def set_unlabelled(self, key: str, zone_id: str, frame: int) -> None: ...
 
 
 class MaskEditCommand(QUndoCommand):
     """An edit already applied by the tool: the first ``redo`` (run by ``QUndoStack.push``) does nothing."""
 
-    def __init__(self, target: MaskTarget, key: str, zone_id: str, frame: int, diff: MaskDiff, text: str):
+    def __init__(self, target: MaskTarget, key: str, zone_id: str, frame: int, diff: MaskDiff, text: str,
+                 labels: bool = False):
+        """``labels``: the edit made the frame FINAL (it showed the model's mask before): undo unlabels it."""
         super().__init__(f"{text} (frame {int(frame) + 1})")
         self.target, self.key, self.zone_id, self.frame, self.diff = target, key, zone_id, int(frame), diff
+        self.labels = bool(labels)
         self._pushed = False
 
     def redo(self) -> None:
         if not self._pushed:
             self._pushed = True
             return
+        if self.labels:
+            self.target.set_labelled(self.key, self.zone_id, self.frame, None)
         self.target.apply_mask_diff(self.key, self.zone_id, self.frame, self.diff, True)
 
     def undo(self) -> None:
-        self.target.apply_mask_diff(self.key, self.zone_id, self.frame, self.diff, False)
+        self.target.apply_mask_diff(self.key, self.zone_id, self.frame, self.diff, False, emit=not self.labels)
+        if self.labels:
+            self.target.set_unlabelled(self.key, self.zone_id, self.frame)
+
+
+class LabelCommand(QUndoCommand):
+    """Mark labelled (``on``) or unlabel / revert to the model (``not on``) one frame, as an undo step.
+    ``mask``: the FINAL mask the frame had or gets (restored by undo of an unlabel)."""
+
+    def __init__(self, target, key: str, zone_id: str, frame: int, on: bool, mask, text: str):
+        super().__init__(f"{text} (frame {int(frame) + 1})")
+        self.target, self.key, self.zone_id, self.frame, self.on, self.mask = target, key, zone_id, int(frame), on, mask
+        self._pushed = False
+
+    def _set(self, on: bool) -> None:
+        if on:
+            self.target.set_labelled(self.key, self.zone_id, self.frame, self.mask)
+        else:
+            self.target.set_unlabelled(self.key, self.zone_id, self.frame)
+
+    def redo(self) -> None:
+        if not self._pushed:  # already done by the view
+            self._pushed = True
+            return
+        self._set(self.on)
+
+    def undo(self) -> None:
+        self._set(not self.on)
+
+    nbytes = 0
 
     @property
     def nbytes(self) -> int:
