@@ -111,6 +111,9 @@ def _check_no_orphans(store: Store) -> None:
     assert not any((root / ".journal").iterdir()) if (root / ".journal").exists() else True
     stray = [p for p in root.rglob("*") if p.name.endswith((".tmp", ".old")) and ".journal" not in p.parts]
     assert stray == [], f"temporary files left among the data: {stray[:3]}"
+    seen = [(e["detail"]["op"], e["action"]) for e in store.audit()
+            if isinstance(e.get("detail"), dict) and "op" in e["detail"]]
+    assert len(seen) == len(set(seen)), "an audit entry was written twice"
     for pid in PIDS:
         patient = store.load_patient(pid)  # validates
         folder = store.patient_dir(pid)

@@ -74,7 +74,14 @@ class Operation:
         return path
 
     def audit(self, entries: list[dict]) -> None:
-        self.steps.append({"op": "audit", "entries": entries})
+        """The audit entries of this operation (each gets ``detail.op`` = the operation id)."""
+        tagged = []
+        for e in entries:
+            detail = e.get("detail")
+            detail = dict(detail, op=self.id) if isinstance(detail, dict) else \
+                ({"op": self.id} if detail is None else {"value": detail, "op": self.id})
+            tagged.append(dict(e, detail=detail))
+        self.steps.append({"op": "audit", "entries": tagged})
 
     def replace(self, src: Path, dst: Path) -> None:
         self.steps.append({"op": "replace", "src": self.rel(src), "dst": self.rel(dst),
@@ -119,14 +126,17 @@ def _retype(exc: StoreError) -> StoreError:
 
 
 def _audit_done(root: Path, op_id: str) -> bool:
+    """True when the log's tail holds a whole (newline-terminated) entry of this operation."""
     path = root / AUDIT_NAME
     try:
         with open(path, "rb") as f:
             size = f.seek(0, os.SEEK_END)
             f.seek(max(0, size - (1 << 16)))
-            return op_id.encode() in f.read()
+            tail = f.read()
     except OSError:
         return False
+    needle = f'"op":"{op_id}"'.encode()
+    return any(needle in line for line in tail.split(b"\n")[:-1])
 
 
 def _apply(root: Path, op_id: str, step: dict) -> None:
