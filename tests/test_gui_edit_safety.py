@@ -134,3 +134,34 @@ def test_session_deletes_a_withdrawn_final(qtbot, tmp_path):
     else:  # the store cannot delete yet: the user is told, in a sentence
         assert errors and "cannot delete" in errors[0]
     s.close_store()
+
+
+def test_assessment_shown_out_of_date_after_a_change(qtbot, tmp_path):
+    from types import SimpleNamespace
+
+    from lusapp.core.patient import ClinicalInfo
+    from lusapp.gui.model_ctl import ModelController
+    from lusapp.gui.session import SessionController
+    from lusapp.gui.severity_panel import SeverityPanel
+    from lusapp.store import Store
+
+    Store.create(tmp_path / "st").close()
+    s = SessionController(rater="dr", autosave_ms=10_000)
+    assert s.open_store(tmp_path / "st") and s.new_patient("A-1")
+    sp = SeverityPanel(s, ModelController())
+    qtbot.addWidget(sp)
+    sp.show()
+    assess = SimpleNamespace(severity_probs=[0.1, 0.2, 0.6, 0.1], model_version="m-9", zone_probs={},
+                             zone_scores={}, attention={"R1": 1.0})
+    s.apply_assessment(assess)
+    assert not sp.stale_label.isVisible() and sp.stale_reasons() == []
+    s.set_clinical(ClinicalInfo(age=70))
+    s.set_clinician_score(3, "R1")
+    sp.masks_changed()
+    assert sp.stale_label.isVisible() and sp.reassess_button.isVisible()
+    assert sp.stale_reasons() == ["the clinical information", "a zone score", "a mask"]
+    assert "Out of date" in sp.stale_label.text()
+    assess.severity_probs = [0.1, 0.1, 0.7, 0.1]
+    s.apply_assessment(assess)  # re-assessed: up to date again
+    assert not sp.stale_label.isVisible()
+    s.close_store()

@@ -192,6 +192,8 @@ class MainWindow(QMainWindow):
         b.zoneSelected.connect(s.set_zone)
         b.filesDropped.connect(lambda zid, paths: self.patients.import_files(paths, zid))
         self.clip_view.status_message.connect(lambda m: self.statusBar().showMessage(m, 4000))
+        self.clip_view.mask_edited.connect(self.severity.masks_changed)
+        self.clip_view.mask_unlabelled.connect(self.severity.masks_changed)
         self.model.engineChanged.connect(lambda _e: self._update_model_status())
         self.model.loadingChanged.connect(lambda _b: self._update_model_status())
         self.model.loadFailed.connect(lambda msg: (self._update_model_status(), self.show_error("Model not loaded", msg)))

@@ -82,13 +82,76 @@ class SeverityPanel(QWidget):
         lay.addWidget(self.total)
         lay.addStretch(1)
 
-        session.patientChanged.connect(lambda _p: self.refresh())
-        session.dataChanged.connect(lambda _w: self.refresh())
+        self.stale_label = QLabel("")
+        self.stale_label.setWordWrap(True)
+        self.stale_label.setProperty("role", "error")
+        self.stale_label.setVisible(False)
+        self.reassess_button = QPushButton("Re-assess now")
+        self.reassess_button.setToolTip("Run the model again on the patient as it is now")
+        self.reassess_button.setVisible(False)
+        self.reassess_button.clicked.connect(self.assess)
+        bl.insertWidget(bl.indexOf(self.assessed) + 1, self.stale_label)
+        bl.insertWidget(bl.indexOf(self.stale_label) + 1, self.reassess_button)
+        self._basis: tuple | None = None  # what the shown assessment was made from (patient id, signature)
+        self._masks_changed = False
+        session.patientChanged.connect(lambda _p: self._new_patient())
+        session.dataChanged.connect(self._on_data)
         model.engineChanged.connect(lambda _e: self._update_model())
         model.loadingChanged.connect(lambda _b: self._update_model())
         model.loadFailed.connect(lambda _m: self._update_model())
         self._update_model()
         self.refresh()
+
+    # ------------------------------------------------------------------ out of date
+    @staticmethod
+    def _signature(p) -> tuple:
+        """What an assessment depends on that the clinician can change: clinical information, zone scores,
+        the zones' media."""
+        import json
+
+        scores = tuple(sorted((z, None if r.clinician_score is None else r.clinician_score.value,
+                               None if r.media is None else r.media.sha256) for z, r in p.zones.items()))
+        return json.dumps(p.clinical.to_dict(), sort_keys=True, default=str), scores
+
+    def _new_patient(self) -> None:
+        self._aid = None
+        self.refresh()
+
+    def _on_data(self, _what: str) -> None:
+        self.refresh()
+
+    _aid: tuple | None = None
+
+    def _track_assessment(self, p) -> None:
+        """A new assessment (or patient) on screen: what it was made from is the patient as it is now."""
+        sev = p.severity
+        aid = (p.patient_id, sev.model_time, sev.model_version, tuple(sev.model_probs or ()))
+        if aid != self._aid:
+            self._aid = aid
+            self._masks_changed = False
+            self._basis = (p.patient_id, self._signature(p))
+
+    def masks_changed(self, *_args) -> None:
+        """A mask was corrected: an assessment made before is out of date."""
+        self._masks_changed = True
+        self.refresh()
+
+    def stale_reasons(self) -> list[str]:
+        p = self.session.patient
+        if p is None or not p.severity.model_probs or self._basis is None or self._basis[0] != p.patient_id:
+            return []
+        old_clin, old_scores = self._basis[1]
+        new_clin, new_scores = self._signature(p)
+        why = []
+        if old_clin != new_clin:
+            why.append("the clinical information")
+        if [s[1] for s in old_scores] != [s[1] for s in new_scores]:
+            why.append("a zone score")
+        if [s[2] for s in old_scores] != [s[2] for s in new_scores]:
+            why.append("a zone's clip")
+        if self._masks_changed:
+            why.append("a mask")
+        return why
 
     # ------------------------------------------------------------------ display
     def _update_model(self) -> None:
@@ -137,6 +200,13 @@ class SeverityPanel(QWidget):
             self.assessed.setText("Not assessed yet: press Assess (Ctrl+Enter).")
         for label, b in zip(sorted(SEVERITY_LEVELS), self.clin_buttons):
             b.setChecked(clin == label)
+        self._track_assessment(p)
+        why = self.stale_reasons()
+        self.stale_label.setVisible(bool(why))
+        self.reassess_button.setVisible(bool(why))
+        self.reassess_button.setEnabled(self.assess_button.isEnabled())
+        if why:
+            self.stale_label.setText("Out of date: " + ", ".join(why) + " changed after this assessment.")
         total = p.total_score()
         scored = sum(1 for z in p.zones.values() if z.effective_score is not None)
         self.total.setText(f"Total LUS score: {total if total is not None else '—'}  "
