@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self.clinical = ClinicalForm(self.session)
         self.severity = SeverityPanel(self.session, self.model, self.actions_.action("model.assess"))
         self.measures = MeasuresController(self.session, self.zone_panel, self)
+        self.severity.assessmentApplied.connect(self.zone_panel.set_assessment)  # findings to the zone panel
         self.binding = ClipBinding(self.session, self.model, self.clip_view, self.seg_worker, self.measures, self)
         self.docks = {}
         self._build_docks()

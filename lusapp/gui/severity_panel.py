@@ -20,6 +20,7 @@ TITLES = [SEVERITY_LEVELS[i].capitalize() for i in sorted(SEVERITY_LEVELS)]
 
 class SeverityPanel(QWidget):
     assessFinished = Signal(bool)  # True on success
+    assessmentApplied = Signal(object)  # the engine Assessment, after it was applied to the open patient
 
     def __init__(self, session: SessionController, model: ModelController, assess_action: QAction | None = None,
                  parent: QWidget | None = None):
@@ -47,6 +48,13 @@ class SeverityPanel(QWidget):
         bl.addWidget(self.bars)
         bl.addWidget(self.binary)
         bl.addWidget(self.assessed)
+        self.unlike_label = QLabel("")  # amber: zones the findings head calls unlike its training clips
+        self.unlike_label.setObjectName("unlikeTraining")
+        self.unlike_label.setWordWrap(True)
+        self.unlike_label.setStyleSheet(f"color: {theme.WARN.name()};")
+        self.unlike_label.setVisible(False)
+        self._unlike: tuple | None = None  # (patient id, model time, model version, n unlike, n assessed)
+        bl.addWidget(self.unlike_label)
         row = QHBoxLayout()
         self.assess_button = QPushButton("Assess")
         if assess_action is not None:
@@ -174,8 +182,19 @@ class SeverityPanel(QWidget):
         else:
             self.assess_button.setToolTip("Run the severity model on this patient")
 
+    def _show_unlike(self) -> None:
+        """One sentence while the assessment on screen has zones unlike the training clips."""
+        p, u = self.session.patient, self._unlike
+        show = (p is not None and u is not None and u[3] > 0
+                and (p.patient_id, p.severity.model_time, p.severity.model_version) == u[:3])
+        if show:
+            self.unlike_label.setText(f"{u[3]} of {u[4]} zones are unlike the training clips: severity not backed "
+                                      "by the model")
+        self.unlike_label.setVisible(show)
+
     def refresh(self) -> None:
         p = self.session.patient
+        self._show_unlike()
         for b in self.clin_buttons:
             b.setEnabled(p is not None)
         self._update_enabled()
@@ -244,6 +263,11 @@ class SeverityPanel(QWidget):
             if p is None or p.patient_id != pid:
                 return  # the user moved on; the result belongs to another patient
             self.session.apply_assessment(assessment)
+            found = getattr(assessment, "zone_findings", None) or {}
+            self._unlike = (p.patient_id, p.severity.model_time, p.severity.model_version,
+                            sum(1 for zf in found.values() if zf.unlike_training), len(assessment.zone_probs))
+            self._show_unlike()
+            self.assessmentApplied.emit(assessment)
             took = (getattr(assessment, "timings", None) or {}).get("total_s")
             if took is not None:
                 self.assessed.setText(self.assessed.text() + f" (took {took:.1f} s)")

@@ -1,19 +1,32 @@
-"""Zone panel: the model's score probabilities, the rule-based score and measures, the clinician's score
-(one click or keys 0-4 via the window's actions) and the zone's notes.
+"""Zone panel: the model's score probabilities, the rule-based score and measures, the model's findings
+(models with a findings head), the clinician's score (one click or keys 0-4 via the window's actions) and the
+zone's notes.
 
 Binds to :class:`~lusapp.gui.session.SessionController`; measures come from the shell's measures job
-(``set_measures``), since they need the clip's masks.
+(``set_measures``), since they need the clip's masks; findings from the last assessment of the open patient
+(``set_assessment``, fed by the severity panel after it applied the assessment). Findings are shown only while
+the zone's model score is the one that assessment wrote; they are not saved with the patient.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
 from lusapp.gui import theme
 from lusapp.gui.bars import ProbBars
 from lusapp.gui.session import SessionController
+
+# the findings head's findings, in display order (lusapp.model.findings.FINDINGS / FINDING_NAMES; repeated
+# here so the panel does not import the model package before the model is loaded)
+FINDINGS = (("b_lines", "B-lines"), ("a_lines", "A-lines"), ("consolidation", "Consolidation"),
+            ("pleural_irregular", "Irregular pleura"), ("effusion", "Effusion"))
+
+
+def findings_text(name: str, prob: float) -> str:
+    return f"{name} {100 * prob:.0f} %"
+
 
 class ZonePanel(QWidget):
     def __init__(self, session: SessionController, parent: QWidget | None = None):
@@ -46,6 +59,32 @@ class ZonePanel(QWidget):
         self.rule_label.setWordWrap(True)
         self.measure_form.addRow("Rule score", self.rule_label)
         lay.addWidget(mbox)
+
+        self.findings_box = QGroupBox("Findings (model)")
+        fl = QVBoxLayout(self.findings_box)
+        fl.setSpacing(2)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(1)
+        self.finding_labels: dict[str, QLabel] = {}
+        for i, (key, name) in enumerate(FINDINGS):
+            lab = QLabel(name)
+            grid.addWidget(lab, i // 2, i % 2)
+            self.finding_labels[key] = lab
+        fl.addLayout(grid)
+        self.findings_info = QLabel("")
+        self.findings_info.setProperty("role", "dim")
+        self.findings_info.setWordWrap(True)
+        fl.addWidget(self.findings_info)
+        self.findings_warning = QLabel("")  # amber: the model cannot back this zone's numbers
+        self.findings_warning.setObjectName("findingsWarning")
+        self.findings_warning.setWordWrap(True)
+        self.findings_warning.setStyleSheet(f"color: {theme.WARN.name()};")
+        self.findings_warning.setVisible(False)
+        fl.addWidget(self.findings_warning)
+        self.findings_box.setVisible(False)
+        lay.addWidget(self.findings_box)
+        self._findings: dict[str, dict[str, tuple]] = {}  # patient id -> zone -> (ZoneFindings, score stamp)
 
         cbox = QGroupBox("Clinician's score  (keys 0–4, Backspace clears)")
         cl = QHBoxLayout(cbox)
@@ -106,6 +145,7 @@ class ZonePanel(QWidget):
             self.media_info.setText("")
             self.bars.set_probs(None)
             self.model_info.setText("")
+            self._show_findings(None)
             for b in self.score_buttons:
                 b.setChecked(False)
             if not keep_notes:
@@ -137,12 +177,85 @@ class ZonePanel(QWidget):
         else:
             self.bars.set_probs(None)
             self.model_info.setText("Run Assess to get the model's zone score.")
+        self._show_findings(rec)
         for v, b in enumerate(self.score_buttons):
             b.setVisible(v in scale.values)
             b.setChecked(clin == v)
             b.setToolTip(f"{v}: {scale.level(v).description}" if v in scale.values else "")
         if not keep_notes:
             self._set_notes(rec.notes)
+
+    # ------------------------------------------------------------------ findings
+    @staticmethod
+    def _stamp(rec) -> tuple | None:
+        ms = rec.model_score if rec is not None else None
+        return None if ms is None else (ms.model_version, ms.time)
+
+    def set_assessment(self, assessment) -> None:
+        """Keep an assessment's per-zone findings (``Assessment.zone_findings``; empty for models without a
+        findings head) for the open patient. Call it after the assessment was applied to the patient."""
+        p = self.session.patient
+        if p is None:
+            return
+        found = getattr(assessment, "zone_findings", None) or {}
+        self._findings[p.patient_id] = {zid: (zf, self._stamp(p.zones.get(zid))) for zid, zf in found.items()
+                                        if self._stamp(p.zones.get(zid)) is not None}
+        self.refresh(keep_notes=True)
+
+    def zone_findings(self, zone_id: str | None = None):
+        """The ZoneFindings behind the zone's model score, or None (not assessed in this session, assessed by
+        a model without findings, or the score has changed since)."""
+        p = self.session.patient
+        zid = zone_id or self._zone
+        if p is None or not zid:
+            return None
+        zf, stamp = self._findings.get(p.patient_id, {}).get(zid, (None, None))
+        return zf if zf is not None and stamp == self._stamp(p.zones.get(zid)) else None
+
+    def _show_findings(self, rec) -> None:
+        if rec is None or rec.model_score is None:
+            self.findings_box.setVisible(False)
+            return
+        self.findings_box.setVisible(True)
+        zf = self.zone_findings(rec.zone_id)
+        for key, name in FINDINGS:
+            lab = self.finding_labels[key]
+            p = zf.probs.get(key) if zf is not None else None
+            lab.setVisible(zf is not None)
+            if p is None:
+                lab.setText(f"{name} —")
+                lab.setStyleSheet(f"color: {theme.TEXT_DIM.name()};")
+                lab.setToolTip("")
+                continue
+            present = bool(zf.present.get(key))
+            lab.setText(findings_text(name, p))
+            lab.setStyleSheet("font-weight: 600;" if present else f"color: {theme.TEXT_DIM.name()};")
+            lab.setToolTip(f"{name}: P = {p:.2f}; {'present' if present else 'absent'} at the model's operating "
+                           "point")
+        if zf is None:
+            self.findings_info.setText("No findings for this score: the model has none, or the assessment was "
+                                       "made before this session (press Assess).")
+            self.findings_warning.setVisible(False)
+            return
+        grade = [float(g) for g in zf.grade_probs]
+        info = f"3 or more B-lines {100 * (grade[1] + grade[2]):.0f} % · confluent {100 * grade[2]:.0f} %" \
+            if len(grade) == 3 else ""
+        info += f"{' · ' if info else ''}distance from training clips {zf.ood:.1f}× the limit"
+        self.findings_info.setText(info)
+        warnings = list(zf.warnings)
+        if zf.unlike_training and not any("unlike" in w for w in warnings):
+            warnings.append("this clip is unlike the clips the model was trained on")
+        self.findings_warning.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.findings_warning.setVisible(bool(warnings))
+
+    def findings_rows(self) -> list[str]:
+        """What the findings block shows (tests, self-test): the finding texts, then the warning line if any."""
+        if not self.findings_box.isVisibleTo(self):
+            return []
+        out = [lab.text() for lab in self.finding_labels.values() if lab.isVisibleTo(self)]
+        if self.findings_warning.isVisibleTo(self):
+            out.append(self.findings_warning.text())
+        return out
 
     def _set_notes(self, text: str) -> None:
         self.notes.blockSignals(True)
