@@ -31,15 +31,10 @@ FINDINGS = {"b_lines": "B-lines", "a_lines": "A-lines", "consolidation": "consol
 
 
 def auc(scores, labels) -> float | None:
-    """ROC AUC (Mann-Whitney U with mid-ranks for ties); None when one class is absent."""
-    from scipy.stats import rankdata
+    """ROC AUC (Mann-Whitney U with mid-ranks for ties); None when one class is absent (realbench's metric)."""
+    from model_training.realbench import auc as _auc
 
-    s, y = np.asarray(scores, float), np.asarray(labels, bool)
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        return None
-    r = rankdata(s)
-    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return _auc(scores, labels)
 
 
 def clip_findings(engine, path: Path, n_frames: int = 30) -> dict:

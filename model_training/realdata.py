@@ -194,10 +194,15 @@ def load_items(root: Path | str | None = None, split_file: Path | str | None = S
         f = r["file"]
         shipped = {k: (v if v in (0, 1) else None) for k in FINDINGS for v in [_int(r.get(k))]}
         items.append(RealItem(file=f, path=(root / f).resolve(), group=groups[f], licence=(r.get("license") or "").strip(),
-                              probe=(r.get("probe") or "").strip(), kind=(r.get("kind") or "").strip(),
+                              probe=(r.get("probe") or "").strip(), kind=_kind(r.get("kind")),
                               label=(r.get("label") or "").strip(), shipped=shipped, reader2=reader2.get(f, {}),
                               soldati=_int(r.get("lus_score")), part=split.get(f, ("", ""))[1]))
     return items
+
+
+def _kind(v) -> str:
+    v = (v or "").strip().lower()
+    return "image" if v in ("image", "still") else v  # the manifest calls 3 linear stills "still"
 
 
 def strata(item: RealItem) -> tuple[str, ...]:
