@@ -141,3 +141,90 @@ def test_usage_errors_and_models_without_findings(store, tmp_path, capsys):
                                         "rule"} and "zones_unlike_training" not in docs
     rows = list(csv.DictReader(open(out_csv, newline="", encoding="utf-8")))
     assert len(rows) == 2 and rows[0]["p_b_lines"] == "" and rows[0]["ood"] == "" and rows[0]["b_lines"] != ""
+
+
+# ---------------------------------------------------------------------------------------------- GUI
+def _zf(b: float, unlike: bool = False, warnings: tuple = ()) -> fd.ZoneFindings:
+    probs = {"b_lines": b, "a_lines": 1 - b, "consolidation": 0.03, "pleural_irregular": 0.2, "effusion": 0.01}
+    warn = list(warnings) + (["this clip is unlike the clips the model was trained on (distance 3.0 x the usual "
+                              "limit): check its findings and score yourself"] if unlike else [])
+    return fd.ZoneFindings(probs=probs, present={k: v >= 0.5 for k, v in probs.items()},
+                           grade_probs=np.array([0.5, 0.3, 0.2]), score_probs=np.array([0.5, 0.3, 0.1, 0.07, 0.03]),
+                           ood=3.0 if unlike else 0.4, unlike_training=unlike, warnings=warn)
+
+
+def _assessment(found: dict, version: str = "m-2"):
+    from types import SimpleNamespace
+
+    zones = ("R1", "R2", "L1")
+    return SimpleNamespace(severity_probs=[0.4, 0.3, 0.2, 0.1], model_version=version, attention={z: 1 / 3 for z in zones},
+                           zone_probs={z: [0.5, 0.3, 0.1, 0.07, 0.03] for z in zones}, zone_scores={z: 0 for z in zones},
+                           zone_findings=found, warnings=[], timings={"total_s": 0.1})
+
+
+def test_zone_panel_shows_findings_and_warnings_and_severity_says_unlike(qtbot, tmp_path):
+    from PySide6.QtCore import QObject, Signal
+
+    from lusapp.gui.session import SessionController
+    from lusapp.gui.severity_panel import SeverityPanel
+    from lusapp.gui.zone_panel import ZonePanel
+    from lusapp.store import Store
+
+    class FakeModel(QObject):
+        engineChanged, loadingChanged, loadFailed = Signal(object), Signal(bool), Signal(str)
+        engine, loading, description = object(), False, "fake"
+        result = None
+
+        def assess(self, session, done, failed):
+            done(self.result)
+            return None
+
+    s = SessionController(rater="dr_test", autosave_ms=50)
+    with Store.create(tmp_path / "store") as store:
+        store.import_folder(make_small(tmp_path), actor="test")
+    assert s.open_store(tmp_path / "store") and s.open_patient("SMALL")
+    model = FakeModel()
+    zp, sp = ZonePanel(s), SeverityPanel(s, model)
+    sp.assessmentApplied.connect(zp.set_assessment)  # as the main window wires them
+    for w in (zp, sp):
+        qtbot.addWidget(w)
+        w.show()
+    s.set_zone("R1")
+    assert not zp.findings_box.isVisible()  # not assessed: no block
+
+    model.result = _assessment({"R1": _zf(0.82, warnings=("colour overlay on 12% of the image (Doppler?)",)),
+                                "R2": _zf(0.1), "L1": _zf(0.6, unlike=True)})
+    sp.assess()
+    assert zp.findings_box.isVisible()
+    assert zp.finding_labels["b_lines"].text() == "B-lines 82 %"
+    assert "600" in zp.finding_labels["b_lines"].styleSheet()  # present: emphasised
+    assert zp.finding_labels["consolidation"].text() == "Consolidation 3 %"
+    assert "600" not in zp.finding_labels["consolidation"].styleSheet()
+    assert zp.findings_warning.isVisible() and "colour overlay" in zp.findings_warning.text()
+    assert "confluent 20 %" in zp.findings_info.text()
+    assert sp.unlike_label.isVisible()
+    assert sp.unlike_label.text() == "1 of 3 zones are unlike the training clips: severity not backed by the model"
+
+    s.set_zone("R2")
+    assert zp.finding_labels["b_lines"].text() == "B-lines 10 %" and not zp.findings_warning.isVisible()
+    s.set_zone("L1")
+    assert zp.findings_warning.isVisible() and "unlike the clips the model was trained on" in zp.findings_warning.text()
+    assert zp.findings_rows()[-1].startswith("⚠")
+
+    # a model without a findings head: the block says so, no stale numbers, no unlike sentence
+    model.result = _assessment({}, version="m-3")
+    sp.assess()
+    assert zp.zone_findings() is None and not zp.findings_warning.isVisible()
+    assert not zp.finding_labels["b_lines"].isVisible() and "No findings" in zp.findings_info.text()
+    assert not sp.unlike_label.isVisible()
+    s.close_store()
+
+
+def make_small(tmp_path: Path) -> Path:
+    """A plain patient folder SMALL with three zones (two copies of a demo still and one clip)."""
+    d = tmp_path / "SMALL"
+    d.mkdir()
+    shutil.copy(DEMO / "R1.mp4", d / "R1.mp4")
+    shutil.copy(DEMO / "R5.png", d / "R2.png")
+    shutil.copy(DEMO / "R6.png", d / "L1.png")
+    return d
