@@ -245,3 +245,16 @@ def test_realbench_on_five_test_items(tmp_path, capsys):
     assert len(items) == 5 and all(r["part"] == "test" for r in items)
     assert all(set(r["probs"]) == set(FINDINGS) and 0 <= r["expected"] <= 4 for r in items)
     assert (tmp_path / "realbench.md").read_text().startswith("### ")
+
+
+def test_item_row_reads_a_findings_head_report():
+    from types import SimpleNamespace
+
+    found = SimpleNamespace(present={k: k == "b_lines" for k in FINDINGS}, unlike_training=True, ood=1.7)
+    report = SimpleNamespace(probs={k: (0.8 if k == "b_lines" else 0.2) for k in FINDINGS}, findings=found,
+                             frames=30, expected=1.2, score=1, rule_score=2, warnings=["colour overlay"])
+    engine = SimpleNamespace(clip_report=lambda path, n: report)
+    row = realbench.item_row(engine, _item("x.mp4", "g", part="test"), 30)
+    assert row["source"] == "findings head" and row["probs"]["b_lines"] == 0.8
+    assert row["present"] == {k: k == "b_lines" for k in FINDINGS}
+    assert row["unlike_training"] is True and row["warnings"] == ["colour overlay"] and row["score"] == 1
