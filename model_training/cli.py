@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, str] = {
     "pocus": "model_training.pocus_check:main",
     "realbench": "model_training.realbench:main",
     "findings": "model_training.findings_train:main",
+    "zonecheck": "model_training.zone_check:main",
+    "contactsheet": "model_training.contact_sheet:main",
 }
 
 

@@ -92,7 +92,7 @@ def test_segment_masks_in_frame_coordinates(bundle_dir, patient_dir):
 def test_assess_then_warm_assess_skips_the_network(bundle_dir, patient_dir, monkeypatch):
     eng = Engine(load_bundle(bundle_dir))
     calls = {"n": 0}
-    for name in ("forward_with_features", "frame_features"):
+    for name in ("encode",):  # every network pass (full or encoder-only) starts with the encoder
         f = getattr(eng.seg, name)
         monkeypatch.setattr(eng.seg, name, lambda *a, _f=f, **k: (calls.__setitem__("n", calls["n"] + 1), _f(*a, **k))[1])
     a = eng.assess(str(patient_dir), n_frames=30)

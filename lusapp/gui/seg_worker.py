@@ -27,6 +27,29 @@ DEFAULT_MASK_BUDGET = 384 << 20
 _log = logging.getLogger(__name__)
 
 
+def clip_findings(engine, clip, crop=None):
+    """The clip's findings when the engine's model has a findings head (else None): the live masks then leave
+    out the B-line / consolidation pixels of a finding the head calls absent (lusapp.model.clip_report
+    .gate_labels), as the assessment's rule score does. A failure here only means ungated masks."""
+    if getattr(engine, "findings", None) is None:
+        return None
+    try:
+        if crop is not None:
+            engine.segment(clip, [0], crop=crop)  # the user's crop becomes the clip's crop first
+        return engine.clip_report(clip).findings
+    except Exception:  # noqa: BLE001 - masks without gating are still masks
+        _log.warning("findings of %s failed:\n%s", getattr(clip, "path", clip), traceback.format_exc())
+        return None
+
+
+def gate_labels(mask: np.ndarray, findings) -> np.ndarray:
+    if findings is None:
+        return mask
+    from lusapp.model.clip_report import gate_labels as gate
+
+    return gate(mask, findings)
+
+
 def next_batch(n_frames: int, playhead: int, done: set[int], size: int, window: int | None = None) -> list[int]:
     """The next ``size`` frames to segment: the first not yet done going forward from the play head,
     wrapping around (so the frames the viewer is about to see come first), within ``window`` frames of
@@ -104,6 +127,8 @@ class _Job:
         self.n_frames = int(clip.n_frames)
         self.playhead = 0
         self.failed = False
+        self.findings = None  # the clip's findings (models with a findings head), judged once per job
+        self.findings_done = False
 
 
 _THREADS: set["_Loop"] = set()  # a QThread must outlive its run(): these are never destroyed while running
@@ -259,13 +284,16 @@ class SegWorker(QObject):
                 return not self._stop
             self.busy = True
         job, generation, engine, batch = work
+        if not job.findings_done:
+            job.findings = clip_findings(engine, job.clip, job.crop)
+            job.findings_done = True
         try:
             if job.crop is not None:
                 result = engine.segment(job.clip, batch, crop=job.crop)
             else:
                 result = engine.segment(job.clip, batch)
             indices = [int(i) for i in getattr(result, "indices", None) or batch]
-            masks = [np.asarray(m, dtype=np.uint8) for m in result.masks]
+            masks = [gate_labels(np.asarray(m, dtype=np.uint8), job.findings) for m in result.masks]
         except Exception as exc:  # noqa: BLE001 - report and stop this job, keep the thread alive
             with self._cond:
                 job.failed = True

@@ -33,6 +33,7 @@ class ClipEntry:
     inputs: dict[int, np.ndarray] = field(default_factory=dict)  # uint8 network inputs of label frames
     local_desc: dict[tuple, np.ndarray] = field(default_factory=dict)  # findings descriptor parts per frame set
     colour: float | None = None  # share of coloured crop pixels (Doppler overlay), when known
+    branch: dict[int, np.ndarray] = field(default_factory=dict)  # findings-branch logits per frame
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,12 @@ class FeatureCache:
             return entry
 
     def store(self, entry: ClipEntry, indices, feats: np.ndarray, labels: np.ndarray | None,
-              inputs: np.ndarray | None = None) -> None:
+              inputs: np.ndarray | None = None, branch: np.ndarray | None = None) -> None:
         with self.lock:
             for j, i in enumerate(indices):
                 entry.feats[int(i)] = np.array(feats[j], dtype=np.float32, copy=True)
+                if branch is not None:
+                    entry.branch[int(i)] = np.array(branch[j], dtype=np.float32, copy=True)
                 if labels is not None:
                     entry.labels[int(i)] = labels[j]
                     if inputs is not None:

@@ -55,12 +55,21 @@ def quality_warnings(entry, local: np.ndarray, n_label_frames: int) -> list[str]
     return warn
 
 
-def zone_findings(engine, entry, features: np.ndarray, label_indices) -> ZoneFindings:
+def branch_logits(entry, indices) -> np.ndarray | None:
+    """The clip's findings-branch logits: the mean over ``indices`` (all must have been run), else None."""
+    rows = [entry.branch.get(int(i)) for i in indices]
+    if not rows or any(r is None for r in rows):
+        return None
+    return np.mean(rows, axis=0)
+
+
+def zone_findings(engine, entry, features: np.ndarray, label_indices, indices=()) -> ZoneFindings:
     with engine.cache.lock:
         local = local_descriptor(entry, label_indices)
+        logits = branch_logits(entry, indices) if engine.branch is not None else None
     feats = np.asarray(features, np.float32)
     desc = np.concatenate([feats.mean(0), feats.std(0), local[:-2]])
-    return engine.findings.predict(desc, quality_warnings(entry, local, len(label_indices)))
+    return engine.findings.predict(desc, quality_warnings(entry, local, len(label_indices)), logits)
 
 
 def gate_labels(labels: np.ndarray, found: ZoneFindings | None) -> np.ndarray:
@@ -78,9 +87,12 @@ def gated_rule(engine, entry, indices, spacing_mm, found: ZoneFindings) -> tuple
     with engine.cache.lock:
         maps = [entry.labels[i] for i in indices if i in entry.labels]
     if not maps:
-        return engine.clip_rule(entry, indices, spacing_mm)
+        cm, score, rule = engine.clip_rule(entry, indices, spacing_mm)
+        found.refine(cm.b_lines >= 6)
+        return cm, score, rule
     cm = clip_measures([frame_measures(gate_labels(m, found), spacing_mm, entry.scale) for m in maps])
     score, rule = rule_score(cm)
+    found.refine(cm.b_lines >= 6)
     return cm, score, rule
 
 
@@ -139,7 +151,7 @@ def clip_report(engine, clip: Any, n_frames: int = 30, measure_frames: int = 6, 
         cm, rs, rule = engine.clip_rule(entry, m_idx, spacing)
         return ZoneReport(score_probs=head.probs, score=head.score, expected=head.expected, measures=cm,
                           rule_score=rs, rule=rule, findings=None, descriptor=desc, frames=len(idx))
-    found = zone_findings(engine, entry, feats, m_idx)
+    found = zone_findings(engine, entry, feats, m_idx, idx)
     cm, rs, rule = gated_rule(engine, entry, m_idx, spacing, found)
     return ZoneReport(score_probs=found.score_probs, score=found.score, expected=found.expected, measures=cm,
                       rule_score=rs, rule=rule, findings=found, descriptor=desc, frames=len(idx),

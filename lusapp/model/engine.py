@@ -133,6 +133,16 @@ class Engine:
         self.model_id = f"{bundle.name}-{bundle.version}"
         self.findings = load_findings(bundle.path, bundle.manifest) if bundle.path is not None else None
         self.want_descriptors = False  # training: keep what the findings descriptor needs without a head
+        self.branch = None
+        if self.findings is not None and self.findings.branch:
+            from lusapp.model.findings_branch import build_ensemble
+
+            b = self.findings.branch
+            try:
+                self.branch = build_ensemble(self.findings.branch_tensors, int(b["in_ch"]), int(b["hidden"]),
+                                             int(b["n_out"]))
+            except (KeyError, TypeError, ValueError) as e:
+                raise BundleError(bundle.path, f"findings branch cannot be built ({e})") from None
         self.cache = FeatureCache(max_cached_clips, max_cached_label_bytes)
         self._net_lock = threading.RLock()
         self.stats = {"network_calls": 0, "frames_run": 0, "frames_decoded": 0}
@@ -144,16 +154,18 @@ class Engine:
         return self.cache.info()
 
     # ------------------------------------------------------------------ network
-    def _forward(self, x: torch.Tensor, full: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _forward(self, x: torch.Tensor, full: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(frame features, label maps for a full pass else None, findings-branch logits or None)."""
+        from lusapp.model.findings_branch import TAP
+
         with self._net_lock, torch.inference_mode():
-            if full:
-                logits, feats = self.seg.forward_with_features(x)
-                labels = pp.logits_to_labels(logits)
-            else:
-                feats, labels = self.seg.frame_features(x), None
+            z, skips = self.seg.encode(x)
+            feats = z.mean(dim=(2, 3))
+            labels = pp.logits_to_labels(self.seg.decode(z, skips)) if full else None
+            branch = self.branch.frame_logits(skips[TAP]).float().numpy() if self.branch is not None else None
             self.stats["network_calls"] += 1
             self.stats["frames_run"] += int(x.shape[0])
-        return feats.float().numpy(), labels
+        return feats.float().numpy(), labels, branch
 
     def _read(self, clip: Any, i: int, decoded: Mapping[int, np.ndarray] | None) -> np.ndarray:
         if decoded and i in decoded:
@@ -196,10 +208,10 @@ class Engine:
                 chunk = idx[s:s + bs]
                 frames = [self._read(clip, i, None) for i in chunk]
                 x = pp.prepare_batch(frames, box, self.size)
-                f, labels = self._forward(x, full=True)
+                f, labels, branch = self._forward(x, full=True)
                 feats[s:s + len(chunk)] = f
                 masks += [pp.project_mask(labels[j], box, frames[j].shape) for j in range(len(chunk))]
-                self.cache.store(entry, chunk, f, labels, _as_u8(x))
+                self.cache.store(entry, chunk, f, labels, _as_u8(x), branch)
             return SegResult(indices=idx, masks=masks, features=feats, crop=box)
         finally:
             if owned:
@@ -226,8 +238,8 @@ class Engine:
 
     def _run_batches(self, entry: ClipEntry, batches: list) -> None:
         for chunk, x, full in batches:
-            f, labels = self._forward(x, full)
-            self.cache.store(entry, chunk, f, labels, _as_u8(x) if full else None)
+            f, labels, branch = self._forward(x, full)
+            self.cache.store(entry, chunk, f, labels, _as_u8(x) if full else None, branch)
 
     def features(self, clip: Any, indices: Sequence[int], crop: Any = None,
                  label_indices: Sequence[int] = ()) -> tuple[np.ndarray, ClipEntry]:
@@ -335,7 +347,7 @@ class Engine:
             return feats, self.clip_rule(job.entry, job.plans[0][1], job.spacing), None
         from lusapp.model import clip_report as cr
 
-        found = cr.zone_findings(self, job.entry, feats[0], job.plans[0][1])
+        found = cr.zone_findings(self, job.entry, feats[0], job.plans[0][1], job.plans[0][0])
         return feats, cr.gated_rule(self, job.entry, job.plans[0][1], job.spacing, found), found
 
     def assess(self, patient: Any = None, media_paths: Mapping[str, Any] | None = None, clinical: Any = None,

@@ -6,13 +6,16 @@ A zone's clip is summarised by one descriptor vector (``descriptor``):
   * the training-free scan-geometry descriptors of lusapp.model.physics;
   * summaries of the predicted masks (share of each class, frames showing it, B-line brightness contrast,
     largest consolidation blob).
-Linear heads (standardised logistic regressions, trained by ``model_training findings`` on the real clips'
-development part) turn it into P(B-lines), P(A-lines), P(consolidation), P(irregular pleura), P(effusion) and
+Linear heads (standardised logistic regressions) and, per head where it did better in cross-validation, the
+findings branch (lusapp.model.findings_branch: a small convolutional head on the encoder's stage-3 map, its
+clip logit the mean over the sampled frames) -- both trained by ``model_training findings`` on the real clips'
+development part -- turn it into P(B-lines), P(A-lines), P(consolidation), P(irregular pleura), P(effusion) and
 the cumulative B-line grade P(>= 3 B-lines), P(confluent). The 0-4 zone score distribution is composed from
 them (``compose_score``), so it follows the findings rather than the synthetic-trained score head:
 
-  P(4) = P(consolidation);  the rest by B-line grade: fewer than 3 -> 0; 3 or more -> 1, or 2 when the pleura
-  is irregular; confluent -> 3.
+  P(4) = P(consolidation);  the rest by B-line grade: fewer than 3 -> 0; 3 or more -> 1, or 2 when the gated
+  masks count 6 or more B-lines; confluent -> 3. (The irregular-pleura head is reported but does not move the
+  score: on the real development clips its cross-validated AUC is only about 0.56.)
 
 Out-of-distribution: the descriptor's Mahalanobis distance in the principal subspace of the training
 descriptors (``ood``); above the threshold stored with the head (the 99th percentile of the training clips'
@@ -97,6 +100,12 @@ class ZoneFindings:
     ood: float  # distance from the training descriptors (1.0 = the threshold)
     unlike_training: bool
     warnings: list[str] = field(default_factory=list)
+    _raw: dict = field(default_factory=dict, repr=False)  # every head's probability
+
+    def refine(self, many_b_lines: bool) -> None:
+        """Recompose the score once the (gated) masks have counted the B-lines."""
+        if self._raw:
+            self.grade_probs, self.score_probs = compose_score(self._raw, many_b_lines)
 
     @property
     def score(self) -> int:
@@ -117,13 +126,14 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
-def compose_score(p: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """(grade probabilities (3,), 0-4 score distribution (5,)) from finding / grade probabilities."""
+def compose_score(p: dict[str, float], many_b_lines: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(grade probabilities (3,), 0-4 score distribution (5,)) from finding / grade probabilities.
+    ``many_b_lines``: the masks count 6 or more B-lines (the scale's score 2 rather than 1)."""
     ge1 = p["b_lines"]
     ge2 = min(p["b_grade_ge2"], ge1)
     ge3 = min(p["b_grade_ge3"], ge2)
     grade = np.array([1.0 - ge2, ge2 - ge3, ge3])
-    cons, irr = p["consolidation"], p["pleural_irregular"]
+    cons, irr = p["consolidation"], (1.0 if many_b_lines else 0.0)  # the irregular-pleura head is too weak to split
     rest = 1.0 - cons
     score = np.array([rest * grade[0], rest * grade[1] * (1 - irr), rest * grade[1] * irr, rest * grade[2], cons])
     return grade, score / score.sum()
@@ -132,7 +142,13 @@ def compose_score(p: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
 class FindingsHead:
     """Standardisation + one logistic regression per head + the OOD subspace, all numpy arrays."""
 
-    def __init__(self, tensors: dict[str, np.ndarray], thresholds: dict[str, float], names: list[str]):
+    def __init__(self, tensors: dict[str, np.ndarray], thresholds: dict[str, float], names: list[str],
+                 branch: dict | None = None):
+        self.branch_tensors = {k: np.asarray(v) for k, v in tensors.items() if k.startswith("branch.")}
+        self.branch = dict(branch or {}) if self.branch_tensors else {}
+        self.combine = {h: str(self.branch.get("combine", {}).get(h, "linear")) for h in HEADS}
+        if any(c not in ("linear", "branch", "mean") for c in self.combine.values()):
+            raise ValueError(f"findings head: unknown combination in {self.combine}")
         self.mu = tensors["mu"].astype(np.float64)
         self.sd = tensors["sd"].astype(np.float64)
         self.coef = {h: tensors[f"coef.{h}"].astype(np.float64) for h in HEADS}
@@ -157,6 +173,7 @@ class FindingsHead:
              "ood.var": self.ood_var, "ood.threshold": np.array([self.ood_threshold])}
         for h in HEADS:
             t[f"coef.{h}"], t[f"bias.{h}"] = self.coef[h], np.array([self.bias[h]])
+        t.update(self.branch_tensors)
         return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in t.items()}
 
     def ood_distance(self, desc: np.ndarray) -> float:
@@ -165,13 +182,22 @@ class FindingsHead:
         proj = (z - self.ood_mean) @ self.ood_components.T
         return float(np.sqrt(np.mean(proj ** 2 / self.ood_var)) / max(self.ood_threshold, 1e-9))
 
-    def raw_probs(self, desc: np.ndarray) -> dict[str, float]:
+    def raw_probs(self, desc: np.ndarray, branch_logits: np.ndarray | None = None) -> dict[str, float]:
+        """Per head: the linear head's probability, the branch's (sigmoid of the clip logit), or their mean,
+        as the head's ``combine`` says (the branch only when its clip logits are given)."""
         z = (np.asarray(desc, np.float64) - self.mu) / self.sd
         z = np.clip(np.nan_to_num(z), -8, 8)  # a wild input must not push a logit to infinity
-        return {h: float(_sigmoid(z @ self.coef[h] + self.bias[h])) for h in HEADS}
+        out = {}
+        for k, h in enumerate(HEADS):
+            lin = float(_sigmoid(z @ self.coef[h] + self.bias[h]))
+            how = self.combine[h] if branch_logits is not None else "linear"
+            br = float(_sigmoid(np.asarray(branch_logits, np.float64)[k])) if how != "linear" else lin
+            out[h] = lin if how == "linear" else br if how == "branch" else 0.5 * (lin + br)
+        return out
 
-    def predict(self, desc: np.ndarray, warnings: list[str] | None = None) -> ZoneFindings:
-        p = self.raw_probs(desc)
+    def predict(self, desc: np.ndarray, warnings: list[str] | None = None,
+                branch_logits: np.ndarray | None = None) -> ZoneFindings:
+        p = self.raw_probs(desc, branch_logits)
         grade, score = compose_score(p)
         ood = self.ood_distance(desc)
         warn = list(warnings or [])
@@ -181,7 +207,8 @@ class FindingsHead:
                         "usual limit): check its findings and score yourself")
         return ZoneFindings(probs={k: p[k] for k in FINDINGS},
                             present={k: p[k] >= self.thresholds[k] for k in FINDINGS},
-                            grade_probs=grade, score_probs=score, ood=ood, unlike_training=unlike, warnings=warn)
+                            grade_probs=grade, score_probs=score, ood=ood, unlike_training=unlike, warnings=warn,
+                            _raw=p)
 
 
 def save_findings(bundle_dir: str | Path, head: FindingsHead, info: dict) -> dict:
@@ -193,8 +220,11 @@ def save_findings(bundle_dir: str | Path, head: FindingsHead, info: dict) -> dic
 
     path = Path(bundle_dir) / FINDINGS_FILE
     save_file(head.tensors(), str(path))
-    return {"file": FINDINGS_FILE, "sha256": sha256_file(path), "heads": list(HEADS), "descriptor": head.names,
-            "thresholds": head.thresholds, **info}
+    entry = {"file": FINDINGS_FILE, "sha256": sha256_file(path), "heads": list(HEADS), "descriptor": head.names,
+             "thresholds": head.thresholds, **info}
+    if head.branch:
+        entry["branch"] = head.branch
+    return entry
 
 
 def load_findings(bundle_dir: str | Path, manifest: dict, verify: bool = True) -> FindingsHead | None:
@@ -217,7 +247,8 @@ def load_findings(bundle_dir: str | Path, manifest: dict, verify: bool = True) -
         raise BundleError(path, "checksum mismatch: the findings head is corrupt or was modified")
     try:
         tensors = load_file(str(path))
-        return FindingsHead(tensors, dict(entry.get("thresholds") or {}), list(entry.get("descriptor") or []))
+        return FindingsHead(tensors, dict(entry.get("thresholds") or {}), list(entry.get("descriptor") or []),
+                            entry.get("branch"))
     except (SafetensorError, OSError, KeyError, ValueError) as e:
         raise BundleError(path, f"findings head cannot be read ({e})") from None
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# lus-staged 1.2.0: the networks of 1.1.0 (recipe v1_1.sh) + the findings head trained on the development part
+# of the real POCUS clips (../shared/data, split model_training/splits/real_split_v1.csv) and 106 synthetic zone
+# clips; then the locked test part (realbench) and the synthetic zone check against 1.1.0. ~6 min on 2 cores.
+# Usage (repository root): bash model_training/recipes/v1_2.sh WORK_DIR
+set -euo pipefail
+W="${1:?give a work folder}"
+PY="${PYTHON:-$(pwd)/.venv/bin/python}"
+BASE=resources/models/lus-staged-1.1.0
+mkdir -p "$W"
+[ -d "$W/synth_train" ] || "$PY" -m model_training synth --patients 12 --out "$W/synth_train" --seed 404 \
+    --frames-min 10 --frames-max 24 --size 240x320
+[ -d "$W/synth_test" ] || "$PY" -m model_training synth --patients 15 --out "$W/synth_test" --seed 202 \
+    --frames-min 10 --frames-max 24 --size 240x320
+"$PY" -m model_training findings --base "$BASE" --out "$W/lus-staged-1.2.0" --version 1.2.0 \
+    --synthetic "$W/synth_train" --reference resources/demo --report "$W/findings_report.json"
+"$PY" -m model_training realbench --model "$W/lus-staged-1.2.0" --part test --out "$W/realbench"
+"$PY" -m model_training zonecheck --store "$W/synth_test" --model "$BASE" --model "$W/lus-staged-1.2.0" --json \
+    > "$W/zonecheck.json"
+"$PY" model_training/recipes/add_metrics.py "$W/lus-staged-1.2.0" --realbench "$W/realbench/realbench.json" \
+    --zonecheck "$W/zonecheck.json" --recipe "bash model_training/recipes/v1_2.sh WORK"
+echo "bundle to ship: $W/lus-staged-1.2.0"
