@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "findings": "model_training.findings_train:main",
     "zonecheck": "model_training.zone_check:main",
     "contactsheet": "model_training.contact_sheet:main",
+    "severity": "model_training.severity_findings:main",
 }
 
 

@@ -115,21 +115,32 @@ def finetune(store: str, registry_dir=None, bundled_dir=None, holdout: float = 0
         def train_progress(pct, msg):
             say(5 + int(pct * 0.75), msg)
 
-        train_all(store, cand_dir, cfg, "all", dev, False, cache_dir, None, active.name, new_version,
-                  init_bundle=active, parent_version=active.version, progress=train_progress,
-                  state_dir=tmp / "state", pids=train_ids,
-                  recipe_cmd=f"python -m model_training finetune --store {store}")
+        findings_model = bool(active.manifest.get("findings"))
+        if findings_model:
+            # The findings head (trained on real clips) and the severity network read this encoder: only the
+            # segmentation decoder learns from the corrections; encoder, findings, zone and severity stay.
+            cfg.freeze_encoder = True
+            say(5, "this model's findings were trained on real clips: the corrections retrain the mask decoder; "
+                   "encoder, findings, zone and severity networks are kept")
+            train_all(store, cand_dir, cfg, "seg", dev, False, cache_dir, None, active.name, new_version,
+                      init_bundle=active, parent_version=active.version, progress=train_progress,
+                      state_dir=tmp / "state", pids=train_ids)
+            _decoder_candidate(active, tmp / "state", cand_dir, new_version, store)
+        else:
+            train_all(store, cand_dir, cfg, "all", dev, False, cache_dir, None, active.name, new_version,
+                      init_bundle=active, parent_version=active.version, progress=train_progress,
+                      state_dir=tmp / "state", pids=train_ids,
+                      recipe_cmd=f"python -m model_training finetune --store {store}")
         cand = load_bundle(cand_dir)
         if candidate_hook is not None:
             candidate_hook(cand.seg, cand.zone, cand.severity)
         held_index = index.subset(held_ids)
         cache = FrameCache(cache_dir, cfg.input_size, cfg.max_frames)
         say(82, f"evaluating the active model on {len(held_ids)} held-out patients")
-        m_act = evaluate_modules(active.seg, active.zone, active.severity, store, cache, dev, n_votes=0,
-                                 index=held_index)["summary"]
+        nets = (lambda b: (b.seg, None, None)) if findings_model else (lambda b: (b.seg, b.zone, b.severity))
+        m_act = evaluate_modules(*nets(active), store, cache, dev, n_votes=0, index=held_index)["summary"]
         say(90, "evaluating the candidate")
-        m_cand = evaluate_modules(cand.seg, cand.zone, cand.severity, store, cache, dev, n_votes=0,
-                                  index=held_index)["summary"]
+        m_cand = evaluate_modules(*nets(cand), store, cache, dev, n_votes=0, index=held_index)["summary"]
         s_act, s_cand = selection_score(m_act), selection_score(m_cand)
         ok = should_publish(s_act, s_cand)
         result = {"published": False, "version": None, "parent_version": active.version,
@@ -142,6 +153,8 @@ def finetune(store: str, registry_dir=None, bundled_dir=None, holdout: float = 0
             keep = {k: v for k, v in manifest.items() if k not in ("architecture", "weights_file", "weights_sha256",
                                                                    "format", "format_version", "created")}
             save_bundle(cand_dir, cand.seg, cand.zone, cand.severity, keep)
+            if findings_model:
+                _copy_findings(active, cand_dir)
             mv = reg.publish(cand_dir)
             result.update(published=True, version=mv.version, path=str(mv.path),
                           reason=f"candidate score {s_cand:.4f} >= active {s_act:.4f} - {TOLERANCE}")
@@ -151,6 +164,37 @@ def finetune(store: str, registry_dir=None, bundled_dir=None, holdout: float = 0
         return result
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _copy_findings(active, cand_dir: Path) -> None:
+    """The active model's findings head, unchanged, into a candidate bundle with the same encoder."""
+    import shutil as _sh
+
+    from lusapp.model.findings import add_to_manifest
+
+    entry = dict(active.manifest["findings"])
+    _sh.copy2(active.path / entry["file"], Path(cand_dir) / entry["file"])
+    add_to_manifest(cand_dir, entry)
+
+
+def _decoder_candidate(active, state_dir: Path, cand_dir: Path, version: str, store: str) -> None:
+    """A candidate bundle: the decoder fine-tuned in ``state_dir``, everything else the active model's."""
+    from lusapp.model.bundle import save_bundle
+    from lusapp.model.networks import SegNet
+    from model_training.train import load_ckpt
+
+    seg = SegNet(**active.seg.config())
+    if load_ckpt(Path(state_dir) / "seg", seg) is None:
+        raise RuntimeError("stage 1 left no checkpoint")
+    seg.features.load_state_dict(active.seg.features.state_dict())  # the encoder is the active one, exactly
+    keep = {k: v for k, v in active.manifest.items()
+            if k not in ("architecture", "weights_file", "weights_sha256", "format", "format_version", "created",
+                         "findings")}
+    keep.update(version=version, parent_version=active.version,
+                recipe=f"python -m model_training finetune --store {store} (decoder only; parent "
+                       f"{active.version}'s encoder, findings, zone and severity networks)")
+    save_bundle(cand_dir, seg.eval(), active.zone, active.severity, keep)
+    _copy_findings(active, cand_dir)
 
 
 def add_args(p) -> None:

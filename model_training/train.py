@@ -49,6 +49,7 @@ class TrainConfig:
     input_size: int = 128
     seg_arch: dict = field(default_factory=dict)  # SegNet kwargs (empty: the networks' defaults)
     severity_arch: dict = field(default_factory=dict)  # SeverityNet kwargs (embed_dim, dropout, ...)
+    freeze_encoder: bool = False  # stage 1 trains the decoder only (encoder weights and BN statistics fixed)
     max_frames: int = 30
     seg_epochs: int = 8
     seg_samples: int = 1600  # frames drawn (class-balanced, with replacement) per epoch
@@ -164,7 +165,12 @@ def run_seg(cfg: TrainConfig, store: str, cache: FrameCache, state_dir: Path, de
     seg = SegNet(**cfg.seg_arch)
     if init is not None:
         seg.load_state_dict(init.state_dict())
-    opt = torch.optim.Adam(seg.parameters(), lr=cfg.seg_lr)
+    if cfg.freeze_encoder:  # e.g. fine-tuning a model whose findings head reads this encoder
+        for p in seg.features.parameters():
+            p.requires_grad_(False)
+        seg.features.eval()
+        seg.features.train = lambda mode=True: seg.features  # stays in eval mode (BN statistics fixed)
+    opt = torch.optim.Adam([p for p in seg.parameters() if p.requires_grad], lr=cfg.seg_lr)
     start, history = 0, []
     if resume:
         st = load_ckpt(ck, seg, opt)

@@ -16,7 +16,28 @@ import sys
 import numpy as np
 
 
-def check(model_dir: str, clips, frames: int = 30) -> dict:
+def severity_check(engine, store, frames: int = 30) -> dict:
+    """Patient severity (1-4) of every synthetic patient of ``store`` against the generator's severity."""
+    from pathlib import Path
+
+    from lusapp.model.assess_cli import load_patient_any
+
+    truth, pred = [], []
+    for pdir in sorted((Path(store) / "patients").glob("*")):
+        rec = pdir / "synth.json"
+        if not rec.is_file():
+            continue
+        patient, media = load_patient_any(pdir)
+        a = engine.assess(patient, media, n_frames=frames)
+        truth.append(int(json.loads(rec.read_text(encoding="utf-8"))["severity"]))
+        pred.append(a.severity)
+    t, p = np.array(truth), np.array(pred)
+    return {"patients": len(t), "accuracy": float((t == p).mean()) if len(t) else None,
+            "severe_accuracy": float(((t >= 3) == (p >= 3)).mean()) if len(t) else None,
+            "predicted_counts": np.bincount(p - 1, minlength=4).tolist() if len(t) else []}
+
+
+def check(model_dir: str, clips, frames: int = 30, store=None) -> dict:
     from scipy.stats import spearmanr
 
     from lusapp.model.bundle import load_bundle
@@ -39,6 +60,9 @@ def check(model_dir: str, clips, frames: int = 30) -> dict:
            "binary_accuracy": float(((t >= 2) == (p >= 2)).mean()),
            "spearman": float(spearmanr(t, expected).statistic) if len(t) > 2 else None,
            "predicted_counts": np.bincount(p, minlength=5).tolist(), "true_counts": np.bincount(t, minlength=5).tolist()}
+    if store is not None:
+        engine.clear_cache()
+        out["severity"] = severity_check(engine, store, frames)
     if probs and probs[0]:
         out["findings_auc"] = {k: roc_auc([q[k] for q in probs], [lab[k] for lab in labels])
                                for k in ("b_lines", "a_lines", "consolidation", "pleural_irregular")}
@@ -58,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if not clips:
         print(f"zonecheck: no synthetic clips in {args.store}", file=sys.stderr)
         return 2
-    results = [check(m, clips, args.frames) for m in args.model]
+    results = [check(m, clips, args.frames, args.store) for m in args.model]
     if args.json:
         print(json.dumps(results, indent=1))
     else:
@@ -67,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(f"| {r['model']} | {r['clips']} | {r['accuracy']:.3f} | {r['within_one']:.3f} | "
                   f"{r['binary_accuracy']:.3f} | {r['spearman']:.3f} | {r['predicted_counts']} |")
+        for r in results:
+            sv = r["severity"]
+            print(f"{r['model']} patient severity: {sv['patients']} patients, 4-way accuracy {sv['accuracy']:.3f}, "
+                  f"severe vs not {sv['severe_accuracy']:.3f}, predicted mild..critical {sv['predicted_counts']}")
         for r in results:
             if "findings_auc" in r:
                 print(f"{r['model']} findings AUC vs the generator: " + ", ".join(

@@ -160,3 +160,49 @@ def test_grouped_folds_never_split_a_group_and_cv_is_honest():
     auc = linear.roc_auc(linear.cv_logits(x, y, groups, l2=10.0), y)
     assert 0.25 < auc < 0.75
     assert linear.youden_threshold(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) in (0.8,)
+
+
+def test_gating_hides_only_the_findings_called_absent():
+    from lusapp.model.clip_report import gate_labels
+
+    lab = np.zeros((8, 8), np.uint8)
+    lab[0, :] = PLEURAL_LINE
+    lab[2:, 2] = B_LINE
+    lab[5:, 5:] = CONSOLIDATION
+    head = _head(6)
+    z = head.predict(head.mu)
+    z.present.update(b_lines=False, consolidation=True)
+    out = gate_labels(lab, z)
+    assert not (out == B_LINE).any() and (out == CONSOLIDATION).sum() == 9 and (out == PLEURAL_LINE).sum() == 8
+    z.present.update(b_lines=True, consolidation=False)
+    out = gate_labels(lab, z)
+    assert (out == B_LINE).sum() == 6 and not (out == CONSOLIDATION).any()
+    assert gate_labels(lab, None) is lab
+
+
+def test_severity_network_on_zone_score_distributions(tmp_path):
+    """A bundle whose severity network reads the findings-composed zone-score distribution (5 numbers a zone)
+    saves, loads and assesses; the same network on features of another width is refused."""
+    from lusapp.model.bundle import load_bundle, save_bundle
+    from lusapp.model.engine import Engine
+    from lusapp.model.networks import SeverityNet
+
+    base = load_bundle(BUNDLED)
+    dim = 2 * base.seg.feat_dim + len(physics.NAMES) + len(fd.MASK_NAMES)
+    sev = SeverityNet(5, base.severity.clin_dim, variant="maclr", embed_dim=8, attn_dim=8, proj_dim=8, clin_hidden=8)
+    fields = {"name": "t", "version": "9.0.0", "clinical_features": base.manifest["clinical_features"]}
+    with pytest.raises(ValueError, match="SegNet.feat_dim"):
+        save_bundle(tmp_path / "bad", base.seg, base.zone, sev, fields)
+    b = save_bundle(tmp_path / "b", base.seg, base.zone, sev, {**fields, "severity_input": "zone_score_probs"})
+    fd.add_to_manifest(b, fd.save_findings(b, _head(dim, coef_scale=0.0), {}))
+    engine = Engine(load_bundle(b), threads=1)
+    seen = []
+    real_forward = engine.severity.forward
+    engine.severity.forward = lambda zf, m, c: (seen.append(zf.clone()), real_forward(zf, m, c))[1]
+    a = engine.assess(ROOT / "resources" / "demo", n_frames=4)
+    assert seen and seen[0].shape[-1] == 5
+    rows = seen[0][0]  # every zone with a clip: a distribution over the 5 scores; a zone without: zeros
+    sums = rows.sum(1)
+    assert int(((sums - 1).abs() < 1e-5).sum()) == len(a.zone_probs) and float(rows.min()) >= 0
+    assert int((sums == 0).sum()) == rows.shape[0] - len(a.zone_probs)
+    assert abs(float(a.severity_probs.sum()) - 1) < 1e-6

@@ -190,3 +190,42 @@ def test_cvat_task_195_masks():
     assert {1, 2} <= vals
     partial = cvat.load_task(tasks[0], partial=True)
     assert len(partial.masks) > len(t.masks)
+
+
+def test_finetune_of_a_findings_model_retrains_the_decoder_only(tiny, tmp_path):
+    """A model whose findings head reads the encoder: fine-tuning keeps encoder, zone and severity networks
+    exactly, retrains the mask decoder, and a published candidate carries the findings head over."""
+    from lusapp.model import findings as fd
+    from lusapp.model import physics
+    from lusapp.model.bundle import load_bundle
+    from model_training.finetune import finetune
+
+    bundled, user = _registry_with(tiny, tmp_path)
+    active_dir = bundled / "lus-staged-1.0.0"
+    active = load_bundle(active_dir)
+    dim = 2 * active.seg.feat_dim + len(physics.NAMES) + len(fd.MASK_NAMES)
+    rng = np.random.default_rng(0)
+    t = {"mu": np.zeros(dim), "sd": np.ones(dim), "ood.mean": np.zeros(dim), "ood.components": np.eye(3, dim),
+         "ood.var": np.ones(3), "ood.threshold": np.array([3.0])}
+    for h in fd.HEADS:
+        t[f"coef.{h}"], t[f"bias.{h}"] = rng.normal(size=dim) * 0.01, np.array([0.0])
+    fd.add_to_manifest(active_dir, fd.save_findings(active_dir, fd.FindingsHead(t, {}, [f"d{i}" for i in range(dim)]), {}))
+    active = load_bundle(active_dir)
+    seen = {}
+
+    def capture(seg, zone, sev):
+        seen.update(seg=seg, zone=zone, sev=sev)
+
+    cfg = TrainConfig().update({**RECIPES["tiny"], "seg_epochs": 1})
+    res = finetune(str(tiny["store"]), user, bundled, cfg=cfg, cache_dir=tiny["cache"], candidate_hook=capture)
+    enc_a, enc_c = active.seg.features.state_dict(), seen["seg"].features.state_dict()
+    assert all(torch.equal(enc_a[k], enc_c[k]) for k in enc_a)  # encoder (weights and BN statistics) unchanged
+    dec_a, dec_c = active.seg.decoder.state_dict(), seen["seg"].decoder.state_dict()
+    assert any(not torch.equal(dec_a[k], dec_c[k]) for k in dec_a)  # the decoder learnt
+    for a, c in ((active.zone, seen["zone"]), (active.severity, seen["sev"])):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), c.state_dict().values()))
+    assert "score_candidate" in res and "zone" not in res["metrics_candidate"]  # judged on the masks
+    if res["published"]:
+        pub = load_bundle(res["path"])
+        assert pub.manifest["findings"]["sha256"] == active.manifest["findings"]["sha256"]
+        assert fd.load_findings(pub.path, pub.manifest) is not None

@@ -107,8 +107,10 @@ def save_bundle(directory: str | Path, seg: SegNet, zone: ZoneScorer | None = No
     parse_version(fields["version"])
     if zone is not None and zone.feat_dim != seg.feat_dim:
         raise ValueError("save_bundle: ZoneScorer.feat_dim differs from SegNet.feat_dim")
-    if severity is not None and severity.feat_dim != seg.feat_dim:
-        raise ValueError("save_bundle: SeverityNet.feat_dim differs from SegNet.feat_dim")
+    on_scores = fields.get("severity_input") == "zone_score_probs"  # stage 3 on the zone-score distribution
+    if severity is not None and severity.feat_dim != (severity.n_scores if on_scores else seg.feat_dim):
+        raise ValueError("save_bundle: SeverityNet.feat_dim differs from "
+                         + ("the number of zone scores" if on_scores else "SegNet.feat_dim"))
     manifest = {"format": BUNDLE_FORMAT, "format_version": BUNDLE_FORMAT_VERSION}
     for k, v in DEFAULTS.items():
         manifest[k] = fields.get(k, v)

@@ -409,7 +409,7 @@ class Engine:
                 zf = torch.zeros(1, len(zone_ids), severity.feat_dim)
                 for j, z in enumerate(zone_ids):
                     if z in run:
-                        zf[0, j] = torch.from_numpy(run[z]).mean(0)
+                        zf[0, j] = torch.from_numpy(self._severity_input(z, run[z], found))
                 out = severity(zf, mask, clin_t)
                 sev_probs.append(torch.softmax(out["severity_logits"], 1)[0].numpy().astype(np.float64))
                 attn.append(out["attention"][0].numpy().astype(np.float64))
@@ -436,6 +436,17 @@ class Engine:
             votes=votes, warnings=warnings, zone_findings=found, zone_head_probs=head_probs)
 
     # ------------------------------------------------------------------ helpers
+    def _severity_input(self, zone_id: str, feats: np.ndarray, found: Mapping[str, ZoneFindings]) -> np.ndarray:
+        """A zone's input to the severity network: its mean frame feature, or -- for a model whose severity
+        network was trained on zone-score distributions (manifest ``severity_input: zone_score_probs``,
+        model_training/severity_findings.py) -- the zone's findings-composed score distribution (the stage-2
+        head's when the zone has no findings), which real and synthetic clips share."""
+        if self.bundle.manifest.get("severity_input") != "zone_score_probs":
+            return np.asarray(feats, np.float32).mean(0)
+        if zone_id in found:
+            return np.asarray(found[zone_id].score_probs, np.float32)
+        return self.score_zone(feats).probs.astype(np.float32)
+
     def clip_report(self, clip: Any, n_frames: int = 30, measure_frames: int = 6, seed: int | None = None):
         """One clip on its own, as a zone of an assessment would see it (lusapp.model.clip_report)."""
         from lusapp.model.clip_report import clip_report
