@@ -206,3 +206,4 @@ def test_severity_network_on_zone_score_distributions(tmp_path):
     assert int(((sums - 1).abs() < 1e-5).sum()) == len(a.zone_probs) and float(rows.min()) >= 0
     assert int((sums == 0).sum()) == rows.shape[0] - len(a.zone_probs)
     assert abs(float(a.severity_probs.sum()) - 1) < 1e-6
+
