@@ -31,7 +31,7 @@ class ClipEntry:
     labels: dict[int, np.ndarray] = field(default_factory=dict)
     measures: dict[int, FrameMeasures] = field(default_factory=dict)
     inputs: dict[int, np.ndarray] = field(default_factory=dict)  # uint8 network inputs of label frames
-    local_desc: dict[tuple, np.ndarray] = field(default_factory=dict)  # findings descriptor parts per frame set
+    local_desc: dict[tuple, Any] = field(default_factory=dict)  # findings descriptor parts / gated measures
     colour: float | None = None  # share of coloured crop pixels (Doppler overlay), when known
     branch: dict[int, np.ndarray] = field(default_factory=dict)  # findings-branch logits per frame
 

@@ -84,14 +84,20 @@ def gate_labels(labels: np.ndarray, found: ZoneFindings | None) -> np.ndarray:
 
 
 def gated_rule(engine, entry, indices, spacing_mm, found: ZoneFindings) -> tuple[FrameMeasures, int, str]:
+    """Measures + rule score of the gated label maps (cached per frame set, spacing and gate)."""
+    key = ("gated", tuple(int(i) for i in indices), spacing_mm, found.present["b_lines"], found.present["consolidation"])
     with engine.cache.lock:
-        maps = [entry.labels[i] for i in indices if i in entry.labels]
-    if not maps:
+        done = entry.local_desc.get(key)
+        maps = [entry.labels[i] for i in indices if i in entry.labels] if done is None else []
+    if done is not None:
+        cm, score, rule = done
+    elif not maps:
         cm, score, rule = engine.clip_rule(entry, indices, spacing_mm)
-        found.refine(cm.b_lines >= 6)
-        return cm, score, rule
-    cm = clip_measures([frame_measures(gate_labels(m, found), spacing_mm, entry.scale) for m in maps])
-    score, rule = rule_score(cm)
+    else:
+        cm = clip_measures([frame_measures(gate_labels(m, found), spacing_mm, entry.scale) for m in maps])
+        score, rule = rule_score(cm)
+        with engine.cache.lock:
+            entry.local_desc[key] = (cm, score, rule)
     found.refine(cm.b_lines >= 6)
     return cm, score, rule
 
