@@ -24,6 +24,7 @@ import torch
 from lusapp.core.labels import CLASS_NAMES
 from model_training import metrics, stages
 from model_training.data import FrameCache, SegDataset, build_index
+from model_training.device import pick_device
 from model_training.features import FeatureBank, compute_bank
 
 SEV_NAMES = ["mild", "moderate", "severe", "critical"]
@@ -221,7 +222,6 @@ def add_args(p) -> None:
 
 def run(args) -> int:
     from lusapp.model.bundle import load_bundle
-    from model_training.train import pick_device
 
     torch.set_num_threads(max(1, args.threads))
     device = pick_device(args.device)

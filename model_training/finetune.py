@@ -28,8 +28,9 @@ from pathlib import Path
 import torch
 
 from model_training.data import FrameCache, build_index
+from model_training.device import pick_device
 from model_training.evaluate import evaluate_modules, selection_score
-from model_training.train import TrainConfig, pick_device, train_all
+from model_training.train import TrainConfig, train_all
 
 TOLERANCE = 0.005
 FINETUNE_RECIPE = {"seg_epochs": 2, "seg_samples": 480, "seg_lr": 5e-4, "zone_epochs": 20, "zone_lr": 5e-4,

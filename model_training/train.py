@@ -29,6 +29,8 @@ from lusapp.model.networks import SegNet, SeverityNet, ZoneScorer
 from model_training import sampling, stages
 from model_training.augment import JointAugment
 from model_training.data import FrameCache, SegDataset, build_index
+from model_training.device import pick_device
+from model_training.evaluate import evaluate_modules
 from model_training.features import FeatureBank, compute_bank
 
 RECIPES = {
@@ -77,14 +79,6 @@ class TrainConfig:
 def log(msg: str) -> None:
     if int(os.environ.get("RANK", "0")) == 0:
         print(msg, file=sys.stderr, flush=True)
-
-
-def pick_device(choice: str = "auto") -> str:
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: CUDA is not available")
-    return choice
 
 
 def set_seed(seed: int) -> None:
@@ -323,8 +317,6 @@ def train_all(store: str, out: str | Path, cfg: TrainConfig, stage: str = "all",
                                   "patient_loss": [h["loss"] for h in sev_hist] if sev_hist else None,
                                   "wall_s_this_run": round(time.time() - t0, 1)}}
     if eval_store:
-        from model_training.evaluate import evaluate_modules
-
         res = evaluate_modules(seg, zone, sev, eval_store, cache)
         metrics["test"] = res["summary"]
     from lusapp.model.bundle import save_bundle
