@@ -55,6 +55,10 @@ class MaskEditCommand(QUndoCommand):
         if self.labels:
             self.target.set_unlabelled(self.key, self.zone_id, self.frame)
 
+    @property
+    def nbytes(self) -> int:
+        return self.diff.nbytes
+
 
 class LabelCommand(QUndoCommand):
     """Mark labelled (``on``) or unlabel / revert to the model (``not on``) one frame, as an undo step.
@@ -80,11 +84,7 @@ class LabelCommand(QUndoCommand):
     def undo(self) -> None:
         self._set(not self.on)
 
-    nbytes = 0
-
-    @property
-    def nbytes(self) -> int:
-        return self.diff.nbytes
+    nbytes = 0  # nothing held but the mask reference
 
 
 def stack_bytes(stack) -> int:
