@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lusapp.core.labels import CLASS_NAMES
 from model_training import metrics, stages
 from model_training.data import FrameCache, SegDataset, build_index
 from model_training.device import pick_device

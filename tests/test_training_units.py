@@ -68,7 +68,7 @@ def test_maclr_loss_hand_computed():
     j = torch.tensor([1, -1, -1])
     k = torch.tensor([2, -1, 0])
     loss, parts = losses.maclr_loss(u, v, j, k)
-    r = 1 / math.sqrt(2)
+    # r = 1 / sqrt(2)
     # anchor 0: align 0; sims u0.v1=1, v0.v1=1, u0.v2=0, v0.v2=0; rank max(0-1,0)=0 -> 2
     # anchor 1: align 1 - 0 = 1; nothing else -> 1
     # anchor 2: align 1 - r; k=0: u2.v0 = r, v2.v0 = 0 -> 1 - r + r = 1

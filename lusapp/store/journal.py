@@ -20,7 +20,6 @@ interrupted) is undone. Nothing half-written is ever left among the store's data
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import uuid

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lusapp.core.errors import (DamagedDocument, LusError, SchemaTooNew, StoreError, StoreReadOnly, ValidationError,
-                                display_path)
+from lusapp.core.errors import DamagedDocument, LusError, SchemaTooNew, StoreError, ValidationError, display_path
 from lusapp.core.patient import ClinicalInfo, MediaRef, Patient, check_patient_id, utc_now
 from lusapp.io.readers import open_media
 from lusapp.store import masks as _masks
@@ -140,7 +139,7 @@ class Store:
     def __del__(self):  # release the OS lock if the owner forgot
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a finaliser never raises
             pass
 
     def _writable(self) -> None:
@@ -290,7 +289,7 @@ class Store:
         self._writable()
         src = Path(src)
         patient = self.load_patient(pid)
-        rec = patient.zone(zone_id)
+        patient.zone(zone_id)  # KeyError for a zone the patient does not have, before any copying
         if not src.is_file():
             raise StoreError(src, "media file not found")
         info = probe_media(src)

@@ -54,7 +54,6 @@ class ClipRenderer:
                                           margin=margin)
         g = self.geometry
         self.scene = build_scene(content, params, g, rng)
-        s = self.scene
         ns, nb = g.n_samples, g.n_beams
         self.pad = int(np.ceil(params.sliding_px + 3))
         # Complex speckle fields: wall (static, shifts with drift only) and lung (wider, slides).

@@ -287,7 +287,6 @@ def _place_blines(s: Scene, c: ZoneContent, p: ClipParams, g: Geometry, rng: np.
 def _consolidation(s: Scene, c: ZoneContent, g: Geometry, rng: np.random.Generator, z: np.ndarray,
                    dp: np.ndarray, bcm: float, thick: float) -> None:
     ns, nb = s.shape
-    cps = g.cm_per_sample
     aspect = rng.uniform(1.2, 2.5)
     h_cm = np.sqrt(4 * c.consolidation_cm2 / (np.pi * aspect))
     w_cm = aspect * h_cm
