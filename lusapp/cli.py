@@ -25,7 +25,7 @@ def _version_text() -> str:
 
         active = ModelRegistry().active()
         model = f"{active.manifest['name']} {active.version}" if active else "none"
-    except Exception as exc:  # the version must print even when the model registry is broken
+    except Exception as exc:  # noqa: BLE001 - the version must print even when the model registry is broken
         model = f"unavailable ({exc})"
     return f"LUSApp {__version__}\nmodel {model}"
 

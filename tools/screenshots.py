@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         ModelRegistry().active()
-    except Exception:  # no trained model installed: a random-init one, for the plumbing only
+    except Exception:  # noqa: BLE001 - no trained model installed: a random-init one, for the plumbing only
         os.environ["LUSAPP_MODELS_DIR"] = str(tmp / "models")
         _random_bundle(tmp / "models" / "random-init-0.0.0")
 

@@ -103,7 +103,7 @@ class ClinicalInfo:
         _need_dict(d, fld)
         unknown = sorted(set(d) - {"age", "sex", "symptoms", "history"})
         if unknown:
-            raise ValidationError(f"{fld}.{unknown[0]}", f"unknown field (known: age, sex, symptoms, history)")
+            raise ValidationError(f"{fld}.{unknown[0]}", "unknown field (known: age, sex, symptoms, history)")
         sex = d.get("sex")
         if isinstance(sex, str):
             sex = {"f": "F", "female": "F", "m": "M", "male": "M", "": None, "unknown": None}.get(sex.strip().lower(), sex)

@@ -233,7 +233,7 @@ class Clip:
     def __del__(self):
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a finaliser never raises
             pass
 
     def __repr__(self) -> str:
