@@ -164,6 +164,69 @@ def _check_probs(probs: Any, n: int | None, fld: str) -> list[float]:
     return out
 
 
+# the findings head's output saved with a model zone score (lusapp.model.findings.ZoneFindings.to_dict())
+FINDING_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MAX_FINDINGS = 16  # finding names per zone
+MAX_FINDING_WARNINGS = 16  # warnings per zone
+MAX_WARNING_CHARS = 500  # characters per warning
+MAX_OOD = 1e6  # distance from the training clips, in units of the model's limit
+N_B_LINE_GRADES = 3  # P(fewer than 3 B-lines), P(3 or more, not confluent), P(confluent)
+
+
+def _check_prob(v: Any, fld: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 1:
+        raise ValidationError(fld, f"{v!r} is not a probability in [0, 1]")
+    return float(v)
+
+
+def check_findings(d: Any, fld: str = "findings") -> dict[str, Any]:
+    """A zone's findings as saved with its model score, validated and normalised:
+    ``{findings: {name: P}, present: {name: bool}, b_line_grade_probs: [3 probabilities summing to 1] | null,
+    ood: number in [0, 1e6] | null, unlike_training: bool, warnings: [str]}``. Names are 1-32 lower-case
+    letters, digits or '_' (at most 16); ``present`` names a subset of ``findings``; at most 16 warnings of at
+    most 500 characters each. Unknown keys are refused."""
+    _need_dict(d, fld)
+    known = ("findings", "present", "b_line_grade_probs", "ood", "unlike_training", "warnings")
+    extra = sorted(str(k) for k in d if k not in known)
+    if extra:
+        raise ValidationError(f"{fld}.{extra[0]}", "is not a findings field (" + ", ".join(known) + ")")
+    probs_raw = _get(d, "findings", fld, types=(dict,))
+    if len(probs_raw) > MAX_FINDINGS:
+        raise ValidationError(f"{fld}.findings", f"has {len(probs_raw)} findings, at most {MAX_FINDINGS}")
+    probs: dict[str, float] = {}
+    for name, v in probs_raw.items():
+        if not isinstance(name, str) or not FINDING_NAME_RE.match(name):
+            raise ValidationError(f"{fld}.findings", f"{name!r} is not a finding name (a-z, 0-9, '_', 1-32)")
+        probs[name] = _check_prob(v, f"{fld}.findings.{name}")
+    present_raw = _get(d, "present", fld, types=(dict,))
+    present: dict[str, bool] = {}
+    for name, v in present_raw.items():
+        if name not in probs:
+            raise ValidationError(f"{fld}.present", f"{name!r} is not among the findings")
+        if not isinstance(v, bool):
+            raise ValidationError(f"{fld}.present.{name}", f"{v!r} should be true or false")
+        present[name] = v
+    grade = _get(d, "b_line_grade_probs", fld, None, (list,), allow_none=True)
+    if grade is not None:
+        grade = _check_probs(grade, N_B_LINE_GRADES, f"{fld}.b_line_grade_probs")
+    ood = _get(d, "ood", fld, None, (int, float), allow_none=True)
+    if ood is not None:
+        if not math.isfinite(ood) or not 0 <= ood <= MAX_OOD:
+            raise ValidationError(f"{fld}.ood", f"{ood!r} is not a distance in [0, {MAX_OOD:g}]")
+        ood = float(ood)
+    unlike = _get(d, "unlike_training", fld, types=(bool,))
+    warnings = _get(d, "warnings", fld, [], (list,))
+    if len(warnings) > MAX_FINDING_WARNINGS:
+        raise ValidationError(f"{fld}.warnings", f"has {len(warnings)} warnings, at most {MAX_FINDING_WARNINGS}")
+    for i, w in enumerate(warnings):
+        if not isinstance(w, str):
+            raise ValidationError(f"{fld}.warnings.{i}", f"{w!r} should be text")
+        if len(w) > MAX_WARNING_CHARS:
+            raise ValidationError(f"{fld}.warnings.{i}", f"is {len(w)} characters long, at most {MAX_WARNING_CHARS}")
+    return {"findings": probs, "present": present, "b_line_grade_probs": grade, "ood": ood,
+            "unlike_training": unlike, "warnings": list(warnings)}
+
+
 @dataclass
 class ModelZoneScore:
     probs: list[float]  # one per scale level
@@ -171,6 +234,7 @@ class ModelZoneScore:
     expected: float  # sum(value * prob)
     model_version: str
     time: str
+    findings: dict[str, Any] | None = None  # the findings head's output behind this score (check_findings)
 
     def validate(self, fld: str = "model_score", scale: ScoreScale | None = None) -> None:
         self.probs = _check_probs(self.probs, scale.n_levels if scale else None, f"{fld}.probs")
@@ -183,17 +247,28 @@ class ModelZoneScore:
         if not isinstance(self.model_version, str) or not self.model_version:
             raise ValidationError(f"{fld}.model_version", "must name the model version")
         check_utc_time(self.time, f"{fld}.time")
+        if self.findings is not None:
+            self.findings = check_findings(self.findings, f"{fld}.findings")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"probs": list(self.probs), "score": self.score, "expected": self.expected,
-                "model_version": self.model_version, "time": self.time}
+        d = {"probs": list(self.probs), "score": self.score, "expected": self.expected,
+             "model_version": self.model_version, "time": self.time}
+        if self.findings is not None:  # absent (not null) without findings: older documents stay byte-identical
+            f = self.findings
+            d["findings"] = {"findings": dict(f["findings"]), "present": dict(f["present"]),
+                             "b_line_grade_probs": list(f["b_line_grade_probs"])
+                             if f.get("b_line_grade_probs") is not None else None,
+                             "ood": f.get("ood"), "unlike_training": f["unlike_training"],
+                             "warnings": list(f.get("warnings") or [])}
+        return d
 
     @classmethod
     def from_dict(cls, d: Any, fld: str = "model_score") -> ModelZoneScore:
         _need_dict(d, fld)
         m = cls(probs=_get(d, "probs", fld, types=(list,)), score=_as_int(_get(d, "score", fld), f"{fld}.score"),
                 expected=float(_get(d, "expected", fld, types=(int, float))),
-                model_version=_get(d, "model_version", fld, types=(str,)), time=_get(d, "time", fld, types=(str,)))
+                model_version=_get(d, "model_version", fld, types=(str,)), time=_get(d, "time", fld, types=(str,)),
+                findings=_get(d, "findings", fld, None, (dict,), allow_none=True))
         m.validate(fld)
         return m
 
