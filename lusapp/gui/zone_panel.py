@@ -4,8 +4,10 @@ zone's notes.
 
 Binds to :class:`~lusapp.gui.session.SessionController`; measures come from the shell's measures job
 (``set_measures``), since they need the clip's masks; findings from the last assessment of the open patient
-(``set_assessment``, fed by the severity panel after it applied the assessment). Findings are shown only while
-the zone's model score is the one that assessment wrote; they are not saved with the patient.
+(``set_assessment``, fed by the severity panel after it applied the assessment) or, after a reopen, from the
+findings saved with the zone's model score (``ModelZoneScore.findings``). Findings are shown only while the
+zone's model score is the one they belong to. What the clip's reader noticed while opening the file
+(``clip.notes``: "file appears truncated ...") is shown in amber under the media line (``set_clip_notes``).
 """
 
 from __future__ import annotations
@@ -41,8 +43,15 @@ class ZonePanel(QWidget):
         self.media_info = QLabel("")
         self.media_info.setProperty("role", "dim")
         self.media_info.setWordWrap(True)
+        self.media_warning = QLabel("")  # amber: the reader's notes on the clip (truncated file...)
+        self.media_warning.setObjectName("mediaWarning")
+        self.media_warning.setWordWrap(True)
+        self.media_warning.setStyleSheet(f"color: {theme.WARN.name()};")
+        self.media_warning.setVisible(False)
+        self._clip_notes: tuple[str, list[str]] = ("", [])  # (zone id, notes) of the clip in the view
         lay.addWidget(self.title)
         lay.addWidget(self.media_info)
+        lay.addWidget(self.media_warning)
 
         box = QGroupBox("Model score probabilities")
         bl = QVBoxLayout(box)
@@ -126,13 +135,35 @@ class ZonePanel(QWidget):
     # ------------------------------------------------------------------ session -> widgets
     def _on_zone(self, zone_id: str) -> None:
         self.commit_notes()
+        if zone_id != self._zone:
+            self._clip_notes = ("", [])
         self._zone = zone_id
         self.set_measures(None)
         self.refresh()
 
     def _on_data(self, what: str) -> None:
+        if what == f"media:{self._zone}":
+            self._clip_notes = ("", [])  # a new clip: its notes come with it
         if what in (f"zone:{self._zone}", "severity", f"media:{self._zone}"):
             self.refresh(keep_notes=True)
+
+    def set_clip_notes(self, zone_id: str, notes: list[str]) -> None:
+        """The notes of the clip shown for ``zone_id`` (``Clip.notes``: a truncated file, a corrected frame
+        count...); an empty list clears them."""
+        self._clip_notes = (zone_id, [str(n) for n in notes or []])
+        self._show_clip_notes()
+
+    def clip_notes(self) -> list[str]:
+        """The reader's notes shown for the zone in view."""
+        zid, notes = self._clip_notes
+        return list(notes) if zid and zid == self._zone else []
+
+    def _show_clip_notes(self) -> None:
+        notes = self.clip_notes()
+        self.media_warning.setText("\n".join(f"⚠ {n}" for n in notes))
+        self.media_warning.setToolTip("What LUSApp noticed while reading this file: it shows what the file holds"
+                                      if notes else "")
+        self.media_warning.setVisible(bool(notes))
 
     def refresh(self, keep_notes: bool = False) -> None:
         rec = self.session.zone_record(self._zone) if self._zone else None
@@ -140,6 +171,7 @@ class ZonePanel(QWidget):
         enabled = rec is not None
         for w in (*self.score_buttons, self.clear_button, self.notes):
             w.setEnabled(enabled)
+        self._show_clip_notes()
         if rec is None:
             self.title.setText("No zone")
             self.media_info.setText("")
@@ -204,7 +236,7 @@ class ZonePanel(QWidget):
 
     def zone_findings(self, zone_id: str | None = None):
         """The ZoneFindings behind the zone's model score, or None (not assessed in this session, assessed by
-        a model without findings, or the score has changed since)."""
+        a model without findings, or the score has changed since). After a reopen see ``shown_findings``."""
         p = self.session.patient
         zid = zone_id or self._zone
         if p is None or not zid:
@@ -212,38 +244,51 @@ class ZonePanel(QWidget):
         zf, stamp = self._findings.get(p.patient_id, {}).get(zid, (None, None))
         return zf if zf is not None and stamp == self._stamp(p.zones.get(zid)) else None
 
+    def shown_findings(self, zone_id: str | None = None) -> dict | None:
+        """The findings behind the zone's model score in their saved form (``ZoneFindings.to_dict()``): this
+        session's assessment, else those saved with the model score (a reopened patient); None when neither."""
+        zf = self.zone_findings(zone_id)
+        if zf is not None:
+            return zf.to_dict()
+        rec = self.session.zone_record(zone_id or self._zone) if (zone_id or self._zone) else None
+        ms = rec.model_score if rec is not None else None
+        return ms.findings if ms is not None and ms.findings else None
+
     def _show_findings(self, rec) -> None:
         if rec is None or rec.model_score is None:
             self.findings_box.setVisible(False)
             return
         self.findings_box.setVisible(True)
-        zf = self.zone_findings(rec.zone_id)
+        zf = self.shown_findings(rec.zone_id)
+        probs = (zf.get("findings") or {}) if zf is not None else {}
+        present_ = (zf.get("present") or {}) if zf is not None else {}
         for key, name in FINDINGS:
             lab = self.finding_labels[key]
-            p = zf.probs.get(key) if zf is not None else None
+            p = probs.get(key)
             lab.setVisible(zf is not None)
             if p is None:
                 lab.setText(f"{name} —")
                 lab.setStyleSheet(f"color: {theme.TEXT_DIM.name()};")
                 lab.setToolTip("")
                 continue
-            present = bool(zf.present.get(key))
+            present = bool(present_.get(key))
             lab.setText(findings_text(name, p))
             lab.setStyleSheet("font-weight: 600;" if present else f"color: {theme.TEXT_DIM.name()};")
             lab.setToolTip(f"{name}: P = {p:.2f}; {'present' if present else 'absent'} at the model's operating "
                            "point")
         if zf is None:
             self.findings_info.setText("No findings for this score: the model has none, or the assessment was "
-                                       "made before this session (press Assess).")
+                                       "made by an older LUSApp (press Assess).")
             self.findings_warning.setVisible(False)
             return
-        grade = [float(g) for g in zf.grade_probs]
+        grade = [float(g) for g in (zf.get("b_line_grade_probs") or [])]
         info = f"3 or more B-lines {100 * (grade[1] + grade[2]):.0f} % · confluent {100 * grade[2]:.0f} %" \
             if len(grade) == 3 else ""
-        info += f"{' · ' if info else ''}distance from training clips {zf.ood:.1f}× the limit"
+        if zf.get("ood") is not None:
+            info += f"{' · ' if info else ''}distance from training clips {float(zf['ood']):.1f}× the limit"
         self.findings_info.setText(info)
-        warnings = list(zf.warnings)
-        if zf.unlike_training and not any("unlike" in w for w in warnings):
+        warnings = [str(w) for w in zf.get("warnings") or []]
+        if zf.get("unlike_training") and not any("unlike" in w for w in warnings):
             warnings.append("this clip is unlike the clips the model was trained on")
         self.findings_warning.setText("\n".join(f"⚠ {w}" for w in warnings))
         self.findings_warning.setVisible(bool(warnings))
