@@ -265,7 +265,8 @@ def finetune(store: str, registry_dir=None, bundled_dir=None, holdout: float = 0
     from lusapp.model.registry import ModelRegistry
     from model_training.data import FrameCache, build_index
     from model_training.evaluate import evaluate_modules
-    from model_training.train import TrainConfig, features_for, pick_device, run_patient, run_seg, run_zone
+    from model_training.device import pick_device
+    from model_training.train import TrainConfig, features_for, run_patient, run_seg, run_zone
 
     say = progress or (lambda pct, msg: None)
     try:
