@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QDockWidget, QFrame, QLabel, QMainWindow, QMessag
 
 from PySide6.QtWidgets import QApplication
 
+from lusapp.gui import theme
 from lusapp.gui.actions import ActionFactory
 from lusapp.gui.clinical_form import ClinicalForm
 from lusapp.gui.clip_binding import ClipBinding
@@ -17,7 +18,7 @@ from lusapp.gui.dialogs import AboutDialog, ShortcutsDialog, error_box
 from lusapp.gui.measures_ctl import MeasuresController
 from lusapp.gui.model_ctl import ModelController
 from lusapp.gui.patient_list import PatientList
-from lusapp.gui.session import SessionController
+from lusapp.gui.session import READONLY_BANNER, SessionController
 from lusapp.gui.severity_panel import SeverityPanel
 from lusapp.gui.zone_board import ZoneBoard
 from lusapp.gui.zone_panel import ZonePanel
@@ -74,11 +75,17 @@ class MainWindow(QMainWindow):
         self.status_save = QLabel("")
         self.status_model = QLabel("")
         self.status_rater = QLabel(f"rater: {self.session.rater}")
+        self.status_readonly = QLabel("")  # amber banner while the store is read-only
+        self.status_readonly.setObjectName("readonlyBanner")
+        self.status_readonly.setStyleSheet(f"color: {theme.WARN.name()}; font-weight: 600;")
+        self.status_readonly.setVisible(False)
+        self.statusBar().addPermanentWidget(self.status_readonly)
         self.statusBar().addPermanentWidget(self.status_rater)
         self.statusBar().addPermanentWidget(self.status_save)
         self.statusBar().addPermanentWidget(self.status_model)
         self._update_title()
         self._update_model_status()
+        self._on_readonly(self.session.readonly, self.session.readonly_reason)
         self.restore_state()
 
     # ------------------------------------------------------------------ assembly
@@ -189,6 +196,10 @@ class MainWindow(QMainWindow):
         s.dirtyChanged.connect(lambda _d: self._update_title())
         s.saved.connect(lambda rev: self.status_save.setText(f"saved (revision {rev})"))
         s.errorRaised.connect(self.show_error)
+        s.readonlyChanged.connect(self._on_readonly)
+        # after the clip binding (connected in its constructor) has opened the zone's clip: its reader's notes
+        for sig in (s.zoneChanged, s.patientChanged, s.dataChanged):
+            sig.connect(lambda *_a: self._clip_notes_to_panel())
         s.busyChanged.connect(lambda busy, msg: self.statusBar().showMessage(f"{msg}…" if busy else "Done", 0 if busy else 3000))
         b.zoneSelected.connect(s.set_zone)
         b.filesDropped.connect(lambda zid, paths: self.patients.import_files(paths, zid))
@@ -229,9 +240,23 @@ class MainWindow(QMainWindow):
 
     def _update_title(self) -> None:
         p = self.session.patient
-        self.setWindowTitle(f"LUSApp — {p.patient_id} [*]" if p else "LUSApp")
+        ro = " (read-only)" if self.session.readonly else ""
+        self.setWindowTitle(f"LUSApp — {p.patient_id}{ro} [*]" if p else f"LUSApp{ro}")
         self.setWindowModified(self.session.dirty)
         self.status_save.setText("unsaved changes…" if self.session.dirty else self.status_save.text())
+
+    def _on_readonly(self, readonly: bool, reason: str) -> None:
+        self.status_readonly.setText(f"{READONLY_BANNER}" + (f" ({reason})" if reason else "") if readonly else "")
+        self.status_readonly.setToolTip("This store was opened read-only: you can view it; scores, notes, masks "
+                                        "and assessments are not written to it." if readonly else "")
+        self.status_readonly.setVisible(readonly)
+        self._update_title()
+
+    def _clip_notes_to_panel(self) -> None:
+        """What the clip's reader noticed (``clip.notes``: 'file appears truncated ...') to the zone panel."""
+        v = self.clip_view
+        clip = v.clip if v.clip is not None and v.zone_id == self.session.zone_id else None
+        self.zone_panel.set_clip_notes(self.session.zone_id, list(getattr(clip, "notes", None) or []))
 
     def _update_model_status(self) -> None:
         m = self.model

@@ -20,7 +20,7 @@ from lusapp.core.errors import ValidationError
 from lusapp.core.patient import check_patient_id
 from lusapp.core.scales import SEVERITY_LEVELS
 from lusapp.gui import theme
-from lusapp.gui.session import SessionController
+from lusapp.gui.session import READONLY_BANNER, SessionController
 from lusapp.store import PatientSummary
 
 MEDIA_FILTER = "Clips and stills (*.mp4 *.avi *.mov *.mkv *.gif *.png *.jpg *.jpeg *.bmp *.tif *.tiff *.dcm);;All files (*)"
@@ -66,6 +66,12 @@ class PatientList(QWidget):
         top.addWidget(self.store_label, 1)
         top.addWidget(self.open_button)
         lay.addLayout(top)
+        self.readonly_banner = QLabel("")  # amber, while the store is read-only
+        self.readonly_banner.setObjectName("readonlyBanner")
+        self.readonly_banner.setWordWrap(True)
+        self.readonly_banner.setStyleSheet(f"color: {theme.WARN.name()}; font-weight: 600;")
+        self.readonly_banner.setVisible(False)
+        lay.addWidget(self.readonly_banner)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter patients…")
         self.filter.setClearButtonEnabled(True)
@@ -117,6 +123,10 @@ class PatientList(QWidget):
         self.store_label.setText(f"Store: {store.root}" + (" (read-only)" if store.readonly else "")
                                  if store is not None else "No store open")
         self.store_label.setToolTip(str(store.root) if store is not None else "")
+        ro = store is not None and store.readonly
+        why = self.session.readonly_reason if ro else ""
+        self.readonly_banner.setText(f"⚠ {READONLY_BANNER}" + (f" ({why})" if why else "") if ro else "")
+        self.readonly_banner.setVisible(ro)
         for b in (self.new_button, self.import_button):
             b.setEnabled(store is not None and not store.readonly)
         self.clips_button.setEnabled(self.session.patient is not None and store is not None and not store.readonly)

@@ -10,17 +10,19 @@ the session dirty, reports the error and retries on the next change or on close 
 from __future__ import annotations
 
 import getpass
+import os
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from lusapp.core.errors import LusError, StoreLocked, ValidationError
+from lusapp.core.errors import LusError, StoreLocked, StoreReadOnly, ValidationError
 from lusapp.core.patient import ClinicalInfo, Patient, ScoreEntry, utc_now
 from lusapp.gui.workers import Job, run_job
 
 AUTOSAVE_MS = 1200
+READONLY_BANNER = "read-only: changes cannot be saved"
 
 
 def default_rater() -> str:
@@ -42,6 +44,7 @@ class SessionController(QObject):
     patientSaved = Signal(str)           # patient id after a successful save
     errorRaised = Signal(str, str)       # title, message (shown by the main window's error dialog)
     busyChanged = Signal(bool, str)      # a background store job (import) started / ended, with a message
+    readonlyChanged = Signal(bool, str)  # the open store is read-only (True, why) / writable or none (False, '')
 
     def __init__(self, parent: QObject | None = None, rater: str | None = None, autosave_ms: int = AUTOSAVE_MS):
         super().__init__(parent)
@@ -51,6 +54,7 @@ class SessionController(QObject):
         self.attention: dict[str, float] = {}
         self.rater = rater or default_rater()
         self.readonly = False
+        self.readonly_reason = ""  # why the open store is read-only (in use elsewhere, read-only medium...)
         self._dirty = False
         self._pending_masks: dict[tuple[str, int, str], tuple[np.ndarray, str]] = {}
         self._pending_unlabel: set[tuple[str, int]] = set()  # (zone, frame) whose FINAL mask is withdrawn
@@ -110,20 +114,31 @@ class SessionController(QObject):
         if not self.close_store():
             return False
         p = Path(path)
+        reason = "opened read-only" if readonly else ""
         try:
+            if not readonly and (p / "store.json").is_file() and not os.access(p, os.W_OK):
+                raise StoreReadOnly(p, "the store folder is not writable (no permission or a read-only medium)")
             store = Store.create(p) if create and not (p / "store.json").exists() else Store.open(p, readonly=readonly)
-        except StoreLocked as exc:  # another LUSApp has it: look, but do not write
+        except (StoreLocked, StoreReadOnly) as exc:  # in use elsewhere / read-only medium: look, but do not write
             try:
                 store = Store.open(p, readonly=True)
             except (LusError, OSError):
                 self.errorRaised.emit("Cannot open store", str(exc))
                 return False
             readonly = True
-            self.errorRaised.emit("Store in use", f"{exc}\nOpened read-only: changes will not be saved.")
+            if isinstance(exc, StoreLocked):
+                reason = "in use by another LUSApp"
+                self.errorRaised.emit("Store in use", f"{exc}\nOpened read-only: changes will not be saved.")
+            else:
+                reason = "the store folder cannot be written"
+                self.errorRaised.emit("Store is read-only", f"{exc}\nOpened read-only: you can view its patients, "
+                                      "but changes cannot be saved.")
         except (LusError, OSError) as exc:
             self.errorRaised.emit("Cannot open store", str(exc) if isinstance(exc, LusError) else f"{path}: {exc}")
             return False
         self.store, self.readonly = store, readonly
+        self.readonly_reason = reason if readonly else ""
+        self.readonlyChanged.emit(readonly, self.readonly_reason)
         self.storeChanged.emit(store)
         self.patientsChanged.emit()
         return True
@@ -138,6 +153,9 @@ class SessionController(QObject):
         except (LusError, OSError) as exc:
             self.errorRaised.emit("Store", str(exc))
         self.store = None
+        if self.readonly:
+            self.readonly, self.readonly_reason = False, ""
+            self.readonlyChanged.emit(False, "")
         self.storeChanged.emit(None)
         self.patientsChanged.emit()
         return True
@@ -155,7 +173,7 @@ class SessionController(QObject):
         if self._busy:
             self.errorRaised.emit("Busy", f"Wait until '{self._busy}' has finished.")
             return False
-        if self.dirty and not self.save():
+        if self.dirty and not self.readonly and not self.save():  # read-only: close_patient discards them
             return False
         try:  # load first: a damaged patient leaves the open one open
             patient = self.store.load_patient(pid)
@@ -352,7 +370,9 @@ class SessionController(QObject):
         if not self.dirty:
             return True
         if self.readonly:
-            self.errorRaised.emit("Read-only", f"{self.store.root}: opened read-only; changes are not saved")
+            self.errorRaised.emit("Read-only", f"{self.store.root}: {READONLY_BANNER} (the store was opened "
+                                  f"read-only: {self.readonly_reason or 'opened read-only'}); your changes stay "
+                                  "on screen until you open another patient or close the store.")
             return False
         if self._busy:  # a background job is writing to the store: save right after it
             self._timer.start()
