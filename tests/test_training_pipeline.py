@@ -229,3 +229,99 @@ def test_finetune_of_a_findings_model_retrains_the_decoder_only(tiny, tmp_path):
         pub = load_bundle(res["path"])
         assert pub.manifest["findings"]["sha256"] == active.manifest["findings"]["sha256"]
         assert fd.load_findings(pub.path, pub.manifest) is not None
+
+
+# ------------------------------------------------------------------ finetune with a day's corrections (issue 11)
+def test_finetune_plan_skips_stages_without_data_with_a_sentence():
+    from model_training.finetune import MIN_SEV_PATIENTS, describe_plan, plan_stages
+
+    base = {"patients": 3, "final_mask_frames": 5, "clips_with_final": 1, "zones_scored": 30,
+            "patients_scored": 3}
+    for n_sev in (0, 1, 2, 3):  # the numbers a user tried: never a failure, a sentence
+        plan = {s["stage"]: s for s in plan_stages({**base, "patients_with_severity": n_sev})}
+        assert plan["seg"]["train"] and plan["zone"]["train"]
+        assert not plan["severity"]["train"] and f"at least {MIN_SEV_PATIENTS}" in plan["severity"]["why"]
+        assert plan["severity"]["why"].startswith("skipped:") and f"{n_sev} patient" in plan["severity"]["why"]
+    plan = {s["stage"]: s for s in plan_stages({**base, "patients_with_severity": 8})}
+    assert all(s["train"] for s in plan.values())
+    none = {s["stage"]: s for s in plan_stages({"final_mask_frames": 1, "clips_with_final": 1})}
+    assert not any(s["train"] for s in none.values()) and "at least 2" in none["seg"]["why"]
+    fm = plan_stages({**base, "patients_with_severity": 8}, findings_model=True)
+    assert [s["train"] for s in fm] == [True, False, False]
+    assert all("only the mask decoder is retrained" in s["why"] for s in fm[1:])
+    lines = describe_plan(fm)
+    assert lines[0].startswith("Masks (segmentation): retrained from 5 corrected (FINAL) frames in 1 clip")
+    assert all(ln.endswith(".") and "{" not in ln for ln in lines)
+
+
+def test_held_out_frames_not_one_patient():
+    from model_training.data import ZoneItem
+    from model_training.finetune import split_frames
+
+    def z(pid, zid, frames):
+        return ZoneItem(pid, zid, Path("x"), "0", "clip", None, frames)
+
+    one = [z("P", "R1", list(range(0, 30, 3)))]  # one patient, one clip, 10 corrected frames
+    train, held, unit = split_frames(one)
+    assert unit == "frames" and 2 <= len(held[("P", "R1")]) <= 3
+    assert not set(held[("P", "R1")]) & set(train[("P", "R1")])
+    assert sorted(held[("P", "R1")] + train[("P", "R1")]) == list(range(0, 30, 3))
+    two = [z("P", "R1", [4]), z("P", "L1", [7])]
+    train, held, unit = split_frames(two)
+    assert sum(map(len, held.values())) == 1 and sum(map(len, train.values())) == 1
+    clips = [z(f"P{i % 3}", f"R{i}", [1, 2, 3, 4]) for i in range(1, 7)]  # 6 clips: whole clips held out
+    train, held, unit = split_frames(clips)
+    assert unit == "clips" and held and train and not set(held) & set(train)
+    assert all(len(v) == 4 for v in held.values()) and sum(map(len, held.values())) <= 0.25 * 24
+    assert split_frames(clips) == (train, held, unit)  # deterministic
+
+
+def test_finetune_with_few_severities_skips_stage_3_and_says_so(tiny, tmp_path, capsys):
+    """Issue 11: with one or two patients with a final severity finetune stopped (exit 2 and a dict; a
+    traceback at 61 %). Now stage 3 is skipped with a sentence, the rest is retrained and judged."""
+    from lusapp.store import Store
+    from model_training.finetune import main
+
+    bundled, user = _registry_with(tiny, tmp_path)
+    store = tmp_path / "store"
+    shutil.copytree(tiny["store"], store)
+    st = Store.open(store)
+    try:
+        for pid in st.patient_ids()[2:]:  # two patients keep their final severity
+            p = st.load_patient(pid)
+            p.severity.clinician_label = None
+            st.save_patient(p, "test")
+    finally:
+        st.close()
+    rc = main(["--store", str(store), "--registry-dir", str(user), "--bundled-dir", str(bundled), "--epochs", "1",
+               "--seg-samples", "16", "--zone-epochs", "2", "--cache-dir", str(tiny["cache"]), "--no-real-check"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in out + err
+    lines = out.strip().splitlines()
+    assert all(ln.startswith("PROGRESS ") for ln in lines[:-1])
+    res = json.loads(lines[-1])
+    plan = {s["stage"]: s for s in res["stages"]}
+    assert not plan["severity"]["train"] and plan["severity"]["why"].startswith("skipped: 2 patients have")
+    assert plan["seg"]["train"] and res["held_out_frames"] >= 2
+    assert any("Patient severity: skipped" in ln for ln in lines)
+    assert res["decision"].startswith(("Published", "Not published")) and "mask Dice" in res["decision"]
+    assert "{" not in res["decision"]
+    if res["published"]:
+        from lusapp.model.bundle import load_bundle
+
+        pub, act = load_bundle(res["path"]), load_bundle(bundled / "lus-staged-1.0.0")
+        # stage 3 was not retrained, so the encoder it reads is the active one's, exactly
+        assert all(torch.equal(a, b) for a, b in zip(act.seg.features.state_dict().values(),
+                                                      pub.seg.features.state_dict().values()))
+        assert all(torch.equal(a, b) for a, b in zip(act.severity.state_dict().values(),
+                                                      pub.severity.state_dict().values()))
+
+
+def test_finetune_errors_are_sentences(tmp_path, capsys):
+    from model_training.finetune import main
+
+    assert main(["--store", str(tmp_path / "nope")]) == 2
+    out, err = capsys.readouterr()
+    doc = json.loads(out.strip().splitlines()[-1])
+    assert doc["published"] is False and doc["error"].endswith(".") and str(tmp_path / "nope") in doc["error"]
+    assert err.startswith("error: ") and "Traceback" not in err and "{'" not in err + doc["error"]

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
                                QPushButton, QVBoxLayout, QWidget)
 
@@ -22,8 +22,48 @@ from lusapp.gui.session import SessionController
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def finetune_command(store_root: str | Path) -> tuple[str, list[str]]:
-    return sys.executable, ["-m", "model_training", "finetune", "--store", str(store_root)]
+def finetune_command(store_root: str | Path, extra: list[str] | tuple[str, ...] = ()) -> tuple[str, list[str]]:
+    return sys.executable, ["-m", "model_training", "finetune", "--store", str(store_root), *extra]
+
+
+def store_counts(store) -> dict:
+    """What an open :class:`~lusapp.store.Store` holds for retraining (the keys of
+    ``model_training.finetune.store_counts``): patients, FINAL-mask frames and the clips they are in,
+    clinician-scored zones and the patients they belong to, patients with a final severity."""
+    c = {"patients": 0, "patients_with_severity": 0, "zones_scored": 0, "patients_scored": 0,
+         "final_mask_frames": 0, "clips_with_final": 0}
+    for pid in store.patient_ids():
+        p = store.load_patient(pid)
+        c["patients"] += 1
+        c["patients_with_severity"] += p.severity.clinician_label is not None
+        scored = sum(rec.media is not None and rec.clinician_score is not None for rec in p.zones.values())
+        c["zones_scored"] += scored
+        c["patients_scored"] += scored > 0
+        for zid, rec in p.zones.items():
+            if rec.media is None:
+                continue
+            n = len(store.mask_frames(pid, zid, "final"))
+            c["final_mask_frames"] += n
+            c["clips_with_final"] += n > 0
+    return c
+
+
+def _n(k: int, one: str, many: str | None = None) -> str:
+    return f"{k} {one if k == 1 else (many or one + 's')}"
+
+
+def describe_store(counts: dict, findings_model: bool) -> tuple[str, list[str], bool]:
+    """(what the store holds, one sentence per stage, whether any stage can be retrained)."""
+    holds = (f"The store holds {_n(counts['final_mask_frames'], 'frame')} with a corrected (FINAL) mask in "
+             f"{_n(counts['clips_with_final'], 'clip')}, {_n(counts['zones_scored'], 'zone')} scored by a clinician "
+             f"and {_n(counts['patients_with_severity'], 'patient')} with a final severity "
+             f"({_n(counts['patients'], 'patient')} in all).")
+    try:
+        from model_training.finetune import describe_plan, plan_stages
+    except ImportError:
+        return holds, [], counts["final_mask_frames"] > 0
+    plan = plan_stages(counts, findings_model)
+    return holds, describe_plan(plan), any(s["train"] for s in plan)
 
 
 def finetune_available() -> tuple[bool, str]:
@@ -59,7 +99,10 @@ def parse_line(line: str) -> tuple[str, object]:
 
 
 def summarize(doc: dict) -> str:
-    """One readable line for finetune's final JSON."""
+    """One readable line for finetune's final JSON (never the JSON itself)."""
+    if doc.get("error"):
+        return f"Result: not published; {doc['error']}"
+
     def num(v) -> str:
         return f"{v:.3f}" if isinstance(v, (int, float)) else "—"
 
@@ -68,9 +111,35 @@ def summarize(doc: dict) -> str:
     parts = [head, f"score: active {num(doc.get('score_active'))}, candidate {num(doc.get('score_candidate'))}"]
     if doc.get("trained_on") is not None:
         parts.append(f"trained on {doc['trained_on']} patient(s), held out {len(doc.get('held_out') or [])}")
+    if doc.get("held_out_frames"):
+        parts.append(f"masks judged on {doc['held_out_frames']} held-out frame(s)")
     if doc.get("reason"):
         parts.append(str(doc["reason"]))
     return "Result: " + "; ".join(parts)
+
+
+def decision_text(doc: dict) -> str:
+    """The publish decision and its numbers in words (finetune's ``decision``, else built from the numbers),
+    followed by one sentence per stage (retrained / skipped / kept, and why)."""
+    if doc.get("error"):
+        return f"Nothing was published: {doc['error']}"
+    text = doc.get("decision") or ""
+    if not text:
+        head = (f"Published version {doc.get('version')}." if doc.get("published")
+                else "Not published; the active model stays.")
+        sa, sc = doc.get("score_active"), doc.get("score_candidate")
+        nums = (f" Held-out score: active {sa:.3f}, candidate {sc:.3f}."
+                if isinstance(sa, (int, float)) and isinstance(sc, (int, float)) else "")
+        text = head + nums + (f" ({doc['reason']})" if doc.get("reason") else "")
+    stages = doc.get("stages") or []
+    if stages:
+        try:
+            from model_training.finetune import describe_plan
+
+            text += "\n" + "\n".join(describe_plan(stages))
+        except (ImportError, KeyError):
+            pass
+    return text
 
 
 class RetrainDialog(QDialog):
@@ -86,6 +155,7 @@ class RetrainDialog(QDialog):
         self.result_doc: dict = {}
         self.proc: QProcess | None = None
         self._buf = ""
+        self._errors: list[str] = []  # 'error: <sentence>' lines of finetune's stderr
         self._cancelled = False
         self._kill_timer = QTimer(self, singleShot=True, interval=3000)
         self._kill_timer.timeout.connect(self._kill)
@@ -97,6 +167,12 @@ class RetrainDialog(QDialog):
                        "then switches to it.</p>")
         intro.setWordWrap(True)
         lay.addWidget(intro)
+        self.plan_label = QLabel()
+        self.plan_label.setObjectName("retrainPlan")
+        self.plan_label.setWordWrap(True)
+        self.plan_label.setTextFormat(Qt.TextFormat.PlainText)
+        lay.addWidget(self.plan_label)
+        self.can_train = True
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.status = QLabel("Ready")
@@ -107,6 +183,12 @@ class RetrainDialog(QDialog):
         self.log.setMinimumHeight(140)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
+        self.decision = QLabel()
+        self.decision.setObjectName("retrainDecision")
+        self.decision.setWordWrap(True)
+        self.decision.setTextFormat(Qt.TextFormat.PlainText)
+        self.decision.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.decision)
         lay.addWidget(self.log, 1)
         row = QHBoxLayout()
         self.start_button = QPushButton("Start")
@@ -121,12 +203,36 @@ class RetrainDialog(QDialog):
         row.addStretch(1)
         row.addWidget(buttons)
         lay.addLayout(row)
-        self.resize(560, 380)
+        self.resize(600, 460)
+        self.refresh_plan()
         if command is None:
             ok, why = finetune_available()
             if not ok:
                 self.start_button.setEnabled(False)
                 self.status.setText(f"Retraining is not available: {why}.")
+
+    def _findings_model(self) -> bool:
+        bundle = getattr(self.model.engine, "bundle", None)
+        return bool(getattr(bundle, "manifest", {}).get("findings")) if bundle is not None else False
+
+    def refresh_plan(self) -> bool:
+        """Show what the store holds and which stages that retrains; False when none can be."""
+        store = self.session.store
+        if store is None:
+            self.plan_label.setText("No store is open.")
+            self.can_train = False
+        else:
+            try:
+                holds, lines, self.can_train = describe_store(store_counts(store), self._findings_model())
+            except Exception as exc:  # noqa: BLE001 - a damaged patient: say which, keep the dialog usable
+                holds, lines, self.can_train = f"The store could not be read completely: {exc}", [], True
+            if not self.can_train:
+                lines.append("Nothing can be retrained yet: correct the masks of a few frames (they become FINAL) "
+                             "and try again.")
+            self.plan_label.setText("\n".join([holds, *lines]))
+        if self._command is None:  # a stand-in command (tests) is not gated by the store's contents
+            self.start_button.setEnabled(self.can_train and not self.running)
+        return self.can_train or self._command is not None
 
     @property
     def running(self) -> bool:
@@ -141,6 +247,9 @@ class RetrainDialog(QDialog):
         if self.session.dirty and not self.session.save():
             self.status.setText("Could not save the current patient; not starting.")
             return False
+        if not self.refresh_plan():  # counts after the save
+            self.status.setText("Nothing to retrain with the data in the store.")
+            return False
         program, args = self._command or finetune_command(self.session.store.root)
         self.proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
@@ -152,7 +261,8 @@ class RetrainDialog(QDialog):
         self.proc.readyReadStandardError.connect(self._read_stderr)
         self.proc.finished.connect(self._on_finished)
         self.proc.errorOccurred.connect(self._on_error)
-        self._buf, self._cancelled, self.result_doc = "", False, {}
+        self._buf, self._cancelled, self.result_doc, self._errors = "", False, {}, []
+        self.decision.clear()
         self.progress.setValue(0)
         self.log.clear()
         self.log.appendPlainText("$ " + " ".join([program, *args]))
@@ -184,6 +294,7 @@ class RetrainDialog(QDialog):
         text = bytes(self.proc.readAllStandardError()).decode("utf-8", "replace").rstrip()
         if text:
             self.log.appendPlainText(text)
+            self._errors += [ln[len("error:"):].strip() for ln in text.splitlines() if ln.startswith("error:")]
 
     def _handle(self, line: str) -> None:
         if not line.strip():
@@ -214,22 +325,35 @@ class RetrainDialog(QDialog):
             self.status.setText("Cancelled; the active model is unchanged.")
             self._done({})
         elif code != 0 or status != QProcess.ExitStatus.NormalExit:
-            self.status.setText(f"Finetune failed (exit code {code}); the active model is unchanged. See the log.")
+            why = self.result_doc.get("error") or (self._errors[-1] if self._errors else "")
+            if why:
+                self.status.setText(f"Retraining did not finish: {why} The active model is unchanged.")
+            elif status != QProcess.ExitStatus.NormalExit:
+                self.status.setText("Retraining stopped unexpectedly (the process was ended); the active model is "
+                                    "unchanged. The log below has the details.")
+            else:
+                self.status.setText(f"Retraining failed (exit code {code}); the active model is unchanged. The log "
+                                    "below has the details.")
             self._done({})
         elif self.result_doc.get("published"):
             self.progress.setValue(100)
+            self.decision.setText(decision_text(self.result_doc))
             self.status.setText(f"Published model {self.result_doc.get('version', '?')}; switching to it…")
             self.model.engineChanged.connect(self._switched)
             self.model.reload()
             self._done(self.result_doc)
         else:
-            reason = self.result_doc.get("reason") or self.result_doc.get("message") or "not better than the current model"
-            self.status.setText(f"No new model published ({reason}).")
+            self.progress.setValue(100)
+            if self.result_doc:
+                self.decision.setText(decision_text(self.result_doc))
+                self.status.setText("No new model published; the active model is unchanged.")
+            else:
+                self.status.setText("Retraining ended without a result; the active model is unchanged.")
             self._done(self.result_doc)
 
     def _switched(self, _engine) -> None:
         self.model.engineChanged.disconnect(self._switched)
-        self.status.setText(f"Active model: {self.model.description}")
+        self.status.setText(f"Published and now active: {self.model.description}")
 
     def _done(self, doc: dict) -> None:
         self.start_button.setEnabled(True)
