@@ -3,8 +3,10 @@ targets (store, plain folder, bad paths), window state in QSettings, and the uns
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,12 @@ import pytest
 from gui_shell_support import ini_settings, make_bundle, make_patient_folder
 from lusapp.gui import app as gui_app
 from lusapp.gui.model_ctl import ModelController, load_active
-from lusapp.gui.retrain import RetrainDialog, finetune_command, parse_line, summarize
+from lusapp.gui.retrain import RetrainDialog, decision_text, finetune_command, parse_line, summarize
 from lusapp.gui.session import SessionController
 from lusapp.store import Store
 
 TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 
 
 @pytest.fixture
@@ -190,3 +193,99 @@ def test_store_in_use_opens_read_only(qtbot, tmp_path):
     assert not s.save() and s.dirty  # refuses to write, keeps the change in memory
     assert s.close_store() and s.store is None  # closing a read-only session does not get stuck
     first.close()
+
+
+# ------------------------------------------------------------------ retrain with a day's corrections (issue 11)
+def test_retrain_dialog_says_what_the_store_holds(qtbot, store_session):
+    model = ModelController(loader=lambda: (None, "none"))
+    d = RetrainDialog(store_session, model)
+    qtbot.addWidget(d)
+    text = d.plan_label.text()
+    assert "0 frames with a corrected (FINAL) mask" in text and "0 patients with a final severity" in text
+    assert "Masks (segmentation): skipped" in text and "Nothing can be retrained yet" in text
+    assert not d.start_button.isEnabled() and not d.start()
+    s = store_session
+    assert s.new_patient("P-1")
+    s.set_clinician_severity(3)
+    s.save()
+    d2 = RetrainDialog(s, model)
+    qtbot.addWidget(d2)
+    assert "1 patient with a final severity" in d2.plan_label.text()
+    assert "Patient severity: skipped: 1 patient has a final severity" in d2.plan_label.text()
+
+
+def test_retrain_failure_shows_a_sentence_not_a_dict(qtbot, store_session):
+    model = ModelController(loader=lambda: (None, "none"))
+    sentence = "the store has no patient."
+    script = ("import json, sys; print('error: ' + %r, file=sys.stderr); "
+              "print(json.dumps({'published': False, 'version': None, 'error': %r})); sys.exit(2)") % (sentence, sentence)
+    d = RetrainDialog(store_session, model, command=(sys.executable, ["-c", script]))
+    qtbot.addWidget(d)
+    with qtbot.waitSignal(d.retrainFinished, timeout=20000) as sig:
+        assert d.start()
+    assert sig.args[0] == {}
+    st = d.status.text()
+    assert sentence in st and "unchanged" in st and "{" not in st and "Traceback" not in st
+    assert "{" not in d.log.toPlainText().splitlines()[-1]  # the JSON is summarised, not dumped
+    doc = {"published": False, "score_active": 0.30, "score_candidate": 0.10, "reason": "candidate worse",
+           "decision": "Not published; 1.2.0 stays active, because ... mask Dice 0.300 ... 0.100.",
+           "stages": [{"stage": "seg", "train": True, "why": "retrained from 5 corrected (FINAL) frames in 1 clip"},
+                      {"stage": "severity", "train": False, "why": "skipped: 1 patient has a final severity"}]}
+    text = decision_text(doc)
+    assert text.startswith("Not published") and "Patient severity: skipped: 1 patient" in text and "{" not in text
+
+
+def test_demo_corrections_retrain_and_the_app_switches(qtbot, tmp_path, monkeypatch):
+    """Issue 11 end to end: the demo patient opened in the app, masks of a few frames corrected (FINAL) through
+    the session (as the clip view's tools do), retrained with the real finetune (1 epoch, 48 frames drawn) on
+    the bundled findings model (decoder only), published, and the app switches to the new version."""
+    models = tmp_path / "models"
+    monkeypatch.setenv("LUSAPP_MODELS_DIR", str(models))
+    monkeypatch.delenv("LUSAPP_MODEL_VERSION", raising=False)
+    monkeypatch.setattr(gui_app, "session_store_path", lambda: tmp_path / "session_store")
+    monkeypatch.setattr(gui_app, "demo_folder", lambda: tmp_path / "no_demo")
+    t0 = time.perf_counter()
+    w = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)
+    qtbot.addWidget(w)
+    w.show()
+    w.start_model_loading()
+    gui_app.open_target(w, str(REPO / "resources" / "demo"))
+    qtbot.waitUntil(lambda: w.session.patient is not None, timeout=30000)
+    qtbot.waitUntil(lambda: w.model.engine is not None, timeout=120000)
+    active = w.model.version
+    assert active == "1.2.0"
+    s = w.session
+    pid = s.patient.patient_id
+    corrected = 0
+    for zid, frames in (("R1", [0, 6, 12, 18, 24]), ("L3", [0, 8, 16, 24])):
+        res = w.model.engine.segment(s.store.media_path(pid, zid), frames)
+        for f, m in zip(frames, res.masks):
+            m = m.copy()
+            m[m == 3] = 0  # the clinician erases the B-lines the model drew
+            s.queue_mask(zid, f, m, "final", model_version=active)
+            corrected += 1
+    assert s.save()
+    extra = ["--registry-dir", str(models), "--epochs", "1", "--seg-samples", "48", "--no-real-check",
+             "--cache-dir", str(tmp_path / "cache")]
+    d = RetrainDialog(s, w.model, w, command=finetune_command(s.store.root, extra))
+    qtbot.addWidget(d)
+    plan = d.plan_label.text()
+    assert f"{corrected} frames with a corrected (FINAL) mask in 2 clips" in plan
+    assert "only the mask decoder is retrained" in plan and d.start_button.isEnabled()
+    t1 = time.perf_counter()
+    with qtbot.waitSignal(d.retrainFinished, timeout=300000) as sig:
+        assert d.start()
+    t2 = time.perf_counter()
+    doc = sig.args[0]
+    assert doc.get("published"), d.status.text() + "\n" + d.log.toPlainText()[-2000:]
+    assert doc["held_out_frames"] >= 2 and doc["version"] == "1.2.1"
+    qtbot.waitUntil(lambda: w.model.version == "1.2.1", timeout=120000)
+    t3 = time.perf_counter()
+    assert "1.2.1" in d.status.text() and "held-out corrected frame" in d.decision.text()
+    assert d.decision.text().startswith("Published lus-staged 1.2.1 (from 1.2.0)")
+    print(json.dumps({"demo_retrain_wall_s": {"app_and_corrections": round(t1 - t0, 1),
+                                              "finetune": round(t2 - t1, 1), "switch": round(t3 - t2, 1),
+                                              "total": round(t3 - t0, 1)}}))
+    d.close()
+    s.discard_changes()
+    w.close()
