@@ -163,8 +163,9 @@ class RetrainDialog(QDialog):
         store = session.store.root if session.store is not None else "(no store)"
         intro = QLabel(f"<p>Fine-tune the active model (<b>{model.description}</b>) on the clinician-checked masks, "
                        f"scores and severities in the store</p><p><code>{store}</code></p><p>A new model is "
-                       "published only if it is at least as good as the current one on held-out patients; the app "
-                       "then switches to it.</p>")
+                       "published only if it is at least as good as the current one on held-out data (corrected "
+                       "frames kept aside, and held-out patients for scores and severity); the app then switches "
+                       "to it.</p>")
         intro.setWordWrap(True)
         lay.addWidget(intro)
         self.plan_label = QLabel()
