@@ -22,9 +22,9 @@ def stage_maps(engine, path, n_frames: int = 16) -> torch.Tensor:
     """(T, C, h, w) float16 branch inputs of ``n_frames`` evenly spaced frames of one clip."""
     from lusapp.model import preprocess as pp
     from lusapp.model.cache import sample_indices
-    from lusapp.model.engine import _open
+    from lusapp.model.clip_source import open_clip
 
-    clip, owned = _open(path)
+    clip, owned = open_clip(path)
     try:
         idx = sample_indices(clip.n_frames, n_frames)
         box = engine.crop_for(clip)

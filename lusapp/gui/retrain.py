@@ -58,10 +58,8 @@ def describe_store(counts: dict, findings_model: bool) -> tuple[str, list[str], 
              f"{_n(counts['clips_with_final'], 'clip')}, {_n(counts['zones_scored'], 'zone')} scored by a clinician "
              f"and {_n(counts['patients_with_severity'], 'patient')} with a final severity "
              f"({_n(counts['patients'], 'patient')} in all).")
-    try:
-        from model_training.finetune import describe_plan, plan_stages
-    except ImportError:
-        return holds, [], counts["final_mask_frames"] > 0
+    from lusapp.core.retrain_plan import describe_plan, plan_stages
+
     plan = plan_stages(counts, findings_model)
     return holds, describe_plan(plan), any(s["train"] for s in plan)
 
@@ -133,11 +131,11 @@ def decision_text(doc: dict) -> str:
         text = head + nums + (f" ({doc['reason']})" if doc.get("reason") else "")
     stages = doc.get("stages") or []
     if stages:
-        try:
-            from model_training.finetune import describe_plan
+        from lusapp.core.retrain_plan import describe_plan
 
+        try:
             text += "\n" + "\n".join(describe_plan(stages))
-        except (ImportError, KeyError):
+        except KeyError:
             pass
     return text
 

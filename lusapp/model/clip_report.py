@@ -123,15 +123,15 @@ class ZoneReport:
 
 def clip_report(engine, clip: Any, n_frames: int = 30, measure_frames: int = 6, seed: int | None = None) -> ZoneReport:
     """``seed``: a random frame sampling instead of evenly spaced frames (training draws several)."""
-    from lusapp.model.engine import _open
+    from lusapp.model.clip_source import open_clip
 
-    clip, owned = _open(clip)
+    clip, owned = open_clip(clip)
     try:
         idx = sample_indices(clip.n_frames, n_frames, seed)
         m_idx = idx if len(idx) <= measure_frames else [idx[int(round(j))] for j in
                                                         np.linspace(0, len(idx) - 1, measure_frames)]
         if engine.cache.crop(_ident(clip)) is None:  # judge a colour overlay on a few decoded frames
-            from lusapp.model.engine import detect_crop
+            from lusapp.model.clip_source import detect_crop
             from lusapp.model.physics import colour_fraction
 
             decoded = [clip.read(i) for i in m_idx[:8]]

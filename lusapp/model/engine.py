@@ -29,6 +29,8 @@ from lusapp.core.errors import BundleError, LusError, ValidationError
 from lusapp.model import preprocess as pp
 from lusapp.model.bundle import Bundle
 from lusapp.model.cache import ClipEntry, FeatureCache, clip_identity, is_path, sample_indices
+from lusapp.model.clip_source import detect_crop  # noqa: F401  (lusapp.model.engine.detect_crop, as before)
+from lusapp.model.clip_source import open_clip as _open
 from lusapp.model.findings import ZoneFindings, load_findings
 from lusapp.model.measures import FrameMeasures, clip_measures, frame_measures, rule_score
 
@@ -96,26 +98,6 @@ class _ZoneJob:
     plans: list  # per sampling: (frame indices, indices to measure)
     spacing: tuple[float, float] | None
     batches: list = field(default_factory=list)  # (indices, input tensor, full pass?)
-
-
-def detect_crop(clip: Any, frames: Sequence[np.ndarray] | None = None) -> tuple[int, int, int, int]:
-    """The clip's imaging region as (x0, y0, x1, y1): the DICOM region hint if any, else lusapp.io.crop on
-    ``frames`` (already decoded ones, to save a second decode) or on the clip's own sample."""
-    hint = getattr(clip, "region_hint", None)
-    if hint:
-        return pp.box_tuple(hint, clip.height, clip.width)
-    from lusapp.io.crop import detect_imaging_region
-
-    return pp.box_tuple(detect_imaging_region(list(frames) if frames else clip), clip.height, clip.width)
-
-
-def _open(clip_or_path: Any):
-    """(clip, owned): opens a path with lusapp.io.readers.open_media; a Clip is used as it is."""
-    if is_path(clip_or_path):
-        from lusapp.io.readers import open_media
-
-        return open_media(clip_or_path), True
-    return clip_or_path, False
 
 
 class Engine:
