@@ -1,6 +1,8 @@
 """Save PNG screenshots of LUSApp's main states, rendered offscreen (no display needed).
 
     python tools/screenshots.py [--out docs/screenshots] [--readme docs/screenshot.png]
+    (the window fits itself to the screen: for 1920x1080 pictures run it under Xvfb -screen 0 1920x1080x24 with
+    QT_QPA_PLATFORM=xcb; the offscreen platform has an 800x800 screen)
 
 States: 1 zone board + clip with live masks, 2 mask editing (brush stroke), 3 severity after Assess
 (attention on the board), 4 clinical information form. The patient is a synthetic one written by
