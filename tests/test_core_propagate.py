@@ -1,0 +1,95 @@
+"""Qt-free tests of mask propagation by optical flow (lusapp.core.propagate)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lusapp.core import propagate as pr
+from lusapp.core.labels import A_LINE, B_LINE, CONSOLIDATION, PLEURAL_LINE
+
+
+def speckle(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth random texture (speckle-like) with structure at several scales, so the flow is well posed."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    big = rng.random((h + 64, w + 64)).astype(np.float32)
+    tex = cv2.GaussianBlur(big, (0, 0), 2.0) * 0.6 + cv2.GaussianBlur(big, (0, 0), 6.0) * 0.4
+    tex = (tex - tex.min()) / (tex.max() - tex.min())
+    return (tex[:h, :w] * 255).astype(np.uint8)
+
+
+def shifted_clip(n: int, k: int, h: int = 120, w: int = 160, dy: int = 0):
+    """``n`` frames of a texture moving ``k`` px right (and ``dy`` down) per frame, with the exact masks."""
+    tex = speckle(h, w + k * n + 40)
+    base = np.zeros((h, w + k * n + 40), np.uint8)
+    base[30:34, :] = PLEURAL_LINE
+    base[60:63, :] = A_LINE
+    base[34:110, 60:75] = B_LINE
+    base[70:100, 100:140] = CONSOLIDATION
+    frames, masks = [], []
+    for i in range(n):
+        x0 = 20 + k * n - k * i  # the window moves left, so the content moves right by k per frame
+        frames.append(np.roll(tex, dy * i, axis=0)[:, x0:x0 + w].copy())
+        masks.append(np.roll(base, dy * i, axis=0)[:, x0:x0 + w].copy())
+    return np.stack(frames), np.stack(masks)
+
+
+@pytest.mark.parametrize("method", pr.METHODS)
+def test_propagation_follows_a_known_translation(method):
+    frames, masks = shifted_clip(8, k=3)
+    targets = list(range(1, 8))
+    out = dict(pr.propagate(masks[0], 0, targets, lambda i: frames[i], method))
+    assert sorted(out) == targets
+    for t in targets:
+        d = pr.mask_dice(out[t], masks[t])
+        assert d > 0.9, (method, t, pr.class_dice(out[t], masks[t]))
+        # and clearly better than not moving the mask at all
+        assert d >= pr.mask_dice(masks[0], masks[t])
+    assert out[7].dtype == np.uint8 and set(np.unique(out[7])) <= {0, 1, 2, 3, 4}
+
+
+def test_propagation_backward_and_diagonal():
+    frames, masks = shifted_clip(6, k=2, dy=1)
+    out = dict(pr.propagate(masks[5], 5, [4, 3, 2, 1, 0], lambda i: frames[i]))
+    for t in range(5):
+        assert pr.mask_dice(out[t], masks[t]) > 0.9
+
+
+def test_warp_keeps_labels_exact_and_checks_shapes():
+    frames, masks = shifted_clip(2, k=0)
+    same = pr.warp_mask(masks[0], frames[0], frames[0])
+    assert pr.mask_dice(same, masks[0]) > 0.99
+    with pytest.raises(ValueError):
+        pr.warp_mask(masks[0][:10], frames[0], frames[1])
+    with pytest.raises(ValueError):
+        pr.optical_flow(frames[0], frames[1], method="nope")
+
+
+def test_propagation_frames_stop_before_labelled_and_at_the_ends():
+    assert pr.propagation_frames(5, 1, 20, labelled=[5, 9], count=10) == [6, 7, 8]
+    assert pr.propagation_frames(5, 1, 20, labelled=[5], count=3) == [6, 7, 8]
+    assert pr.propagation_frames(5, -1, 20, labelled=[5], count=0) == [4, 3, 2, 1, 0]
+    assert pr.propagation_frames(18, 1, 20, labelled=[], count=None) == [19]
+    with pytest.raises(ValueError):
+        pr.propagation_frames(0, 2, 20, [])
+
+
+def test_dice_and_disagreement():
+    a = np.zeros((20, 20), np.uint8)
+    b = a.copy()
+    assert pr.mask_dice(a, b) == 1.0 and not pr.disagree(a, b)
+    a[2:6, :] = PLEURAL_LINE
+    b[2:6, :] = PLEURAL_LINE
+    b[10:20, 10:20] = CONSOLIDATION  # consolidation only in b: Dice 0 for that class
+    assert pr.class_dice(a, b) == {PLEURAL_LINE: 1.0, CONSOLIDATION: 0.0}
+    assert pr.mask_dice(a, b) == pytest.approx(0.5)
+    assert pr.disagree(a, b) and not pr.disagree(None, b)
+
+
+def test_jump_helpers():
+    assert pr.next_frame([0, 5, 10], 5, 1) == 10 and pr.next_frame([0, 5, 10], 5, -1) == 0
+    assert pr.next_frame([0, 5], 7, 1) is None
+    assert pr.next_unlabelled([3, 4, 5], 3, 1, 10) == 6
+    assert pr.next_unlabelled([0, 1, 2], 2, -1, 10) is None
