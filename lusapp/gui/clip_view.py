@@ -5,6 +5,12 @@ mask source (the store), the model's mask from the :class:`SegWorker` cache ('MO
 Editing a frame that has no FINAL mask starts from the model's mask; the model's mask is handed out once
 through ``original_captured`` (the shell stores it as ORIGINAL) and every change of the FINAL mask through
 ``mask_edited`` (the shell stores it as FINAL). See docs/architecture.md, section GUI.
+
+Propagation (issue 11): a FINAL frame's mask is carried over N frames (or up to the next labelled frame)
+forward or backward by optical flow (:mod:`lusapp.core.propagate`); the results are *proposals* (badge
+``PROPOSED``, drawn fainter, amber on the timeline), not FINAL, not saved and not counted as labelled until
+accepted (one / all) or discarded -- each an undo step. The timeline marks labelled frames, proposals and
+frames where the model's mask and the FINAL mask disagree (mean pattern Dice < 0.7).
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QUndoGroup, QUndoStack
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from lusapp.core import propagate as prop
 from lusapp.core.mask_edit import MaskDiff, diff_masks
 from lusapp.gui.frame_cache import DEFAULT_BUDGET, CachedClip, FrameCache
 from lusapp.gui.mask_source import MaskSource
@@ -22,7 +29,8 @@ from lusapp.gui.mask_state import MaskState
 from lusapp.gui.mask_tools import EditImageItem, ToolBar, ToolController
 from lusapp.gui.overlay import OverlayControls, compose_overlay, frame_to_rgba, overlay_lut
 from lusapp.gui.playback import Playback, TransportBar
-from lusapp.gui.undo_commands import LabelCommand, MaskEditCommand, UndoHistory
+from lusapp.gui.undo_commands import (AcceptProposalsCommand, LabelCommand, MaskEditCommand, ProposalCommand,
+                                      UndoHistory)
 
 class _FrameRelay(QObject):
     """Carries 'frame decoded' from the prefetch thread to the GUI thread (queued signal)."""
@@ -31,7 +39,9 @@ class _FrameRelay(QObject):
 
 
 _BADGE_STYLE = {"FINAL": "background:#1b7f3b;color:white;", "MODEL": "background:#2a5db0;color:white;",
-                "PENDING": "background:#555;color:#ddd;"}
+                "PENDING": "background:#555;color:#ddd;", "PROPOSED": "background:#b07800;color:white;"}
+_BADGE_TEXT = {"PENDING": "segmenting…", "PROPOSED": "PROPOSED (not FINAL): accept or edit"}
+PROPOSAL_OPACITY = 0.6  # proposals are drawn at this fraction of the overlay opacity
 
 
 class ClipView(QWidget):
@@ -60,6 +70,9 @@ class ClipView(QWidget):
         self._opacity = 0.5
         self._masks_shown = True
         self._lut = overlay_lut(self._visible, self._opacity)
+        self._lut_prop = overlay_lut(self._visible, self._opacity * PROPOSAL_OPACITY)
+        self.flow_method = "dis"
+        self._disagree: dict[int, bool] = {}  # frame -> model and FINAL disagree (cache for the timeline)
         self._blank: np.ndarray | None = None
         self.last_kind: str | None = None
         self.frame_image: np.ndarray | None = None  # the decoded frame on screen
@@ -100,6 +113,13 @@ class ClipView(QWidget):
         self.toolbar.copy_previous_requested.connect(self.copy_from_previous)
         self.toolbar.mark_labelled_requested.connect(self.mark_labelled)
         self.toolbar.unlabel_requested.connect(self.unlabel_frame)
+        self.toolbar.propagate_requested.connect(self.propagate)
+        self.toolbar.accept_requested.connect(self.accept_proposal)
+        self.toolbar.accept_all_requested.connect(self.accept_all_proposals)
+        self.toolbar.discard_requested.connect(self.discard_proposals)
+        self.toolbar.fit_requested.connect(self.fit)
+        self.toolbar.zoom100_requested.connect(self.zoom_100)
+        self.view_box.sigRangeChanged.connect(lambda *_: self._show_zoom())
         self.controller.hint.connect(self.status_message)
         self.controller.tool_changed.connect(self.tool_changed)
         if seg_worker is not None:
@@ -124,6 +144,7 @@ class ClipView(QWidget):
             self.frames = None
         self.zone_id, self.clip = str(zone_id), clip
         self._blank = None
+        self._disagree = {}
         self.frame_image, self.shown_frame = None, -1
         if clip is None:
             self.key = None
@@ -133,6 +154,7 @@ class ClipView(QWidget):
             self.set_mask_source(None)
             self.playback.set_clip(0, None)
             self.transport.reset()
+            self.transport.slider.set_markers(labelled=[], proposed=[], disagree=[])
             self.image_item.clear()
             self.overlay_item.clear()
             self.badge.hide()
@@ -224,9 +246,12 @@ class ClipView(QWidget):
                 self._blank = np.zeros((*self.frame_image.shape[:2], 4), np.uint8)
             rgba = self._blank
         else:
-            rgba = compose_overlay(mask, self._visible, self._opacity, lut=self._lut)
+            lut = self._lut_prop if kind == "PROPOSED" else self._lut
+            rgba = compose_overlay(mask, self._visible, self._opacity, lut=lut)
         self.overlay_item.setImage(rgba, autoLevels=False)
-        self.overlay_controls.show_labelled(self.masks.labelled_frames())
+        labelled = self.masks.labelled_frames()
+        self.overlay_controls.show_labelled(labelled)
+        self._update_markers(labelled)
         self.last_kind = kind
         label = kind or ("PENDING" if self.worker is not None and self.worker.engine is not None else None)
         if label != self._badge_label:
@@ -234,10 +259,33 @@ class ClipView(QWidget):
             if label is None:
                 self.badge.hide()
             else:
-                self.badge.setText(f" {label if label != 'PENDING' else 'segmenting…'} ")
+                self.badge.setText(f" {_BADGE_TEXT.get(label, label)} ")
                 self.badge.setStyleSheet(_BADGE_STYLE[label] + "font-weight:bold;padding:2px;border-radius:3px;")
                 self.badge.adjustSize()
                 self.badge.show()
+
+    def _update_markers(self, labelled: list[int] | None = None) -> None:
+        """Timeline markers: labelled frames, proposals, and labelled frames where the model disagrees."""
+        labelled = self.masks.labelled_frames() if labelled is None else labelled
+        proposed = self.masks.proposed_frames()
+        if self.key is not None:
+            for f in labelled:
+                if f not in self._disagree:
+                    model = self.masks.model_lookup(self.key, f)
+                    if model is not None:  # not segmented yet: decided when its mask arrives
+                        self._disagree[f] = prop.disagree(model, self.masks.final_mask(f))
+        bad = [f for f in labelled if self._disagree.get(f)]
+        self.transport.slider.set_markers(labelled=labelled, proposed=proposed, disagree=bad)
+        self.toolbar.show_proposals(self.shown_frame in proposed, len(proposed))
+
+    def disagreeing_frames(self) -> list[int]:
+        """Labelled frames whose model mask and FINAL mask disagree (mean pattern Dice < 0.7)."""
+        self._update_markers()
+        return list(self.transport.slider.markers["disagree"])
+
+    def _changed(self, key: str, frame: int) -> None:
+        if key == self.key:
+            self._disagree.pop(int(frame), None)
 
     def _on_frame(self, frame: int) -> None:
         self._show(frame)
@@ -245,20 +293,26 @@ class ClipView(QWidget):
 
     @Slot(str, int, object)
     def _on_mask_ready(self, key: str, frame: int, mask) -> None:
+        self._changed(key, frame)
         zone = self.masks.mask_arrived(key, frame)
         if zone is not None:
             self.original_captured.emit(zone, frame, np.array(mask, np.uint8, copy=True), self.worker.model_version)
-        if key == self.key and frame == self.shown_frame:
+        if key == self.key and (frame == self.shown_frame or frame in self._labelled_set()):
             self.refresh_overlay()
+
+    def _labelled_set(self) -> set[int]:
+        return set(self.masks.labelled_frames())
 
     def _on_visibility(self, cls: int, on: bool) -> None:
         self._visible[int(cls)] = bool(on)
         self._lut = overlay_lut(self._visible, self._opacity)
+        self._lut_prop = overlay_lut(self._visible, self._opacity * PROPOSAL_OPACITY)
         self.refresh_overlay()
 
     def _on_opacity(self, opacity: float) -> None:
         self._opacity = float(opacity)
         self._lut = overlay_lut(self._visible, self._opacity)
+        self._lut_prop = overlay_lut(self._visible, self._opacity * PROPOSAL_OPACITY)
         self.refresh_overlay()
 
     # -- slots for the shell's actions -------------------------------------------------------------
@@ -308,6 +362,189 @@ class ClipView(QWidget):
     @Slot()
     def fit(self) -> None:
         self.view_box.autoRange(padding=0.0)
+        self._show_zoom()
+
+    def zoom_factor(self) -> float | None:
+        """Screen pixels per image pixel (None before an image is shown)."""
+        if self.frame_image is None:
+            return None
+        px = self.view_box.viewPixelSize()[0]
+        return 1.0 / px if px > 0 else None
+
+    def _show_zoom(self) -> None:
+        self.toolbar.show_zoom(self.zoom_factor())
+
+    @Slot()
+    def zoom_100(self) -> None:
+        """One image pixel per screen pixel, centred where the view is centred now."""
+        if self.frame_image is None:
+            return
+        rect = self.view_box.viewRect()
+        cx, cy = rect.center().x(), rect.center().y()
+        w, h = self.view_box.width(), self.view_box.height()
+        self.view_box.setRange(xRange=(cx - w / 2, cx + w / 2), yRange=(cy - h / 2, cy + h / 2), padding=0.0)
+        self._show_zoom()
+
+    # -- jumping along the timeline ---------------------------------------------------------------
+    def _jump(self, target: int | None, what: str) -> bool:
+        if target is None:
+            self.status_message.emit(f"No {what} frame in that direction")
+            return False
+        self.playback.pause()
+        self.seek(target)
+        return True
+
+    @Slot()
+    def next_labelled(self) -> bool:
+        return self._jump(prop.next_frame(self.labelled_frames(), self.current_frame, 1), "labelled")
+
+    @Slot()
+    def prev_labelled(self) -> bool:
+        return self._jump(prop.next_frame(self.labelled_frames(), self.current_frame, -1), "labelled")
+
+    @Slot()
+    def next_unlabelled(self) -> bool:
+        return self._jump(prop.next_unlabelled(self.labelled_frames(), self.current_frame, 1,
+                                               self.playback.n_frames), "unlabelled")
+
+    @Slot()
+    def prev_unlabelled(self) -> bool:
+        return self._jump(prop.next_unlabelled(self.labelled_frames(), self.current_frame, -1,
+                                               self.playback.n_frames), "unlabelled")
+
+    def navigation_actions(self) -> dict:
+        """Shortcut action id -> slot for the timeline jumps and zoom (the shell puts them in its menus)."""
+        return {"frame.next_labelled": self.next_labelled, "frame.prev_labelled": self.prev_labelled,
+                "frame.next_unlabelled": self.next_unlabelled, "frame.prev_unlabelled": self.prev_unlabelled,
+                "view.fit": self.fit, "view.zoom100": self.zoom_100}
+
+    def propagation_actions(self) -> dict:
+        """Shortcut action id -> slot for propagation and proposals."""
+        return {"mask.propagate_forward": lambda *_: self.propagate(1),
+                "mask.propagate_backward": lambda *_: self.propagate(-1),
+                "mask.accept_proposal": self.accept_proposal, "mask.accept_all": self.accept_all_proposals,
+                "mask.discard_proposals": self.discard_proposals}
+
+    # -- propagation ---------------------------------------------------------------------------
+    @property
+    def propagate_count(self) -> int:
+        """Frames to propagate over (0: up to the next labelled frame)."""
+        return self.toolbar.prop_count_box.value()
+
+    def set_propagate_count(self, n: int) -> None:
+        self.toolbar.prop_count_box.setValue(int(n))
+
+    def proposed_frames(self) -> list[int]:
+        return self.masks.proposed_frames()
+
+    def _grey(self, i: int) -> np.ndarray:
+        img = self.frames.get(int(i))
+        return prop._grey(img)
+
+    @Slot(int)
+    def propagate(self, direction: int = 1) -> list[int]:
+        """Warp this frame's FINAL mask to the next frames (``direction`` +1 / -1) as proposals; one undo step.
+        Returns the frames that got a proposal."""
+        if self.clip is None or self.key is None or self.frames is None:
+            return []
+        frame = self.current_frame
+        src = self.masks.final_mask(frame)
+        if src is None:
+            self.status_message.emit(f"Frame {frame + 1} has no FINAL mask to propagate: correct it or mark it "
+                                     "labelled first")
+            return []
+        targets = prop.propagation_frames(frame, 1 if direction > 0 else -1, self.playback.n_frames,
+                                          self.labelled_frames(), self.propagate_count)
+        if not targets:
+            self.status_message.emit("Nothing to propagate to: the next frame is labelled or the clip ends")
+            return []
+        self.controller.cancel()
+        self.playback.pause()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            after = {f: m for f, m in prop.propagate(src.copy(), frame, targets, self._grey, self.flow_method)}
+        finally:
+            QApplication.restoreOverrideCursor()
+        before = {f: self.masks.proposals.get((self.key, f)) for f in targets}
+        self.masks.set_proposals(self.key, after)
+        way = "forward" if direction > 0 else "backward"
+        self.undo_stack.push(ProposalCommand(self, self.key, before, after,
+                                             f"Propagate frame {frame + 1} {way} ({len(targets)} frames)"))
+        self.refresh_overlay()
+        lo, hi = min(targets) + 1, max(targets) + 1
+        self.status_message.emit(f"Proposed masks for frames {lo}–{hi} ({len(targets)}), propagated {way} from "
+                                 f"frame {frame + 1}: not FINAL until accepted")
+        return sorted(targets)
+
+    def set_proposals(self, key: str, masks: dict) -> None:
+        """Undo target of ProposalCommand."""
+        self.masks.set_proposals(key, masks)
+        if key == self.key:
+            self.refresh_overlay()
+
+    @Slot()
+    def accept_proposal(self) -> bool:
+        """Accept the proposal of this frame as its FINAL mask (one undo step)."""
+        frame = self.current_frame
+        if self.key is None or frame not in self.masks.proposed_frames():
+            self.status_message.emit(f"Frame {frame + 1} has no proposed mask to accept")
+            return False
+        m = self.masks.proposals[(self.key, frame)]
+        self.undo_stack.push(AcceptProposalsCommand(self, self.key, self.zone_id, {frame: m}, "Accept proposal"))
+        self.status_message.emit(f"Frame {frame + 1}: proposal accepted, labelled")
+        return True
+
+    @Slot()
+    def accept_all_proposals(self) -> int:
+        """Accept every proposal of the clip in view (one undo step); returns how many."""
+        if self.key is None:
+            return 0
+        frames = self.masks.proposed_frames()
+        if not frames:
+            self.status_message.emit("No proposed masks to accept")
+            return 0
+        masks = {f: self.masks.proposals[(self.key, f)] for f in frames}
+        self.undo_stack.push(AcceptProposalsCommand(self, self.key, self.zone_id, masks, "Accept proposals"))
+        self.status_message.emit(f"{len(frames)} proposals accepted: frames labelled")
+        return len(frames)
+
+    @Slot()
+    def discard_proposals(self) -> int:
+        """Drop every proposal of the clip in view (one undo step); returns how many."""
+        if self.key is None:
+            return 0
+        before = self.masks.proposals_of(self.key)
+        if not before:
+            self.status_message.emit("No proposed masks to discard")
+            return 0
+        after = {f: None for f in before}
+        self.masks.set_proposals(self.key, after)
+        self.undo_stack.push(ProposalCommand(self, self.key, before, after, f"Discard {len(before)} proposals"))
+        self.refresh_overlay()
+        self.status_message.emit(f"{len(before)} proposed masks discarded")
+        return len(before)
+
+    def accept_proposals(self, key: str, zone_id: str, masks: dict) -> None:
+        """Undo target: the proposals ``masks`` (frame -> mask) become FINAL masks (saved)."""
+        for f, m in sorted(masks.items()):
+            self.masks.set_proposals(key, {f: None})
+            final = self.masks.relabel(key, f, m)
+            self._changed(key, f)
+            if key == self.key:
+                self._capture_original(f)
+            self.mask_edited.emit(zone_id, f, final.copy())
+        if key == self.key:
+            self.refresh_overlay()
+
+    def unaccept_proposals(self, key: str, zone_id: str, masks: dict) -> None:
+        """Undo target: the accepted frames are proposals again (their FINAL masks withdrawn)."""
+        for f, m in sorted(masks.items()):
+            self.masks.unlabel(key, f)
+            self._changed(key, f)
+            self.mask_unlabelled.emit(zone_id, f)
+            self.masks.set_proposals(key, {f: m})
+        if key == self.key:
+            self.refresh_overlay()
 
     @Slot(str)
     def set_tool(self, tool: str) -> None:
@@ -392,6 +629,7 @@ class ClipView(QWidget):
             self.refresh_overlay()
             return
         self._capture_original(frame)
+        self._changed(self.key, frame)
         self.undo_stack.push(MaskEditCommand(self, self.key, self.zone_id, frame, diff, text,
                                              labels=not self._was_final))
         self.mask_edited.emit(self.zone_id, frame, mask.copy())
@@ -403,6 +641,7 @@ class ClipView(QWidget):
         mask = self.masks.apply_diff(key, frame, diff, forward)
         if mask is None:
             return
+        self._changed(key, frame)
         if emit:
             self.mask_edited.emit(zone_id, frame, mask.copy())
         if key == self.key:
@@ -417,7 +656,7 @@ class ClipView(QWidget):
         expected = self.worker is not None and self.worker.engine is not None
         model = self.masks.original_for(self.key, self.zone_id, frame, expected)
         if model is not None:
-            self.original_captured.emit(self.zone_id, frame, model, self.worker.model_version)
+            self.original_captured.emit(self.zone_id, frame, model, getattr(self.worker, "model_version", ""))
 
     @Slot()
     def copy_from_previous(self) -> bool:
@@ -470,6 +709,7 @@ class ClipView(QWidget):
             return False
         self.controller.cancel()
         old = self.masks.unlabel(self.key, frame)
+        self._changed(self.key, frame)
         self.undo_stack.push(LabelCommand(self, self.key, self.zone_id, frame, False, old,
                                           "Revert to model / unlabel"))
         self.mask_unlabelled.emit(self.zone_id, frame)
@@ -485,12 +725,14 @@ class ClipView(QWidget):
             mask, _ = self.masks.working(frame, self.frame_image.shape[:2])
         else:
             mask = self.masks.relabel(key, frame, mask)
+        self._changed(key, frame)
         self.mask_edited.emit(zone_id, frame, mask.copy())
         self._follow(key, zone_id, frame, "labelled again")
 
     def set_unlabelled(self, key: str, zone_id: str, frame: int) -> None:
         """Undo target: the frame is no longer FINAL (shows the model's mask)."""
         self.masks.unlabel(key, frame)
+        self._changed(key, frame)
         self.mask_unlabelled.emit(zone_id, frame)
         self._follow(key, zone_id, frame, "no longer labelled")
 

@@ -159,8 +159,10 @@ class MainWindow(QMainWindow):
         play_ids = {"play.toggle": v.toggle_play, "frame.next": v.step_forward, "frame.prev": v.step_back,
                     "frame.first": v.first_frame, "frame.last": v.last_frame,
                     "zone.next": s.next_zone, "zone.prev": s.prev_zone}
+        play_ids.update(v.navigation_actions())  # jump to (un)labelled frames, fit / 100 % zoom
         tool_ids = {"tool.brush": v.tool_brush, "tool.eraser": v.tool_eraser, "tool.line": v.tool_line,
                     "tool.polygon": v.tool_polygon, "view.masks": v.toggle_masks}
+        tool_ids.update(v.propagation_actions())  # propagate masks, accept / discard proposals
         tool_ids.update({f"tool.class{c}": (lambda _c=False, c=c: v.set_edit_class(c)) for c in range(1, 5)})
         score_ids = {f"score.{i}": (lambda _c=False, i=i: self._score(i)) for i in range(5)}
         score_ids["score.clear"] = lambda: self._score(None)

@@ -6,6 +6,9 @@ For a frame of the clip in view the first match wins: the FINAL mask edited in t
 
 It also remembers which frames already had their model mask handed out as ORIGINAL, and which edited
 frames still wait for their model mask to arrive (the edit came before segmentation reached the frame).
+
+*Proposals* (``proposals``) are masks propagated from a FINAL frame by optical flow: shown (kind
+``PROPOSED``) where a frame has no FINAL mask, never counted as labelled, never saved, until accepted.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class MaskState:
         self.edited: dict[Key, np.ndarray] = {}
         self.originals_done: set[Key] = set()
         self.awaiting_original: dict[Key, str] = {}  # -> zone id
+        self.proposals: dict[Key, np.ndarray] = {}
 
     def set_clip(self, key: str | None, source: MaskSource | None) -> None:
         self.key = key
@@ -57,11 +61,35 @@ class MaskState:
                 self._final_cache[frame] = m
         if m is not None:
             return m, "FINAL"
+        m = self.proposals.get((self.key, frame))
+        if m is not None:
+            return m, "PROPOSED"
         if self.key is not None:
             m = self.model_lookup(self.key, frame)
             if m is not None:
                 return m, "MODEL"
         return None, None
+
+    def proposed_frames(self) -> list[int]:
+        """Frames of the clip in view with a proposal that is not hidden by a FINAL mask."""
+        lab = set(self.labelled_frames())
+        return sorted(f for (k, f) in self.proposals if k == self.key and f not in lab)
+
+    def final_mask(self, frame: int) -> np.ndarray | None:
+        m, kind = self.mask_and_kind(frame)
+        return m if kind == "FINAL" else None
+
+    def set_proposals(self, key: str, masks: dict[int, np.ndarray | None]) -> None:
+        """Set (a mask) or drop (``None``) the proposals of frames of clip ``key``."""
+        for f, m in masks.items():
+            if m is None:
+                self.proposals.pop((key, int(f)), None)
+            else:
+                self.proposals[(key, int(f))] = m
+
+    def proposals_of(self, key: str, frames=None) -> dict[int, np.ndarray]:
+        want = None if frames is None else {int(f) for f in frames}
+        return {f: m for (k, f), m in self.proposals.items() if k == key and (want is None or f in want)}
 
     def previous_labelled(self, frame: int) -> int | None:
         return previous_labelled(self.labelled_frames(), frame)

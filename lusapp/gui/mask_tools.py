@@ -262,11 +262,18 @@ class EditImageItem(pg.ImageItem):
 
 
 class ToolBar(QWidget):
-    """Tool buttons, class choice, brush size, eraser scope, undo/redo, copy-previous, mark labelled."""
+    """Tool buttons, class choice, brush size, eraser scope, undo/redo, copy-previous, mark labelled;
+    propagation (backward / forward over N frames, accept one / all, discard); fit / 100 % zoom."""
 
     copy_previous_requested = Signal()
     mark_labelled_requested = Signal()
     unlabel_requested = Signal()
+    propagate_requested = Signal(int)  # +1 forward, -1 backward
+    accept_requested = Signal()
+    accept_all_requested = Signal()
+    discard_requested = Signal()
+    fit_requested = Signal()
+    zoom100_requested = Signal()
 
     def __init__(self, controller: ToolController, undo_stack, parent: QWidget | None = None):
         """``undo_stack``: a QUndoStack or QUndoGroup (undo/redo slots, canUndoChanged/canRedoChanged)."""
@@ -337,6 +344,38 @@ class ToolBar(QWidget):
         undo_stack.canRedoChanged.connect(self.redo_btn.setEnabled)
         self.undo_btn.setEnabled(undo_stack.canUndo())
         self.redo_btn.setEnabled(undo_stack.canRedo())
+        self.prop_back_btn = QToolButton(self, text="◀ Propagate",
+                                         toolTip="Propagate this frame's FINAL mask backward (optical flow)")
+        self.prop_fwd_btn = QToolButton(self, text="Propagate ▶",
+                                        toolTip="Propagate this frame's FINAL mask forward (optical flow)")
+        self.prop_count_box = QSpinBox(self, minimum=0, maximum=500, value=10)
+        self.prop_count_box.setSpecialValueText("to next labelled")
+        self.prop_count_box.setSuffix(" frames")
+        self.prop_count_box.setToolTip("How many frames to propagate over (0: up to the next labelled frame); "
+                                       "propagation always stops before a labelled frame")
+        self.accept_btn = QToolButton(self, text="Accept", toolTip="Accept this frame's proposed mask as FINAL")
+        self.accept_all_btn = QToolButton(self, text="Accept all",
+                                          toolTip="Accept every proposed mask of this clip as FINAL")
+        self.discard_btn = QToolButton(self, text="Discard", toolTip="Discard the proposed masks of this clip")
+        lay = _Group()
+        for w in (self.prop_back_btn, self.prop_fwd_btn, self.prop_count_box, self.accept_btn,
+                  self.accept_all_btn, self.discard_btn):
+            lay.addWidget(w)
+        self.fit_btn = QToolButton(self, text="Fit", toolTip="Fit the image to the window")
+        self.zoom100_btn = QToolButton(self, text="100 %", toolTip="One image pixel per screen pixel")
+        self.zoom_label = QLabel("", self)
+        self.zoom_label.setToolTip("Zoom: screen pixels per image pixel")
+        self.zoom_label.setMinimumWidth(self.zoom_label.fontMetrics().horizontalAdvance("zoom 1000 %"))
+        lay = _Group()
+        for w in (self.fit_btn, self.zoom100_btn, self.zoom_label):
+            lay.addWidget(w)
+        self.prop_back_btn.clicked.connect(lambda: self.propagate_requested.emit(-1))
+        self.prop_fwd_btn.clicked.connect(lambda: self.propagate_requested.emit(1))
+        self.accept_btn.clicked.connect(self.accept_requested)
+        self.accept_all_btn.clicked.connect(self.accept_all_requested)
+        self.discard_btn.clicked.connect(self.discard_requested)
+        self.fit_btn.clicked.connect(self.fit_requested)
+        self.zoom100_btn.clicked.connect(self.zoom100_requested)
         self.copy_btn.clicked.connect(self.copy_previous_requested)
         self.mark_btn.clicked.connect(self.mark_labelled_requested)
         self.unlabel_btn.clicked.connect(self.unlabel_requested)
@@ -350,6 +389,15 @@ class ToolBar(QWidget):
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802
         return self.bar.heightForWidth(width)
+
+    def show_zoom(self, factor: float | None) -> None:
+        self.zoom_label.setText("" if factor is None else f"zoom {factor * 100:.0f} %")
+
+    def show_proposals(self, n_here: bool, n_total: int) -> None:
+        self.accept_btn.setEnabled(bool(n_here))
+        self.accept_all_btn.setEnabled(n_total > 0)
+        self.discard_btn.setEnabled(n_total > 0)
+        self.accept_all_btn.setText(f"Accept all ({n_total})" if n_total else "Accept all")
 
     def _show_size(self, size: int) -> None:
         self.size_box.blockSignals(True)

@@ -1,11 +1,18 @@
-"""Playback clock (QTimer at the clip's fps x speed, wall-clock based) and the transport bar widget."""
+"""Playback clock (QTimer at the clip's fps x speed, wall-clock based) and the transport bar widget.
+
+The frame slider carries timeline markers: labelled (FINAL) frames in green below the groove, proposed
+(propagated, not yet accepted) frames in amber below it, and frames where the model's mask and the FINAL mask
+disagree in red above it.
+"""
 
 from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionSlider,
+                               QToolButton, QWidget)
 
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0)
 DEFAULT_FPS = 20.0  # clips without a frame rate (GIFs with no timing, image series)
@@ -120,6 +127,63 @@ class Playback(QObject):
         self._set(due)
 
 
+MARKER_COLORS: dict[str, QColor] = {"labelled": QColor(40, 200, 90), "proposed": QColor(240, 170, 30),
+                                     "disagree": QColor(235, 60, 60)}
+MARKER_TITLES = {"labelled": "labelled", "proposed": "proposed (not accepted)",
+                 "disagree": "model and FINAL disagree"}
+
+
+class MarkedSlider(QSlider):
+    """A frame slider that draws timeline markers (see the module doc) over the groove."""
+
+    def __init__(self, orientation=Qt.Orientation.Horizontal, parent: QWidget | None = None):
+        super().__init__(orientation, parent)
+        self.markers: dict[str, list[int]] = {k: [] for k in MARKER_COLORS}
+        self.setMinimumHeight(22)
+
+    def set_markers(self, **kinds) -> bool:
+        """``labelled=[...], proposed=[...], disagree=[...]`` (frame lists; omitted kinds are kept).
+        Returns whether anything changed."""
+        changed = False
+        for k, frames in kinds.items():
+            if k not in MARKER_COLORS:
+                raise ValueError(f"unknown marker kind {k!r}")
+            new = sorted(int(f) for f in frames)
+            if new != self.markers[k]:
+                self.markers[k], changed = new, True
+        if changed:
+            parts = [f"{len(v)} {MARKER_TITLES[k]}" for k, v in self.markers.items() if v]
+            self.setToolTip("Frame" + (" — markers: " + ", ".join(parts) if parts else ""))
+            self.update()
+        return changed
+
+    def marker_x(self, frame: int) -> float:
+        """The x (widget pixels) where the marker of ``frame`` is drawn: under the handle's centre."""
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        st = self.style()
+        groove = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderGroove, self)
+        handle = st.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self)
+        span = max(1, groove.width() - handle.width())
+        pos = QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), int(frame), span)
+        return groove.x() + handle.width() / 2.0 + pos
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if not any(self.markers.values()) or self.maximum() <= self.minimum():
+            return
+        p = QPainter(self)
+        h = self.height()
+        w = max(2.0, min(4.0, (self.width() - 20) / max(1, self.maximum() - self.minimum() + 1)))
+        for kind in ("proposed", "labelled", "disagree"):
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(MARKER_COLORS[kind])
+            y, mh = (0.0, 5.0) if kind == "disagree" else (h - 5.0, 5.0)
+            for f in self.markers[kind]:
+                p.drawRect(QRectF(self.marker_x(f) - w / 2, y, w, mh))
+        p.end()
+
+
 class TransportBar(QWidget):
     """Play/pause, step back/forward, frame slider, frame and time labels, speed, loop."""
 
@@ -131,7 +195,7 @@ class TransportBar(QWidget):
         self.back_btn = QToolButton(self, text="◀|", toolTip="Step one frame back")
         self.play_btn = QToolButton(self, text="▶", toolTip="Play / pause")
         self.fwd_btn = QToolButton(self, text="|▶", toolTip="Step one frame forward")
-        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider = MarkedSlider(Qt.Orientation.Horizontal, self)
         self.slider.setToolTip("Frame")
         self.frame_label = QLabel("0 / 0", self)
         self.time_label = QLabel("00:00.00 / 00:00.00", self)

@@ -87,6 +87,45 @@ class LabelCommand(QUndoCommand):
     nbytes = 0  # nothing held but the mask reference
 
 
+class ProposalCommand(QUndoCommand):
+    """Propagated masks appear (``after``) or are discarded: ``before`` / ``after`` map frame -> proposal
+    mask or ``None`` (no proposal). The view has already applied ``after`` when it pushes the command."""
+
+    def __init__(self, target, key: str, before: dict, after: dict, text: str):
+        super().__init__(text)
+        self.target, self.key, self.before, self.after = target, key, dict(before), dict(after)
+        self._pushed = False
+
+    def redo(self) -> None:
+        if not self._pushed:
+            self._pushed = True
+            return
+        self.target.set_proposals(self.key, self.after)
+
+    def undo(self) -> None:
+        self.target.set_proposals(self.key, self.before)
+
+    nbytes = 0
+
+
+class AcceptProposalsCommand(QUndoCommand):
+    """Accept proposals (frame -> mask) as FINAL masks; undo makes them proposals again (not labelled)."""
+
+    def __init__(self, target, key: str, zone_id: str, masks: dict, text: str):
+        n = len(masks)
+        first = min(masks) + 1 if masks else 0
+        super().__init__(f"{text} (frame {first})" if n == 1 else f"{text} ({n} frames)")
+        self.target, self.key, self.zone_id, self.masks = target, key, zone_id, dict(masks)
+
+    def redo(self) -> None:  # also the first run, from push
+        self.target.accept_proposals(self.key, self.zone_id, self.masks)
+
+    def undo(self) -> None:
+        self.target.unaccept_proposals(self.key, self.zone_id, self.masks)
+
+    nbytes = 0
+
+
 def stack_bytes(stack) -> int:
     """Memory held by the mask diffs of a QUndoStack (for the status bar and the memory test)."""
     total = 0
