@@ -4,6 +4,8 @@
     lusapp PATH                 the review app on a store or a plain patient folder
     lusapp probe FILE...        one JSON line per media file (readable? frames, fps, size, crop)
     lusapp assess PATIENT       severity of a patient (store patient folder or plain folder) as JSON
+    lusapp report PATIENT -o report.pdf   the patient report (PDF, 1-2 A4 pages; store patient folder, read-only,
+                                or plain folder)
     lusapp --self-test          headless end-to-end check, one JSON line, exit 0 when all is well
     lusapp --version            app and active model versions
 
@@ -50,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         from lusapp.model.assess_cli import assess_main
 
         return assess_main(argv[1:])
+    if argv and argv[0] == "report":
+        from lusapp.report.cli import report_main
+
+        return report_main(argv[1:])
     from lusapp.gui.app import run_gui
 
     return run_gui(argv)

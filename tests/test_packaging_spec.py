@@ -67,6 +67,9 @@ def test_spec_bundles_resources_entry_and_all_lusapp_modules(monkeypatch):
     in_tree = {m.name for m in pkgutil.walk_packages([str(REPO / "lusapp")], prefix="lusapp.")}
     assert {"lusapp", "lusapp.cli", "lusapp.resources"} <= hidden
     assert in_tree - {"lusapp.__main__"} <= hidden
+    assert {"fpdf", "fpdf.fpdf"} <= hidden  # the patient report (lusapp.report.pdf), with fpdf2's data folder
+    assert any(dest == os.path.join("fpdf", "data") and Path(src, "color_profiles").is_dir()
+               for src, dest in analysis.kwargs["datas"])
     excludes = set(analysis.kwargs["excludes"])
     assert {"torchvision", "model_training", "tkinter", "PyQt5", "PyQt6", "PySide6.QtQml"} <= excludes
     needed = {"PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtSvg", "torch", "cv2", "scipy",
