@@ -37,24 +37,39 @@ def shifted_clip(n: int, k: int, h: int = 120, w: int = 160, dy: int = 0):
 
 
 @pytest.mark.parametrize("method", pr.METHODS)
-def test_propagation_follows_a_known_translation(method):
+@pytest.mark.parametrize("mode", pr.MODES)
+def test_propagation_follows_a_known_translation(method, mode):
     frames, masks = shifted_clip(8, k=3)
     targets = list(range(1, 8))
-    out = dict(pr.propagate(masks[0], 0, targets, lambda i: frames[i], method))
+    out = dict(pr.propagate(masks[0], 0, targets, lambda i: frames[i], method, mode))
     assert sorted(out) == targets
     for t in targets:
         d = pr.mask_dice(out[t], masks[t])
-        assert d > 0.9, (method, t, pr.class_dice(out[t], masks[t]))
+        assert d > 0.9, (method, mode, t, pr.class_dice(out[t], masks[t]))
         # and clearly better than not moving the mask at all
         assert d >= pr.mask_dice(masks[0], masks[t])
     assert out[7].dtype == np.uint8 and set(np.unique(out[7])) <= {0, 1, 2, 3, 4}
 
 
-def test_propagation_backward_and_diagonal():
+@pytest.mark.parametrize("mode", pr.MODES)
+def test_propagation_backward_and_diagonal(mode):
     frames, masks = shifted_clip(6, k=2, dy=1)
-    out = dict(pr.propagate(masks[5], 5, [4, 3, 2, 1, 0], lambda i: frames[i]))
+    out = dict(pr.propagate(masks[5], 5, [4, 3, 2, 1, 0], lambda i: frames[i], mode=mode))
     for t in range(5):
         assert pr.mask_dice(out[t], masks[t]) > 0.9
+
+
+def test_subpixel_motion_accumulates_in_region_mode():
+    """0.5 px per frame: after 8 frames the regions have moved 4 px (rounding each step would leave them)."""
+    import cv2
+
+    frames, masks = shifted_clip(9, k=4)  # 4 px per frame; resample to half steps
+    half = [cv2.warpAffine(frames[0], np.float32([[1, 0, 0.5 * i], [0, 1, 0]]), frames[0].shape[::-1],
+                           flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT) for i in range(9)]
+    out = dict(pr.propagate(masks[0], 0, list(range(1, 9)), lambda i: half[i]))
+    assert pr.mask_dice(out[8], masks[1]) > pr.mask_dice(out[8], masks[0])
+    with pytest.raises(ValueError):
+        list(pr.propagate(masks[0], 0, [1], lambda i: half[i], mode="nope"))
 
 
 def test_warp_keeps_labels_exact_and_checks_shapes():

@@ -176,3 +176,15 @@ def test_jump_and_propagation_shortcuts(view, qtbot):
     assert "100 %" in view.toolbar.zoom_label.text()
     qtbot.keyClick(view, Qt.Key.Key_F)
     assert view.zoom_factor() != pytest.approx(1.0, rel=0.05)
+
+
+def test_bench_label_runs_and_prints_one_json_line(capsys):
+    import json
+
+    from lusapp.gui import bench_label
+
+    assert bench_label.main(["--frames", "11", "--size", "120x160"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for name in ("scratch", "copy_prev", "propagate"):
+        assert out[name]["keyframes"] == 3 and out[name]["ops"] > 0 and 0 <= out[name]["dice_keyframes"] <= 1
+    assert out["propagate"]["labelled_frames"] > out["copy_prev"]["labelled_frames"]

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from lusapp.core.labels import A_LINE, B_LINE, CONSOLIDATION, PLEURAL_LINE
+from lusapp.core.labels import A_LINE, B_LINE, CONSOLIDATION, DRAW_ORDER, PLEURAL_LINE
 
 PATTERN_CLASSES: tuple[int, ...] = (PLEURAL_LINE, A_LINE, B_LINE, CONSOLIDATION)
 METHODS: tuple[str, ...] = ("dis", "farneback")
@@ -78,14 +78,52 @@ def propagation_frames(start: int, direction: int, n_frames: int, labelled: Iter
     return out
 
 
+MODES: tuple[str, ...] = ("regions", "dense")
+
+
+def _regions(mask: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(class, rows, columns) of each 8-connected region of each pattern class, in drawing order."""
+    out = []
+    for c in DRAW_ORDER:
+        n, lab = cv2.connectedComponents((mask == c).astype(np.uint8), connectivity=8)
+        for i in range(1, n):
+            ys, xs = np.nonzero(lab == i)
+            out.append((int(c), ys.astype(np.float64), xs.astype(np.float64)))
+    return out
+
+
 def propagate(mask: np.ndarray, start: int, targets: Sequence[int], read_frame: Callable[[int], np.ndarray],
-              method: str = "dis") -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(frame, warped mask)`` for each of ``targets`` (consecutive frames walking away from ``start``),
-    each warped from the previous one; ``read_frame(i)`` returns frame ``i`` (grey or RGB)."""
+              method: str = "dis", mode: str = "regions") -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame, propagated mask)`` for each of ``targets`` (consecutive frames walking away from
+    ``start``); ``read_frame(i)`` returns frame ``i`` (grey or RGB).
+
+    ``mode="regions"`` (default): each connected region of each class moves as a whole by the median flow
+    under it, accumulated over the frames with sub-pixel precision, so thin lines stay whole and the speckle's
+    noise does not fray them (A-/B-lines are artefacts that move with the probe and the pleura, not with each
+    speckle). ``mode="dense"``: every pixel follows the dense flow (:func:`warp_mask`, chained)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown propagation mode {mode!r} (one of {', '.join(MODES)})")
     cur, prev_frame = np.asarray(mask, np.uint8), read_frame(int(start))
+    h, w = cur.shape
+    regions = _regions(cur) if mode == "regions" else []
+    offsets = np.zeros((len(regions), 2))  # (dy, dx) of each region so far
     for t in targets:
         frame = read_frame(int(t))
-        cur = warp_mask(cur, prev_frame, frame, method)
+        if mode == "dense":
+            cur = warp_mask(cur, prev_frame, frame, method)
+        else:
+            flow = optical_flow(prev_frame, frame, method)
+            cur = np.zeros((h, w), np.uint8)
+            for j, (c, ys, xs) in enumerate(regions):
+                yy = np.clip(np.rint(ys + offsets[j, 0]), 0, h - 1).astype(np.intp)
+                xx = np.clip(np.rint(xs + offsets[j, 1]), 0, w - 1).astype(np.intp)
+                f = flow[yy, xx]
+                offsets[j, 0] += float(np.median(f[:, 1]))
+                offsets[j, 1] += float(np.median(f[:, 0]))
+                yy = np.rint(ys + offsets[j, 0]).astype(np.intp)
+                xx = np.rint(xs + offsets[j, 1]).astype(np.intp)
+                keep = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+                cur[yy[keep], xx[keep]] = c
         prev_frame = frame
         yield int(t), cur
 
