@@ -207,3 +207,46 @@ def test_severity_network_on_zone_score_distributions(tmp_path):
     assert int((sums == 0).sum()) == rows.shape[0] - len(a.zone_probs)
     assert abs(float(a.severity_probs.sum()) - 1) < 1e-6
 
+
+
+def _video(path, frames):
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20, (w, h))
+    for f in frames:
+        vw.write(f if f.ndim == 3 else cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
+    vw.release()
+    return path
+
+
+def test_clips_the_model_cannot_read_get_warnings(tmp_path):
+    """The bundled findings model warns on a blank clip, a colour overlay, a frozen clip and pictures without a
+    pleural line (noise, dark chambers), and not on a lung clip of the demo patient."""
+    from lusapp.model.bundle import load_bundle
+    from lusapp.model.engine import Engine
+
+    engine = Engine(load_bundle(ROOT / "resources" / "models" / "lus-staged-1.2.0"), threads=1)
+    rng = np.random.default_rng(0)
+    noise = [rng.integers(0, 255, (120, 160)).astype(np.uint8) for _ in range(8)]
+    import cv2
+
+    chambers = np.full((240, 320), 90, np.uint8)  # two dark round chambers in grey tissue, no pleural line
+    cv2.circle(chambers, (120, 130), 50, 10, -1)
+    cv2.circle(chambers, (210, 120), 40, 10, -1)
+    chambers = cv2.GaussianBlur(chambers, (0, 0), 2)
+    colour = [np.repeat(f[..., None], 3, 2) for f in noise]
+    for f in colour:
+        f[30:80, 50:110] = (0, 0, 255)
+    cases = {"blank": ([np.zeros((120, 160), np.uint8)] * 8, "blank"),
+             "noise": (noise, "not be a lung view"),
+             "chambers": ([np.roll(chambers, k, 1) + rng.integers(0, 20, chambers.shape).astype(np.uint8)
+                           for k in range(8)], "not be a lung view"),
+             "frozen": ([noise[0]] * 8, "do not change"),
+             "doppler": (colour, "colour overlay")}
+    for name, (frames, expect) in cases.items():
+        rep = engine.clip_report(_video(tmp_path / f"{name}.avi", frames), n_frames=8)
+        engine.clear_cache()
+        assert any(expect in w for w in rep.warnings), (name, rep.warnings)
+    lung = engine.clip_report(ROOT / "resources" / "demo" / "R1.mp4", n_frames=8)
+    assert not any("lung view" in w or "blank" in w or "colour" in w for w in lung.warnings), lung.warnings

@@ -20,11 +20,16 @@ from lusapp.core.labels import B_LINE, CONSOLIDATION
 from lusapp.model.cache import sample_indices
 from lusapp.model.findings import ZoneFindings, mask_descriptor
 from lusapp.model.measures import FrameMeasures, clip_measures, frame_measures, rule_score
+from lusapp.model.physics import NAMES as PHYSICS_NAMES
 from lusapp.model.physics import clip_descriptor, frame_quality
 
 DOPPLER_FRACTION = 0.02  # share of coloured crop pixels above which a colour overlay is reported
 BLANK_STD = 3.0  # grey-level spread of a blank frame
 FROZEN_CHANGE = 0.2  # mean absolute grey change between sampled frames of a frozen video
+# Brightest row band of the upper half over the median row (physics "pleura_contrast"): every one of the 97
+# development clips of ../shared/data reaches 1.07 or more; noise, a still picture of dark chambers and a blurred
+# texture stay at 0.99-1.01. Below this, no pleural line: probably not a lung view.
+NO_PLEURA_CONTRAST = 1.05
 
 
 def local_descriptor(entry, label_indices) -> np.ndarray:
@@ -44,12 +49,17 @@ def local_descriptor(entry, label_indices) -> np.ndarray:
 def quality_warnings(entry, local: np.ndarray, n_label_frames: int) -> list[str]:
     warn = []
     std, change = float(local[-2]), float(local[-1])
+    pleura = float(local[PHYSICS_NAMES.index("pleura_contrast")])
     if entry.colour is not None and entry.colour >= DOPPLER_FRACTION:
         warn.append(f"colour overlay on {100 * entry.colour:.0f}% of the image (Doppler?): the model reads grey "
                     "B-mode lung images only")
     if std < BLANK_STD:
         warn.append("the frames are blank or nearly uniform: nothing to read")
-    elif n_label_frames > 1 and 0 <= change < FROZEN_CHANGE:
+        return warn
+    if pleura < NO_PLEURA_CONTRAST:
+        warn.append("no bright pleural line in the upper half of the image: this may not be a lung view "
+                    "(or the probe is not on the chest wall)")
+    if n_label_frames > 1 and 0 <= change < FROZEN_CHANGE:
         warn.append("the sampled frames do not change (a frozen or repeated frame): sliding and B-line motion "
                     "cannot be judged")
     return warn

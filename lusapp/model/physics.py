@@ -126,12 +126,13 @@ def clip_descriptor(frames: np.ndarray) -> np.ndarray:
 
 
 def frame_quality(frames: np.ndarray) -> dict[str, float]:
-    """Numbers the engine warns on: mean and spread of grey (blank frames), mean absolute change between
-    consecutive sampled frames (a frozen video)."""
+    """Numbers the engine warns on: mean and spread of grey (blank frames), the median over consecutive sampled
+    frames of their mean absolute change (a frozen video)."""
     x = np.asarray(frames, np.float32)
     if x.ndim == 2:
         x = x[None]
-    change = float(np.abs(np.diff(x, axis=0)).mean()) if len(x) > 1 else None
+    # the median over consecutive pairs: one odd frame (a codec's first frame) does not hide a frozen clip
+    change = float(np.median(np.abs(np.diff(x, axis=0)).mean(axis=(1, 2)))) if len(x) > 1 else None
     return {"mean": float(x.mean()), "std": float(x.std()), "change": change if change is not None else -1.0}
 
 
