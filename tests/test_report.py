@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
 import zlib
 from pathlib import Path
@@ -131,6 +132,9 @@ def test_report_of_assessed_demo_patient(demo_store, tmp_path):
     # reproducible: same store, same bytes; the creation date is the document's latest time, not the clock
     with Store.open(root, readonly=True) as store:
         assert render_pdf(gather_store(store, pid)) == data
+    copy = tmp_path / "elsewhere" / root.name  # a copy of the store in another folder: the same PDF
+    shutil.copytree(root, copy)
+    assert render_pdf(gather_path(copy / "patients" / pid)) == data
     stamp = document_time(patient).strftime("D:%Y%m%d%H%M%S")
     assert stamp.encode() in data
 
@@ -215,3 +219,31 @@ def test_damaged_media_is_named_in_the_report(demo_store, tmp_path):
     assert any("R3.mp4" in w for w in content.warnings)
     text = pdf_text(render_pdf(content))
     assert "R3.mp4" in text and "Problems:" in text
+
+
+def test_file_export_report_in_the_app(qtbot, demo_store, tmp_path, monkeypatch):
+    """File > Export report…: a file dialog, then the same PDF as `lusapp report` (built in a worker)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from gui_shell_support import ini_settings
+    from lusapp.gui import app as gui_app
+    from lusapp.gui.workers import wait_all
+
+    root, pid = demo_store
+    _assess(root, pid)
+    w = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)
+    qtbot.addWidget(w)
+    assert w.session.open_store(root) and w.session.open_patient(pid)
+    action = w.actions_.action("file.export_report")
+    file_menu = w.menuBar().actions()[0].menu()
+    assert action in file_menu.actions() and action.shortcut().toString() == "Ctrl+E"
+    out = tmp_path / "gui.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "PDF (*.pdf)")))
+    action.trigger()
+    assert wait_all(30000)
+    qtbot.waitUntil(lambda: "Report written" in w.statusBar().currentMessage(), timeout=10000)
+    w.session.close_store()
+    w.close()
+    cli = tmp_path / "cli.pdf"
+    assert main(["report", str(root / "patients" / pid), "-o", str(cli)]) == 0
+    assert out.read_bytes() == cli.read_bytes()

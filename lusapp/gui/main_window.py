@@ -153,7 +153,8 @@ class MainWindow(QMainWindow):
         a, s, v, pl = self.actions_.action, self.session, self.clip_view, self.patients
         file_ids = {"file.open_store": pl.open_store_dialog, "file.new_patient": pl.new_patient_dialog,
                     "file.import_folder": pl.import_folder_dialog,
-                    "file.import_clips": lambda: pl.import_clips_dialog(), "file.save": self.save_now,
+                    "file.import_clips": lambda: pl.import_clips_dialog(), "file.export_report": self.export_report,
+                    "file.save": self.save_now,
                     "file.rater": self.ask_rater, "file.quit": self.close}
         edit_ids = {"edit.undo": v.undo, "edit.redo": v.redo}
         play_ids = {"play.toggle": v.toggle_play, "frame.next": v.step_forward, "frame.prev": v.step_back,
@@ -239,6 +240,40 @@ class MainWindow(QMainWindow):
     def save_now(self) -> None:
         if self.session.save():
             self.statusBar().showMessage("Saved", 2000)
+
+    def export_report(self, path: str | None = None) -> None:
+        """File > Export report…: the patient's PDF report (lusapp.report), built in a worker from the store
+        after saving (the report shows what is stored); ``path`` skips the file dialog."""
+        s = self.session
+        if s.patient is None or s.store is None:
+            self.statusBar().showMessage("No patient open", 3000)
+            return
+        if not s.readonly and not s.save():
+            return
+        pid = s.patient.patient_id
+        if not path:
+            from pathlib import Path
+
+            from PySide6.QtWidgets import QFileDialog
+
+            start = Path(str(self.settings.value("report/dir", "") or Path.home())) / f"{pid}-report.pdf"
+            path, _f = QFileDialog.getSaveFileName(self, "Export report", str(start), "PDF (*.pdf)")
+            if not path:
+                return
+            self.settings.setValue("report/dir", str(Path(path).parent))
+        from lusapp.gui.workers import run_job
+
+        def build(store, pid: str, out: str):
+            from lusapp.report.content import gather_store
+            from lusapp.report.pdf import write_report
+
+            return write_report(gather_store(store, pid), out)
+
+        self.statusBar().showMessage(f"Writing the report of {pid}…", 0)
+        self.report_job = run_job(build, s.store, pid, path, name="report",
+                                  on_done=lambda out: self.statusBar().showMessage(f"Report written: {out}", 8000),
+                                  on_error=lambda exc, _tb: (self.statusBar().clearMessage(),
+                                                             self.show_error("Report not written", str(exc))))
 
     def _update_title(self) -> None:
         p = self.session.patient

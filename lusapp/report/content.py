@@ -201,8 +201,8 @@ def gather_store(store: Store, pid: str) -> ReportContent:
         if zr.problem:
             warnings.append(f"zone {zone.id}: {zr.problem}")
         zones.append(zr)
-    ro = " (opened read-only)" if store.readonly else ""
-    source = f"store {display_path(store.root)}{ro}, patient.json revision {patient.revision}"
+    # the store folder's name only: a copy of the store elsewhere, or the app's writable handle, gives the same PDF
+    source = f"store '{store.root.resolve().name}', patient.json revision {patient.revision}"
     return ReportContent(patient, protocol, zones, source, document_time(patient), warnings)
 
 
