@@ -32,9 +32,9 @@ from lusapp.model.cache import ClipEntry, FeatureCache, clip_identity, is_path, 
 from lusapp.model.clip_source import detect_crop  # noqa: F401  (lusapp.model.engine.detect_crop, as before)
 from lusapp.model.clip_source import open_clip as _open
 from lusapp.model.findings import ZoneFindings, load_findings
+from lusapp.model.results import SEVERITY_NAMES, Assessment, SegResult, ZoneScoreResult  # noqa: F401  (re-exported)
 from lusapp.model.measures import FrameMeasures, clip_measures, frame_measures, rule_score
 
-SEVERITY_NAMES = ("mild", "moderate", "severe", "critical")
 CROP_FRAMES = 8  # frames the imaging-region detection looks at
 
 
@@ -49,45 +49,6 @@ def fuse_segnet(seg: nn.Module) -> nn.Module:
                     mod[i] = fuse_conv_bn_eval(kids[i], kids[i + 1])
                     mod[i + 1] = nn.Identity()
     return fused
-
-
-@dataclass
-class SegResult:
-    indices: list[int]
-    masks: list[np.ndarray]  # uint8 HxW in original frame coordinates
-    features: np.ndarray  # (T, D) float32
-    crop: tuple[int, int, int, int] = (0, 0, 0, 0)
-
-
-@dataclass
-class ZoneScoreResult:
-    probs: np.ndarray  # (n_scores,)
-    score: int
-    expected: float
-
-
-@dataclass
-class Assessment:
-    severity_probs: np.ndarray  # (4,) P(mild, moderate, severe, critical)
-    severity: int  # 1..4
-    severe_prob: float  # P(severe) + P(critical)
-    severe: bool
-    attention: dict[str, float]
-    zone_probs: dict[str, np.ndarray]
-    zone_scores: dict[str, int]
-    zone_expected: dict[str, float]
-    zone_measures: dict[str, FrameMeasures]
-    zone_rules: dict[str, tuple[int, str]]
-    model_version: str
-    timings: dict[str, float]
-    votes: list[int] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    zone_findings: dict[str, ZoneFindings] = field(default_factory=dict)  # models with a findings head
-    zone_head_probs: dict[str, np.ndarray] = field(default_factory=dict)  # the stage-2 score head's output
-
-    @property
-    def severity_name(self) -> str:
-        return SEVERITY_NAMES[self.severity - 1]
 
 
 @dataclass
