@@ -14,7 +14,7 @@ from pathlib import Path
 import lusapp
 
 REPO = Path(__file__).resolve().parents[1]
-QT_FREE = ["lusapp.core", "lusapp.io", "lusapp.store", "lusapp.model"]
+QT_FREE = ["lusapp.core", "lusapp.io", "lusapp.store", "lusapp.model", "lusapp.report"]
 
 BLOCKER = """
 import importlib.abc, sys
