@@ -31,10 +31,11 @@ FINDINGS = {"b_lines": "B-lines", "a_lines": "A-lines", "consolidation": "consol
 
 
 def auc(scores, labels) -> float | None:
-    """ROC AUC (Mann-Whitney U with mid-ranks for ties); None when one class is absent (realbench's metric)."""
-    from model_training.realbench import auc as _auc
+    """ROC AUC (Mann-Whitney U with mid-ranks for ties); None when one class is absent (the metric realbench and
+    the findings training use: model_training.linear.roc_auc)."""
+    from model_training.linear import roc_auc
 
-    return _auc(scores, labels)
+    return roc_auc(scores, labels)
 
 
 def clip_findings(engine, path: Path, n_frames: int = 30) -> dict:

@@ -67,13 +67,11 @@ def midranks(x) -> np.ndarray:
 
 
 def auc(scores, labels) -> float | None:
-    """ROC AUC (Mann-Whitney U with mid-ranks for ties); None when one class is absent."""
-    s, y = np.asarray(scores, float), np.asarray(labels, bool)
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        return None
-    r = midranks(s)
-    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    """ROC AUC (Mann-Whitney U with mid-ranks for ties); None when one class is absent (one implementation for
+    training and benchmark: model_training.linear.roc_auc)."""
+    from model_training.linear import roc_auc
+
+    return roc_auc(scores, labels)
 
 
 def spearman(x, y) -> float | None:
