@@ -237,3 +237,27 @@ def test_new_media_drops_the_saved_findings_with_the_score(qtbot, tmp_path):
     s2.set_zone("R2")
     assert zp.finding_labels["b_lines"].text() == "B-lines 10 %"
     s2.close_store()
+
+
+def test_reopened_patient_says_how_many_zones_are_unlike_training(qtbot, tmp_path):
+    """The severity panel's 'unlike the training clips' sentence comes back from the saved findings."""
+    from lusapp.gui.model_ctl import ModelController
+    from lusapp.gui.session import SessionController
+    from lusapp.gui.severity_panel import SeverityPanel
+
+    root = _small_store(tmp_path)
+    s1 = SessionController(rater="dr_test", autosave_ms=50)
+    assert s1.open_store(root) and s1.open_patient("SMALL")
+    s1.apply_assessment(_assessment({"R1": _zf(0.82), "R2": _zf(0.1), "L1": _zf(0.6, unlike=True)}))
+    assert s1.save() and s1.close_store()
+
+    s2 = SessionController(rater="dr_test", autosave_ms=50)
+    sp = SeverityPanel(s2, ModelController())
+    qtbot.addWidget(sp)
+    sp.show()
+    assert s2.open_store(root) and s2.open_patient("SMALL")
+    sp.refresh()
+    assert sp.unlike_label.isVisible()
+    assert sp.unlike_label.text().startswith("1 of 3 zones are unlike the training clips")
+    s2.discard_changes()
+    s2.close_store()

@@ -182,9 +182,26 @@ class SeverityPanel(QWidget):
         else:
             self.assess_button.setToolTip("Run the severity model on this patient")
 
+    @staticmethod
+    def _unlike_saved(p) -> tuple | None:
+        """The same tuple as ``_unlike`` from the findings saved with the zones' model scores of the patient's
+        stored assessment (so the sentence is back after the patient is reopened)."""
+        sev = p.severity
+        if not sev.model_time:
+            return None
+        scores = [z.model_score for z in p.zones.values() if z.model_score is not None
+                  and z.model_score.time == sev.model_time and z.model_score.findings]
+        if not scores:
+            return None
+        n = sum(1 for ms in scores if ms.findings.get("unlike_training"))
+        return p.patient_id, sev.model_time, sev.model_version, n, len(scores)
+
     def _show_unlike(self) -> None:
-        """One sentence while the assessment on screen has zones unlike the training clips."""
+        """One sentence while the assessment on screen has zones unlike the training clips (from this session's
+        assessment, else from the findings saved with the patient)."""
         p, u = self.session.patient, self._unlike
+        if p is not None and (u is None or u[0] != p.patient_id):
+            u = self._unlike_saved(p)
         show = (p is not None and u is not None and u[3] > 0
                 and (p.patient_id, p.severity.model_time, p.severity.model_version) == u[:3])
         if show:
