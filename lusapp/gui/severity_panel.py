@@ -42,6 +42,7 @@ class SeverityPanel(QWidget):
                              empty_text="not assessed")
         self.binary = QLabel("Severe vs non-severe: —")
         self.binary.setProperty("role", "heading")
+        self.binary.setWordWrap(True)  # "SEVERE (P(severe or critical) = 68%)" must not widen the dock at 1366 px
         self.assessed = QLabel("")
         self.assessed.setProperty("role", "dim")
         self.assessed.setWordWrap(True)
