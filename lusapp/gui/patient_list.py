@@ -79,6 +79,8 @@ class PatientList(QWidget):
         lay.addWidget(self.filter)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.horizontalHeaderItem(COLUMNS.index("Scored")).setToolTip(
+            "Zones with a clinician score (the model's scores are not counted)")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -168,7 +170,7 @@ class PatientList(QWidget):
             return
         zones = p.zones.values()
         summary = PatientSummary(p.patient_id, p.exam_date, sum(1 for z in zones if z.media is not None),
-                                 sum(1 for z in zones if z.effective_score is not None), p.severity.model_label,
+                                 sum(1 for z in zones if z.clinician_score is not None), p.severity.model_label,
                                  p.severity.clinician_label)
         for r in range(self.table.rowCount()):
             if self.table.item(r, 0).text() == pid:

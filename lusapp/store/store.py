@@ -28,7 +28,7 @@ class PatientSummary:
     patient_id: str
     exam_date: str | None
     n_zones_with_media: int
-    n_scored: int
+    n_scored: int  # zones with a clinician score (the model's scores are not counted)
     model_severity: int | None
     clinician_severity: int | None
     problem: str = ""  # non-empty when patient.json cannot be read (the message says why)
@@ -205,7 +205,7 @@ class Store:
             out.append(PatientSummary(
                 patient_id=p.patient_id, exam_date=p.exam_date,
                 n_zones_with_media=sum(1 for z in p.zones.values() if z.media is not None),
-                n_scored=sum(1 for z in p.zones.values() if z.effective_score is not None),
+                n_scored=sum(1 for z in p.zones.values() if z.clinician_score is not None),
                 model_severity=p.severity.model_label, clinician_severity=p.severity.clinician_label))
         return out
 
