@@ -41,3 +41,23 @@ def test_scored_column_counts_clinician_scores_not_the_models(qtbot, session):
     session.set_clinician_score(3, "R1")  # a save refreshes the row from memory
     assert session.save(), session.errors
     assert pl.table.item(0, col).text() == "2/12"
+
+
+def test_empty_zone_rule_line_says_no_image_not_waiting_for_masks(qtbot, session, tmp_path):
+    from gui_shell_support import make_patient_folder
+    from lusapp.gui.zone_panel import ZonePanel
+
+    panel = ZonePanel(session)
+    qtbot.addWidget(panel)
+    session.set_zone("R1")
+    assert session.patient.zones["R1"].media is None
+    assert "waiting" not in panel.rule_label.text() and "no image" in panel.rule_label.text()
+    src = make_patient_folder(tmp_path / "src", pid="X", clips=("R1",), stills=("R2",))
+    session.import_media({"R1": src / "R1.mp4", "R2": src / "R2.png"})
+    qtbot.waitUntil(lambda: session.patient.zones["R2"].media is not None and not session.busy, timeout=15000)
+    assert panel.rule_label.text() == "— (waiting for the clip's masks)"  # the zone in view got its clip
+    session.set_zone("R2")
+    assert panel.rule_label.text() == "— (waiting for the image's masks)"
+    panel.set_measures([("B-lines", "2")], 1, "rule", "from the model's masks of 1 frame(s)")
+    session.set_zone("L1")
+    assert "no image" in panel.rule_label.text()

@@ -36,6 +36,7 @@ class ZonePanel(QWidget):
         self.session = session
         self.setObjectName("zonePanel")
         self._zone = ""
+        self._rule_waiting = True  # no measures shown yet for the zone in view
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         self.title = QLabel("No zone")
@@ -172,6 +173,8 @@ class ZonePanel(QWidget):
         for w in (*self.score_buttons, self.clear_button, self.notes):
             w.setEnabled(enabled)
         self._show_clip_notes()
+        if self._rule_waiting:
+            self._show_rule_waiting()  # an image imported into (or removed from) the zone in view
         if rec is None:
             self.title.setText("No zone")
             self.media_info.setText("")
@@ -329,8 +332,9 @@ class ZonePanel(QWidget):
         """Show measures as (title, text) rows and the rule-based score with its rule (None clears them)."""
         while self.measure_form.rowCount() > 1:
             self.measure_form.removeRow(1)
+        self._rule_waiting = rows is None
         if rows is None:
-            self.rule_label.setText("— (waiting for the clip's masks)" if self._zone else "—")
+            self._show_rule_waiting()
             return
         text = f"<b>{rule_score}</b> — {rule}" if rule_score is not None else (rule or "—")
         if source:
@@ -338,6 +342,17 @@ class ZonePanel(QWidget):
         self.rule_label.setText(text)
         for title, shown in rows:
             self.measure_form.addRow(title, QLabel(shown))
+
+    def _show_rule_waiting(self) -> None:
+        """The rule score's line before any measures: no zone, no image, or waiting for the masks."""
+        rec = self.session.zone_record(self._zone) if self._zone else None
+        if rec is None:
+            self.rule_label.setText("—")
+        elif rec.media is None:
+            self.rule_label.setText("— (no image in this zone)")
+        else:
+            what = "clip's" if rec.media.kind == "clip" else "image's"
+            self.rule_label.setText(f"— (waiting for the {what} masks)")
 
     def measure_rows(self) -> list[tuple[str, str]]:
         out = []
