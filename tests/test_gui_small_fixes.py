@@ -61,3 +61,44 @@ def test_empty_zone_rule_line_says_no_image_not_waiting_for_masks(qtbot, session
     panel.set_measures([("B-lines", "2")], 1, "rule", "from the model's masks of 1 frame(s)")
     session.set_zone("L1")
     assert "no image" in panel.rule_label.text()
+
+
+def test_keyboard_focus_ring_is_visible_on_the_dark_theme(qtbot):
+    from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QSpinBox, QToolButton, QWidget
+
+    from lusapp.gui import theme
+
+    win = QWidget()
+    win.setStyleSheet(theme.STYLESHEET)
+    win.setPalette(theme.palette())
+    lay = QHBoxLayout(win)
+    widgets = [QPushButton("Assess"), QToolButton(text="Mark labelled"), QCheckBox("Fever"), QSpinBox()]
+    anchor = QPushButton("other")
+    for w in (*widgets, anchor):
+        lay.addWidget(w)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=3000)
+
+    def ring_pixels(img) -> int:
+        f = theme.FOCUS
+        n = 0
+        for y in range(img.height()):
+            for x in range(img.width()):
+                c = img.pixelColor(x, y)
+                n += abs(c.red() - f.red()) + abs(c.green() - f.green()) + abs(c.blue() - f.blue()) < 40
+        return n
+
+    for w in widgets:
+        anchor.setFocus()
+        qtbot.waitUntil(lambda: anchor.hasFocus(), timeout=2000)
+        hint = w.sizeHint()
+        before = w.grab().toImage()
+        w.setFocus()
+        qtbot.waitUntil(lambda w=w: w.hasFocus(), timeout=2000)
+        after = w.grab().toImage()
+        assert ring_pixels(before) == 0, type(w).__name__
+        assert ring_pixels(after) >= 20, type(w).__name__  # a ring in the focus colour, not Fusion's faint one
+        assert w.sizeHint() == hint, type(w).__name__  # focus does not move the layout
