@@ -102,3 +102,36 @@ def test_keyboard_focus_ring_is_visible_on_the_dark_theme(qtbot):
         assert ring_pixels(before) == 0, type(w).__name__
         assert ring_pixels(after) >= 20, type(w).__name__  # a ring in the focus colour, not Fusion's faint one
         assert w.sizeHint() == hint, type(w).__name__  # focus does not move the layout
+
+
+def test_folder_import_names_every_bad_file_and_every_skipped_one(qtbot, session, tmp_path):
+    from gui_shell_support import make_patient_folder
+    from lusapp.core.errors import ReadError
+
+    bad = make_patient_folder(tmp_path / "bad", pid="BAD-1", clips=("R1",), stills=())
+    for name in ("R2.mp4", "L1.mp4", "L4.png"):
+        (bad / name).write_bytes(b"\x00not media at all" * 10)
+    with pytest.raises(ReadError) as info:  # the store names all three, not only the first
+        session.store.import_folder(bad, "dr_test")
+    assert all(n in str(info.value) for n in ("R2.mp4", "L1.mp4", "L4.png")), str(info.value)
+    session.import_folder(bad)
+    qtbot.waitUntil(lambda: not session.busy, timeout=15000)
+    assert all(n in session.errors[-1][1] for n in ("R2.mp4", "L1.mp4", "L4.png")), session.errors[-1]
+    assert "BAD-1" not in [s.patient_id for s in session.store.list_patients()]
+
+    ok = make_patient_folder(tmp_path / "ok", pid="OK-1", clips=("R1",), stills=())
+    (ok / "notes.txt").write_text("x")
+    (ok / "Z9.mp4").write_bytes(b"x")
+    (ok / "sub").mkdir()
+    n_errors = len(session.errors)
+    session.import_folder(ok)
+    qtbot.waitUntil(lambda: session.patient.patient_id == "OK-1" and not session.busy, timeout=15000)
+    assert len(session.errors) == n_errors + 1
+    title, message = session.errors[-1]
+    assert "OK-1" in title and "3 warning" in title
+    assert all(n in message for n in ("notes.txt", "Z9.mp4", "sub/")), message
+    skipped: list[str] = []
+    again = make_patient_folder(tmp_path / "again", pid="OK-2", clips=("R1",), stills=())
+    (again / "readme.md").write_text("x")
+    assert session.store.import_folder(again, "dr_test", skipped) == "OK-2"
+    assert len(skipped) == 1 and "readme.md" in skipped[0]

@@ -73,6 +73,21 @@ class TooLarge(ReadError):
     pass
 
 
+class SeveralReadErrors(ReadError):
+    """Several media files of one folder cannot be read: every one is named (``errors`` holds them)."""
+
+    MAX_LISTED = 20
+
+    def __init__(self, folder: str | Path, errors: list[ReadError]):
+        self.errors = list(errors)
+        lines = [shorten(str(e), MAX_ECHO) for e in self.errors[:self.MAX_LISTED]]
+        if len(self.errors) > self.MAX_LISTED:
+            lines.append(f"... and {len(self.errors) - self.MAX_LISTED} more")
+        self.path = str(folder)
+        self.reason = f"{len(self.errors)} media files cannot be read:\n" + "\n".join(lines)
+        LusError.__init__(self, f"{display_path(self.path)}: {self.reason}")
+
+
 class StoreError(_PathError):
     """The patient store cannot do what was asked."""
 

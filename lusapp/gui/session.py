@@ -441,13 +441,19 @@ class SessionController(QObject):
         return run_job(fn, *args, on_done=done, on_error=failed, name=message)
 
     def import_folder(self, folder: str | Path) -> Job | None:
-        """Import a plain patient folder in a worker; opens the new patient when done."""
+        """Import a plain patient folder in a worker; opens the new patient when done, then names every file
+        the import skipped (unsupported, matching no zone, a second file for a zone...)."""
+        skipped: list[str] = []
+
         def done(pid):
             self.patientsChanged.emit()
             self.open_patient(pid)
+            if skipped:
+                self.errorRaised.emit(f"Imported {pid} with {len(skipped)} warning(s)",
+                                      "\n".join(skipped))
 
         return self._start_job(f"Importing {Path(folder).name}", self.store.import_folder if self.store else None,
-                               str(folder), self.rater, on_done=done)
+                               str(folder), self.rater, skipped, on_done=done)
 
     def import_media(self, files: dict[str, str | Path]) -> Job | None:
         """Copy media into zones ``{zone_id: path}`` of the current patient in a worker, then reload."""

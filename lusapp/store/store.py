@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lusapp.core.errors import DamagedDocument, LusError, SchemaTooNew, StoreError, ValidationError, display_path
+from lusapp.core.errors import (DamagedDocument, LusError, ReadError, SchemaTooNew, SeveralReadErrors, StoreError,
+                                ValidationError, display_path)
 from lusapp.core.patient import ClinicalInfo, MediaRef, Patient, check_patient_id, utc_now
 from lusapp.io.readers import open_media
 from lusapp.store import masks as _masks
@@ -443,9 +444,10 @@ class Store:
         return {int(k): v for k, v in doc["frames"][_masks.check_kind(kind)].items()}
 
     # ------------------------------------------------------------------ import
-    def import_folder(self, folder: str | Path, actor: str) -> str:
+    def import_folder(self, folder: str | Path, actor: str, report: list[str] | None = None) -> str:
         """Create a patient from a plain folder (see ``patient_folder``); returns its id. Every media file is
-        probed first, so an unreadable one raises (naming the file) before anything is written."""
+        probed first, so unreadable ones raise (naming every one of them) before anything is written. The
+        folder's warnings (skipped files...) are appended to ``report`` when given."""
         from lusapp.store.patient_folder import open_patient_folder
 
         self._writable()
@@ -456,7 +458,18 @@ class Store:
         if self.has_patient(pid) or os.path.lexists(self.root / "patients" / pid):
             raise StoreError(self.patient_dir(pid), f"patient {pid!r} already exists; not importing "
                                                     f"{display_path(folder)}")
-        infos = {zid: probe_media(path) for zid, path in media.items()}  # unreadable media stop the import here
+        infos, unreadable = {}, []
+        for zid, path in media.items():  # unreadable media stop the import here, all of them named
+            try:
+                infos[zid] = probe_media(path)
+            except ReadError as exc:
+                unreadable.append(exc)
+        if len(unreadable) == 1:
+            raise unreadable[0]
+        if unreadable:
+            raise SeveralReadErrors(folder, unreadable)
+        if report is not None:
+            report.extend(contents.warnings)
         # Everything is built in a journal folder and moved in as one folder: an import is all or nothing.
         op = Operation(self.root, "import-folder")
         try:
