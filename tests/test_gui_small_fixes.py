@@ -135,3 +135,36 @@ def test_folder_import_names_every_bad_file_and_every_skipped_one(qtbot, session
     (again / "readme.md").write_text("x")
     assert session.store.import_folder(again, "dr_test", skipped) == "OK-2"
     assert len(skipped) == 1 and "readme.md" in skipped[0]
+
+
+@pytest.mark.parametrize("size", [(300, 482), (520, 300), (900, 600)])
+def test_attention_percentage_is_drawn_on_every_tile_size(qtbot, size):
+    from PySide6.QtCore import QRect
+
+    from lusapp.core.patient import Patient
+    from lusapp.gui.zone_board import ZoneBoard
+
+    p = Patient.new("P1")
+    board = ZoneBoard()
+    qtbot.addWidget(board)
+    board.set_patient(p)
+    board.resize(*size)
+    board.show()
+    qtbot.waitExposed(board)
+    plain = board.grab().toImage()
+    att = {z: 1 / len(p.zones) for z in p.zones}
+    board.set_attention(att)
+    shown = board.grab().toImage()
+    tiles = {z: board.zone_rect(z) for z in p.zones}
+    for z in p.zones:
+        rect = board.attention_text_rect(z)
+        assert rect is not None and board.rect().toRectF().contains(rect), z
+        for other, tr in tiles.items():  # the number covers no other tile
+            assert other == z or not rect.intersects(tr), (z, other)
+        box = rect.toAlignedRect().intersected(QRect(0, 0, shown.width(), shown.height()))
+        changed = sum(plain.pixelColor(x, y) != shown.pixelColor(x, y)
+                      for y in range(box.top(), box.bottom() + 1) for x in range(box.left(), box.right() + 1))
+        assert changed >= 10, (z, size)  # the percentage is painted there
+    assert board.attention_text_rect("R1") is not None
+    board.set_attention({})
+    assert board.attention_text_rect("R1") is None

@@ -4,7 +4,8 @@ Each tile shows, without relying on colour alone:
 - the zone id and its score as a number; colour = score (theme ramp);
 - who scored it: clinician = solid fill + letter ``C``; model only = hatched fill + letter ``M``;
 - the media: a play triangle (clip), a small frame (still), or a dashed outline and "no image" (missing);
-- after an assessment, the attention weight as a bar along the tile's bottom edge and a percentage.
+- after an assessment, the attention weight as a bar along the tile's bottom edge and a percentage (inside a
+  large tile, just below a small one).
 
 Click or drop files on a tile; with keyboard focus, arrow keys move to the nearest tile in that
 direction and Enter/Space select it (zone stepping in protocol order is the window's Page Up/Down).
@@ -309,19 +310,40 @@ class ZoneBoard(QWidget):
 
     def _paint_attention(self, p: QPainter, r: QRectF, w: float, max_att: float, u: float, pad: float) -> None:
         frac = w / max_att if max_att > 0 else 0.0
-        bar_h = max(3.0, u * 0.06)
-        left = r.left() + pad + _px(u * 0.18, 7, 12) + pad
-        bar = QRectF(left, r.bottom() - pad - bar_h, r.right() - pad - left, bar_h)
+        bar = self._attention_bar(r, u, pad)
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(QColor(0, 0, 0, 150))
         p.drawRect(bar)
         p.setBrush(QColor(235, 235, 240))
         p.drawRect(QRectF(bar.left(), bar.top(), bar.width() * frac, bar.height()))
-        if u < 56:  # too small for the number: the bar (and the tooltip) carry it
-            return
-        px = _px(u * 0.16, 8, 11)
-        self._text(p, QRectF(bar.left(), bar.top() - px - 3, bar.width(), px + 2),
-                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"{w:.0%}", px, theme.TEXT)
+        rect, align, px = self._attention_text_place(r, bar, u)
+        self._text(p, rect, align, f"{w:.0%}", px, theme.TEXT)
+
+    @staticmethod
+    def _attention_text_place(r: QRectF, bar: QRectF, u: float) -> tuple[QRectF, Qt.AlignmentFlag, int]:
+        """Where the attention percentage goes: above the bar inside a large tile; just below a small tile
+        (the rows of tiles leave that gap), where it does not cover the score."""
+        if u >= 56:
+            px = _px(u * 0.16, 8, 11)
+            return (QRectF(bar.left(), bar.top() - px - 3, bar.width(), px + 2),
+                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, px)
+        px = _px(u * 0.25, 8, 10)
+        return (QRectF(r.left(), r.bottom() + 1, r.width(), px + 3),
+                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, px)
+
+    def attention_text_rect(self, zone_id: str) -> QRectF | None:
+        """The rectangle of the zone's attention percentage (None without attention for it): for tests."""
+        if zone_id not in self._attention or zone_id not in self._rects:
+            return None
+        r = self._rects[zone_id]
+        u = min(r.width(), r.height())
+        return self._attention_text_place(r, self._attention_bar(r, u, max(3.0, u * 0.06)), u)[0]
+
+    @staticmethod
+    def _attention_bar(r: QRectF, u: float, pad: float) -> QRectF:
+        bar_h = max(3.0, u * 0.06)
+        left = r.left() + pad + _px(u * 0.18, 7, 12) + pad
+        return QRectF(left, r.bottom() - pad - bar_h, r.right() - pad - left, bar_h)
 
     # ------------------------------------------------------------------ interaction
     def mousePressEvent(self, event) -> None:  # noqa: N802
