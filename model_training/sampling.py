@@ -26,19 +26,6 @@ from lusapp.core.labels import A_LINE, B_LINE, CONSOLIDATION, PLEURAL_LINE
 Partner = tuple[int | None, int | None]
 
 
-def valid_partner_sets(severities: Sequence[int]) -> list[tuple[list[int], list[int]]]:
-    """For each anchor i: (indices valid as j, indices valid as k) within ``severities``."""
-    s = np.asarray(severities, dtype=np.int64)
-    out = []
-    for i in range(len(s)):
-        d = np.abs(s - s[i])
-        idx = np.arange(len(s))
-        js = idx[(d == 1) & (idx != i)].tolist()
-        ks = idx[(d >= 2) & (idx != i)].tolist()
-        out.append((js, ks))
-    return out
-
-
 def sample_partners(severities: Sequence[int], rng: np.random.Generator,
                     candidates: Sequence[int] | None = None) -> list[Partner]:
     """Draw (j, k) for every anchor in ``severities`` (indices into ``severities``).

@@ -73,9 +73,6 @@ class Protocol:
                 return z
         raise KeyError(f"zone {zone_id!r} is not in protocol {self.id!r} (zones: {', '.join(self.zone_ids)})")
 
-    def has_zone(self, zone_id: str) -> bool:
-        return any(z.id == zone_id for z in self.zones)
-
     def find_zone(self, name: str) -> Zone | None:
         """Case-insensitive zone lookup (``r1`` -> ``R1``), None when absent."""
         low = name.strip().lower()
@@ -271,7 +268,3 @@ def user_protocols() -> tuple[dict[str, Protocol], list[str]]:
         else:
             found[p.id] = p
     return found, problems
-
-
-def default_protocol() -> Protocol:
-    return load_protocol(DEFAULT_PROTOCOL)

@@ -75,7 +75,6 @@ SCALE_0_3 = ScoreScale(
 )
 
 SCALES: dict[str, ScoreScale] = {SCALE_0_4.id: SCALE_0_4, SCALE_0_3.id: SCALE_0_3}
-DEFAULT_SCALE = SCALE_0_4
 
 
 def get_scale(scale_id: str) -> ScoreScale:

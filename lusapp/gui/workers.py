@@ -100,10 +100,6 @@ def start_job(job: Job, pool: QThreadPool | None = None) -> Job:
     return job
 
 
-def running_jobs() -> list[Job]:
-    return list(_RUNNING)
-
-
 def wait_all(timeout_ms: int = 30000, pool: QThreadPool | None = None) -> bool:
     """Block until the pool is idle (used at shutdown and in tests)."""
     return (pool or QThreadPool.globalInstance()).waitForDone(timeout_ms)

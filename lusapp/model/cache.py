@@ -79,11 +79,6 @@ class FeatureCache:
             self._crops.clear()
             self._infos.clear()
 
-    def info(self) -> dict:
-        with self.lock:
-            return {"clips": len(self._entries), "frames": sum(len(e.feats) for e in self._entries.values()),
-                    "label_bytes": self._label_bytes()}
-
     # crops and clip facts, per clip identity
     def crop(self, ident: tuple) -> tuple[int, int, int, int] | None:
         with self.lock:

@@ -93,9 +93,6 @@ class Engine:
     def clear_cache(self) -> None:
         self.cache.clear()
 
-    def cache_info(self) -> dict:
-        return self.cache.info()
-
     # ------------------------------------------------------------------ network
     def _forward(self, x: torch.Tensor, full: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """(frame features, label maps for a full pass else None, findings-branch logits or None)."""

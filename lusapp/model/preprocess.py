@@ -92,11 +92,6 @@ def project_mask(labels: np.ndarray, crop_box: Any, frame_shape: Sequence[int]) 
     return out
 
 
-def project_masks(labels: np.ndarray, crop_box: Any, frame_shape: Sequence[int]) -> list[np.ndarray]:
-    """Batch of (N, h, w) label maps -> list of N label maps in original frame coordinates."""
-    return [project_mask(lab, crop_box, frame_shape) for lab in labels]
-
-
 def mask_to_input(mask: np.ndarray, crop_box: Any, size: int | Sequence[int]) -> np.ndarray:
     """An original-coordinates label map -> the (h, w) label map of the network input (nearest): the training
     target matching :func:`prepare` of the same frame and crop."""

@@ -44,9 +44,6 @@ class Geometry:
     def cm_per_sample(self) -> float:
         return self.depth_cm / (self.n_samples - 1)
 
-    def sample_of_cm(self, depth_cm: float | np.ndarray) -> np.ndarray | float:
-        return np.asarray(depth_cm) / self.cm_per_sample
-
     def to_cartesian(self, beam: np.ndarray, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Output pixel coordinates (x, y) of polar points (beam index, sample index)."""
         beam = np.asarray(beam, dtype=np.float64)
@@ -58,11 +55,6 @@ class Geometry:
             return self.apex[0] + r * np.sin(theta), self.apex[1] + r * np.cos(theta)
         width_px = (self.box[2] - self.box[0])
         return self.x0 + beam / (self.n_beams - 1) * width_px, self.y0 + depth_px
-
-    def scan_convert(self, polar: np.ndarray, nearest: bool = False) -> np.ndarray:
-        """Remap a polar image (n_samples, n_beams) to the output frame; outside the region it is 0."""
-        interp = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-        return cv2.remap(polar, self.map_x, self.map_y, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def make_geometry(kind: str, size: tuple[int, int] = (480, 640), depth_cm: float = 12.0,

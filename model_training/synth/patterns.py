@@ -19,8 +19,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-PLEURA_STATES = ("smooth", "irregular", "thickened")
-
 
 @dataclass
 class ZoneContent:
