@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from lusapp.core.labels import CLASS_NAMES
+from lusapp.core.scales import is_severe
 
 PATTERNS = (1, 2, 3, 4)
 
@@ -74,7 +75,7 @@ def binary_metrics(y_true: Sequence[bool], y_pred: Sequence[bool]) -> dict:
 def severity_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict:
     """Severity labels 1..4: 4-way accuracy / macro F1 and severe (3, 4) vs non-severe (1, 2)."""
     out = multiclass_metrics([t - 1 for t in y_true], [p - 1 for p in y_pred], 4)
-    out["severe"] = binary_metrics([t >= 3 for t in y_true], [p >= 3 for p in y_pred])
+    out["severe"] = binary_metrics([is_severe(t) for t in y_true], [is_severe(p) for p in y_pred])
     return out
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lusapp.core.scales import is_severe
+
 SEVERITY_INPUT = "zone_score_probs"
 
 
@@ -65,7 +67,7 @@ def accuracy(net, bank) -> dict:
     idx = bank.labelled_patients()
     y, pred, _ = severity_predict(net, bank, idx)
     return {"patients": int(len(idx)), "accuracy": float((pred == y).mean()),
-            "severe_accuracy": float(((pred >= 3) == (y >= 3)).mean()),
+            "severe_accuracy": float(np.mean([is_severe(a) == is_severe(b) for a, b in zip(y, pred)])),
             "predicted_counts": np.bincount(pred - 1, minlength=4).tolist()}
 
 

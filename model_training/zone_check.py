@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from lusapp.core.scales import is_severe
+
 
 def severity_check(engine, store, frames: int = 30) -> dict:
     """Patient severity (1-4) of every synthetic patient of ``store`` against the generator's severity."""
@@ -33,7 +35,7 @@ def severity_check(engine, store, frames: int = 30) -> dict:
         pred.append(a.severity)
     t, p = np.array(truth), np.array(pred)
     return {"patients": len(t), "accuracy": float((t == p).mean()) if len(t) else None,
-            "severe_accuracy": float(((t >= 3) == (p >= 3)).mean()) if len(t) else None,
+            "severe_accuracy": float(np.mean([is_severe(a) == is_severe(b) for a, b in zip(t, p)])) if len(t) else None,
             "predicted_counts": np.bincount(p - 1, minlength=4).tolist() if len(t) else []}
 
 

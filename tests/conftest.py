@@ -1,4 +1,6 @@
-"""Shared test set-up: Qt offscreen, the real-data folder, and small helpers."""
+"""Shared test set-up: Qt offscreen, a private user-data folder, and the real-data folder (``requires_shared_data``,
+the ``shared_data`` fixture). Writers of test media and bundles are in ``media_files.py``; GUI helpers in
+``gui_shell_support.py`` and ``gui_clip_support.py``."""
 
 from __future__ import annotations
 

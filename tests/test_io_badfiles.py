@@ -17,16 +17,13 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from lusapp.core.errors import (NotAnImage, ReadError, TooLarge, TruncatedFile, UnreadableFile, UnsupportedFormat,
                                 ZeroFrames)
 from lusapp.io import open_media
+from media_files import write_video
 from lusapp.io.crop import detect_imaging_region
 
 
 def _mp4(path, n=30):
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (96, 80))
-    for i in range(n):
-        f = np.random.default_rng(i).integers(0, 255, (80, 96, 3), dtype=np.uint8)
-        vw.write(f)
-    vw.release()
-    return path
+    return write_video(path, (np.random.default_rng(i).integers(0, 255, (80, 96, 3), dtype=np.uint8)
+                              for i in range(n)), fourcc="mp4v")
 
 
 def _dicom(path, n=4):

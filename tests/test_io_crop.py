@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lusapp.io import open_media
+from media_files import write_video
 from lusapp.io.crop import CropBox, detect_imaging_region
 from lusapp.io.probe import probe_main
 
@@ -77,10 +78,7 @@ def test_cropbox_dict_round_trip_and_validation():
 
 def test_crop_from_a_clip_video(tmp_path):
     path = tmp_path / "screen.avi"
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (480, 360))
-    for i in range(10):
-        vw.write(screen(i, "rect")[..., ::-1])
-    vw.release()
+    write_video(path, (screen(i, "rect")[..., ::-1] for i in range(10)))
     with open_media(path) as clip:
         box = detect_imaging_region(clip, n_samples=5)
     assert abs(box.x0 - 180) <= 12 and abs(box.x1 - 300) <= 12 and box.shape == "rect"

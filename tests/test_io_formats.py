@@ -11,6 +11,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from lusapp.core.errors import UnsupportedFormat
 from lusapp.io import open_media
+import media_files
 
 
 def level(i: int) -> int:
@@ -26,16 +27,13 @@ def frame_pattern(i: int, h: int = 64, w: int = 80) -> np.ndarray:
 
 def write_video(path, n=12, fps=10.0, fourcc="mp4v", colour=False, size=(80, 64)):
     w, h = size
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
-    assert vw.isOpened(), f"cannot write {path}"
+    frames = []
     for i in range(n):
-        g = frame_pattern(i, h, w)
-        bgr = cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)
+        bgr = cv2.cvtColor(frame_pattern(i, h, w), cv2.COLOR_GRAY2BGR)
         if colour:
             bgr[40:60, 40:70] = (0, 0, 255)
-        vw.write(bgr)
-    vw.release()
-    return path
+        frames.append(bgr)
+    return media_files.write_video(path, frames, fps, fourcc)
 
 
 def write_dicom(path, frames: np.ndarray, photometric="MONOCHROME2", frame_time=None, spacing=None,

@@ -9,26 +9,21 @@ import torch
 
 from lusapp.core.errors import BundleError
 from lusapp.model.bundle import load_bundle, read_manifest, save_bundle
-from lusapp.model.networks import SegNet, SeverityNet, ZoneScorer
+from media_files import make_bundle, tiny_networks
 
 
 def make_modules(clin_dim=6):
-    torch.manual_seed(1)
-    seg = SegNet(widths=(4, 8, 16), convs=(1, 1, 1))
-    zone = ZoneScorer(seg.feat_dim)
-    sev = SeverityNet(seg.feat_dim, clin_dim, embed_dim=8, attn_dim=8, proj_dim=8, clin_hidden=8)
-    return seg, zone, sev
+    return tiny_networks(seed=1, clin_dim=clin_dim)
 
 
-def make_bundle(path, version="1.0.0", **extra):
-    seg, zone, sev = make_modules()
-    fields = {"name": "tiny", "version": version, "input_size": [64, 64], "metrics": {"dice": 0.5},
-              "training_data": "random init (test)", "licences": ["MIT"], **extra}
-    return save_bundle(path, seg, zone, sev, fields), (seg, zone, sev)
+def bundle_and_networks(path, version="1.0.0", **extra):
+    """(bundle folder, the networks saved in it)."""
+    networks = make_modules()
+    return make_bundle(path, version, "tiny", networks, metrics={"dice": 0.5}, **extra), networks
 
 
 def test_round_trip(tmp_path):
-    d, (seg, zone, sev) = make_bundle(tmp_path / "b")
+    d, (seg, zone, sev) = bundle_and_networks(tmp_path / "b")
     assert sorted(p.name for p in d.iterdir()) == ["manifest.json", "weights.safetensors"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp leftovers
     b = load_bundle(d)
@@ -43,14 +38,14 @@ def test_round_trip(tmp_path):
 
 
 def test_overwrite_is_atomic_replace(tmp_path):
-    make_bundle(tmp_path / "b", version="1.0.0")
-    make_bundle(tmp_path / "b", version="1.0.1")
+    bundle_and_networks(tmp_path / "b", version="1.0.0")
+    bundle_and_networks(tmp_path / "b", version="1.0.1")
     assert load_bundle(tmp_path / "b").version == "1.0.1"
     assert [p.name for p in tmp_path.iterdir()] == ["b"]
 
 
 def test_flipped_byte_is_refused(tmp_path):
-    d, _ = make_bundle(tmp_path / "b")
+    d, _ = bundle_and_networks(tmp_path / "b")
     w = d / "weights.safetensors"
     data = bytearray(w.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -61,7 +56,7 @@ def test_flipped_byte_is_refused(tmp_path):
 
 
 def test_missing_manifest_key_is_refused(tmp_path):
-    d, _ = make_bundle(tmp_path / "b")
+    d, _ = bundle_and_networks(tmp_path / "b")
     m = json.loads((d / "manifest.json").read_text())
     del m["weights_sha256"]
     (d / "manifest.json").write_text(json.dumps(m))
@@ -72,7 +67,7 @@ def test_missing_manifest_key_is_refused(tmp_path):
 
 @pytest.mark.parametrize("victim", ["manifest.json", "weights.safetensors"])
 def test_missing_file_is_refused(tmp_path, victim):
-    d, _ = make_bundle(tmp_path / "b")
+    d, _ = bundle_and_networks(tmp_path / "b")
     (d / victim).unlink()
     with pytest.raises(BundleError, match="missing") as e:
         load_bundle(d)
@@ -80,7 +75,7 @@ def test_missing_file_is_refused(tmp_path, victim):
 
 
 def test_garbage_manifest_and_tampered_architecture(tmp_path):
-    d, _ = make_bundle(tmp_path / "b")
+    d, _ = bundle_and_networks(tmp_path / "b")
     good = (d / "manifest.json").read_text()
     (d / "manifest.json").write_text("{not json")
     with pytest.raises(BundleError, match="parsed"):

@@ -14,6 +14,7 @@ from lusapp.core.errors import BundleError
 from lusapp.core.labels import B_LINE, CONSOLIDATION, PLEURAL_LINE
 from lusapp.model import findings as fd
 from lusapp.model import physics
+from media_files import write_video
 from model_training import linear
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,17 +210,6 @@ def test_severity_network_on_zone_score_distributions(tmp_path):
 
 
 
-def _video(path, frames):
-    import cv2
-
-    h, w = frames[0].shape[:2]
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20, (w, h))
-    for f in frames:
-        vw.write(f if f.ndim == 3 else cv2.cvtColor(f, cv2.COLOR_GRAY2BGR))
-    vw.release()
-    return path
-
-
 def test_clips_the_model_cannot_read_get_warnings(tmp_path):
     """The bundled findings model warns on a blank clip, a colour overlay, a frozen clip and pictures without a
     pleural line (noise, dark chambers), and not on a lung clip of the demo patient."""
@@ -245,7 +235,7 @@ def test_clips_the_model_cannot_read_get_warnings(tmp_path):
              "frozen": ([noise[0]] * 8, "do not change"),
              "doppler": (colour, "colour overlay")}
     for name, (frames, expect) in cases.items():
-        rep = engine.clip_report(_video(tmp_path / f"{name}.avi", frames), n_frames=8)
+        rep = engine.clip_report(write_video(tmp_path / f"{name}.avi", frames, fps=20), n_frames=8)
         engine.clear_cache()
         assert any(expect in w for w in rep.warnings), (name, rep.warnings)
     lung = engine.clip_report(ROOT / "resources" / "demo" / "R1.mp4", n_frames=8)

@@ -130,8 +130,24 @@ def test_peak_finder_matches_scipy_on_random_profiles():
 def test_smoothing_is_scipys_three_column_mean():
     from scipy.ndimage import uniform_filter1d
 
-    x = np.random.default_rng(1).random(50) * 30
-    np.testing.assert_allclose(np.convolve(x, np.full(3, 1 / 3), mode="same"), uniform_filter1d(x, 3, mode="constant"))
+    from lusapp.model.measures import smooth_profile
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3, 50, 301):
+        x = rng.random(n) * 30
+        np.testing.assert_allclose(smooth_profile(x), uniform_filter1d(x, 3, mode="constant"))
+
+
+def test_b_line_thresholds_are_shared_with_the_synthetic_renderer():
+    from model_training.synth import ZoneContent
+    from model_training.synth import rule_score as drawn_score
+
+    from lusapp.model.measures import MANY_B_LINES, SOME_B_LINES
+
+    for n in range(0, 10):
+        fm = frame_measures(bars(base(), range(20, 20 + 26 * n, 26), width=4))
+        assert fm.b_lines == n
+        assert rule_score(fm)[0] == drawn_score(ZoneContent(n_blines=n)) == (n >= SOME_B_LINES) + (n >= MANY_B_LINES)
 
 
 def test_measures_import_without_scipy():

@@ -9,23 +9,22 @@ import pytest
 from lusapp.core.errors import DamagedDocument, StoreError, ValidationError
 from lusapp.core.patient import ClinicalInfo, ScoreEntry
 from lusapp.store import Store
+from media_files import write_image, write_video
 
 
 def write_clip(path, n=5, size=(64, 48)):
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    frames = []
     for i in range(n):
         frame = np.zeros((size[1], size[0], 3), np.uint8)
         cv2.circle(frame, (10 + i * 8, 24), 6, (255, 255, 255), -1)
-        w.write(frame)
-    w.release()
-    return path
+        frames.append(frame)
+    return write_video(path, frames)
 
 
 def write_still(path, size=(40, 30)):
     img = np.zeros((size[1], size[0]), np.uint8)
     img[10:20, 5:35] = 200
-    cv2.imwrite(str(path), img)
-    return path
+    return write_image(path, img)
 
 
 @pytest.fixture

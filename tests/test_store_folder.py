@@ -4,27 +4,22 @@ import json
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from lusapp.core.errors import ReadError, StoreError, ValidationError
 from lusapp.store import Store, open_patient_folder
+from media_files import write_image, write_video
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def _png(path):
-    cv2.imwrite(str(path), np.full((20, 30), 90, np.uint8))
-    return path
+    return write_image(path, np.full((20, 30), 90, np.uint8))
 
 
 def _clip(path):
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
-    for i in range(4):
-        w.write(np.full((24, 32, 3), 40 * i, np.uint8))
-    w.release()
-    return path
+    return write_video(path, [np.full((24, 32, 3), 40 * i, np.uint8) for i in range(4)])
 
 
 @pytest.fixture

@@ -6,14 +6,16 @@ cache (lusapp.model.cache) keyed by (clip path, file size + mtime, model name/ve
 so an assessment after review reuses what review computed, and a repeated assessment runs no network and
 decodes no frame (it does not even open the files).
 
-For inference the SegNet's BatchNorms are folded into the convolutions (``fuse_conv_bn_eval``) at load time.
+The forward passes run in a backend (lusapp.model.onnx_bundle.make_backend): ONNX Runtime on the bundle's ONNX
+graphs (lusapp.model.ort_backend; no torch is imported) or, for a bundle without graphs, for training code and the
+parity test, torch (lusapp.model.torch_backend, SegNet BatchNorms folded at load). ``backend`` or
+$LUSAPP_ENGINE_BACKEND ('auto', 'onnx', 'torch') choose; 'auto' takes the graphs when there are some.
 A cold assessment overlaps the decoding / crop detection / resizing of the next zone (a helper thread; OpenCV
 releases the GIL) with the network pass of the current one.
 """
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,34 +23,28 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from lusapp.core.errors import BundleError, LusError, ValidationError
+from lusapp.core.scales import is_severe
 from lusapp.model import preprocess as pp
-from lusapp.model.bundle import Bundle
 from lusapp.model.cache import ClipEntry, FeatureCache, clip_identity, is_path, sample_indices
 from lusapp.model.clip_source import detect_crop  # noqa: F401  (lusapp.model.engine.detect_crop, as before)
 from lusapp.model.clip_source import open_clip as _open
 from lusapp.model.findings import ZoneFindings, load_findings
 from lusapp.model.results import SEVERITY_NAMES, Assessment, SegResult, ZoneScoreResult  # noqa: F401  (re-exported)
 from lusapp.model.measures import FrameMeasures, clip_measures, frame_measures, rule_score
+from lusapp.model.onnx_bundle import make_backend
 
 CROP_FRAMES = 8  # frames the imaging-region detection looks at
 
 
-def fuse_segnet(seg: nn.Module) -> nn.Module:
-    """An eval-mode copy of ``seg`` with every Conv2d+BatchNorm2d pair of its Sequentials folded."""
-    fused = copy.deepcopy(seg).eval()
-    for mod in fused.modules():
-        if isinstance(mod, nn.Sequential):
-            kids = list(mod)
-            for i in range(len(kids) - 1):
-                if isinstance(kids[i], nn.Conv2d) and isinstance(kids[i + 1], nn.BatchNorm2d):
-                    mod[i] = fuse_conv_bn_eval(kids[i], kids[i + 1])
-                    mod[i + 1] = nn.Identity()
-    return fused
+def __getattr__(name: str):
+    """``lusapp.model.engine.fuse_segnet`` as before (it moved to the torch backend; imports torch on use)."""
+    if name == "fuse_segnet":
+        from lusapp.model.torch_backend import fuse_segnet
+
+        return fuse_segnet
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -62,50 +58,64 @@ class _ZoneJob:
 
 
 class Engine:
-    def __init__(self, bundle: Bundle, threads: int | None = None, batch_size: int = 16,
-                 max_cached_clips: int = 64, max_cached_label_bytes: int = 96 << 20):
-        if threads:
-            torch.set_num_threads(int(threads))
+    def __init__(self, bundle: Any, threads: int | None = None, batch_size: int = 16,
+                 max_cached_clips: int = 64, max_cached_label_bytes: int = 96 << 20, backend: str | None = None):
         self.bundle = bundle
         self.size = bundle.input_size
         self.batch_size = int(batch_size)
-        self.seg = fuse_segnet(bundle.seg)
-        self.zone = bundle.zone.eval() if bundle.zone is not None else None
-        self.severity = bundle.severity.eval() if bundle.severity is not None else None
         self.model_version = bundle.version
         self.model_id = f"{bundle.name}-{bundle.version}"
         self.findings = load_findings(bundle.path, bundle.manifest) if bundle.path is not None else None
         self.want_descriptors = False  # training: keep what the findings descriptor needs without a head
-        self.branch = None
-        if self.findings is not None and self.findings.branch:
-            from lusapp.model.findings_branch import build_ensemble
-
-            b = self.findings.branch
-            try:
-                self.branch = build_ensemble(self.findings.branch_tensors, int(b["in_ch"]), int(b["hidden"]),
-                                             int(b["n_out"]))
-            except (KeyError, TypeError, ValueError) as e:
-                raise BundleError(bundle.path, f"findings branch cannot be built ({e})") from None
+        arch = bundle.manifest["architecture"]
+        self.feat_dim = int(arch["seg"]["widths"][-1])
+        self._has_zone, self._sev_arch = bool(arch.get("zone")), arch.get("severity") or None
+        self.backend = make_backend(bundle, threads, backend, findings=self.findings)
+        self._torch = self.backend if self.backend.name == "torch" else None
         self.cache = FeatureCache(max_cached_clips, max_cached_label_bytes)
         self._net_lock = threading.RLock()
         self.stats = {"network_calls": 0, "frames_run": 0, "frames_decoded": 0}
+
+    def warm_up(self) -> None:
+        """Run one frame through the networks (the first run of a session allocates); call off the GUI thread."""
+        with self._net_lock:
+            self.backend.warm_up(self.size)
+
+    # the torch modules (training code, tests); with ONNX Runtime they are loaded with torch on first use
+    def _torch_backend(self):
+        if self._torch is None:
+            from lusapp.model.torch_backend import TorchBackend
+
+            self._torch = TorchBackend(self.bundle, None, self.findings)
+        return self._torch
+
+    @property
+    def seg(self):
+        return self._torch_backend().seg
+
+    @property
+    def zone(self):
+        return self._torch_backend().zone
+
+    @property
+    def severity(self):
+        return self._torch_backend().severity
+
+    @property
+    def branch(self):
+        return self._torch_backend().branch
 
     def clear_cache(self) -> None:
         self.cache.clear()
 
     # ------------------------------------------------------------------ network
-    def _forward(self, x: torch.Tensor, full: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def _forward(self, x: np.ndarray, full: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """(frame features, label maps for a full pass else None, findings-branch logits or None)."""
-        from lusapp.model.findings_branch import TAP
-
-        with self._net_lock, torch.inference_mode():
-            z, skips = self.seg.encode(x)
-            feats = z.mean(dim=(2, 3))
-            labels = pp.logits_to_labels(self.seg.decode(z, skips)) if full else None
-            branch = self.branch.frame_logits(skips[TAP]).float().numpy() if self.branch is not None else None
+        with self._net_lock:
+            feats, labels, branch = self.backend.frames(x, full)
             self.stats["network_calls"] += 1
             self.stats["frames_run"] += int(x.shape[0])
-        return feats.float().numpy(), labels, branch
+        return feats, labels, branch
 
     def _read(self, clip: Any, i: int, decoded: Mapping[int, np.ndarray] | None) -> np.ndarray:
         if decoded and i in decoded:
@@ -143,11 +153,11 @@ class Engine:
             entry = self._entry(ident, box, clip.height, clip.width)
             bs = int(batch_size or self.batch_size)
             masks: list[np.ndarray] = []
-            feats = np.zeros((len(idx), self.seg.feat_dim), dtype=np.float32)
+            feats = np.zeros((len(idx), self.feat_dim), dtype=np.float32)
             for s in range(0, len(idx), bs):
                 chunk = idx[s:s + bs]
                 frames = [self._read(clip, i, None) for i in chunk]
-                x = pp.prepare_batch(frames, box, self.size)
+                x = pp.prepare_batch_array(frames, box, self.size)
                 f, labels, branch = self._forward(x, full=True)
                 feats[s:s + len(chunk)] = f
                 masks += [pp.project_mask(labels[j], box, frames[j].shape) for j in range(len(chunk))]
@@ -169,7 +179,7 @@ class Engine:
         for todo, is_full in ((full, True), (enc, False)):
             for s in range(0, len(todo), self.batch_size):
                 chunk = todo[s:s + self.batch_size]
-                x = pp.prepare_batch([self._read(clip, i, decoded) for i in chunk], crop, self.size)
+                x = pp.prepare_batch_array([self._read(clip, i, decoded) for i in chunk], crop, self.size)
                 out.append((chunk, x, is_full))
         return out
 
@@ -197,17 +207,16 @@ class Engine:
                 clip.close()
 
     # ------------------------------------------------------------------ scores
-    def _need(self, module, what: str):
-        if module is None:
+    def _need(self, present: bool, what: str) -> None:
+        if not present:
             raise BundleError(self.bundle.path, f"model {self.model_id} has no {what} network")
-        return module
 
-    def score_zone(self, features: np.ndarray | torch.Tensor) -> ZoneScoreResult:
+    def score_zone(self, features: Any) -> ZoneScoreResult:
         """Zone score from a clip's (T, D) frame features (temporal mean + ZoneScorer)."""
-        zone = self._need(self.zone, "zone-score")
-        f = torch.as_tensor(np.asarray(features, dtype=np.float32)).reshape(1, -1, zone.feat_dim)
-        with torch.inference_mode():
-            probs = torch.softmax(zone(f), dim=1)[0].numpy().astype(np.float64)
+        self._need(self._has_zone, "zone-score")
+        f = np.asarray(features, dtype=np.float32).reshape(1, -1, self.feat_dim)
+        with self._net_lock:
+            probs = self.backend.zone_probs(f)[0]
         return ZoneScoreResult(probs=probs, score=int(probs.argmax()),
                                expected=float((probs * np.arange(len(probs))).sum()))
 
@@ -301,8 +310,8 @@ class Engine:
         from lusapp.core.clinical import encode_clinical
 
         t0 = time.perf_counter()
-        severity = self._need(self.severity, "severity")
-        self._need(self.zone, "zone-score")
+        self._need(self._sev_arch is not None, "severity")
+        self._need(self._has_zone, "zone-score")
         if is_path(patient):
             from lusapp.store.patient_folder import open_patient_folder
 
@@ -342,20 +351,20 @@ class Engine:
             raise ValidationError("media", "no zone clip could be read: " + "; ".join(warnings))
         t_net = time.perf_counter()
         sev_probs, attn, zprobs = [], [], []
-        mask = torch.tensor([[z in runs[0] for z in zone_ids]])
-        clin_t = torch.from_numpy(clin).reshape(1, -1)
-        with torch.inference_mode():
-            for run in runs:
-                zf = torch.zeros(1, len(zone_ids), severity.feat_dim)
-                for j, z in enumerate(zone_ids):
-                    if z in run:
-                        zf[0, j] = torch.from_numpy(self._severity_input(z, run[z], found))
-                out = severity(zf, mask, clin_t)
-                sev_probs.append(torch.softmax(out["severity_logits"], 1)[0].numpy().astype(np.float64))
-                attn.append(out["attention"][0].numpy().astype(np.float64))
-                pooled = torch.stack([torch.from_numpy(run[z]).mean(0) for z in present]).unsqueeze(1)
-                zp = torch.softmax(self.zone(pooled), dim=1).numpy().astype(np.float64)  # (Z, n_scores)
-                zprobs.append({z: zp[j] for j, z in enumerate(present)})
+        mask = np.array([[z in runs[0] for z in zone_ids]], dtype=bool)
+        clin_in = clin.reshape(1, -1)
+        for run in runs:
+            zf = np.zeros((1, len(zone_ids), int(self._sev_arch["feat_dim"])), np.float32)
+            for j, z in enumerate(zone_ids):
+                if z in run:
+                    zf[0, j] = self._severity_input(z, run[z], found)
+            pooled = np.stack([run[z].mean(0, dtype=np.float32) for z in present])[:, None, :]
+            with self._net_lock:
+                p, a = self.backend.severity_probs(zf, mask, clin_in)
+                zp = self.backend.zone_probs(pooled)  # (Z, n_scores)
+            sev_probs.append(p)
+            attn.append(a)
+            zprobs.append({z: zp[j] for j, z in enumerate(present)})
         votes = [int(p.argmax()) + 1 for p in sev_probs]
         mean_probs = np.mean(sev_probs, axis=0)
         counts = np.bincount(np.asarray(votes) - 1, minlength=len(mean_probs))
@@ -366,7 +375,7 @@ class Engine:
         zone_probs = {z: (found[z].score_probs if z in found else head_probs[z]) for z in present}
         t_end = time.perf_counter()
         return Assessment(
-            severity_probs=mean_probs, severity=sev, severe_prob=float(mean_probs[2:].sum()), severe=sev >= 3,
+            severity_probs=mean_probs, severity=sev, severe_prob=float(mean_probs[2:].sum()), severe=is_severe(sev),
             attention={z: float(mean_attn[j]) for j, z in enumerate(zone_ids) if z in present},
             zone_probs=zone_probs, zone_scores={z: int(p.argmax()) for z, p in zone_probs.items()},
             zone_expected={z: float((p * np.arange(len(p))).sum()) for z, p in zone_probs.items()},
@@ -394,8 +403,8 @@ class Engine:
         return clip_report(self, clip, n_frames, measure_frames, seed)
 
     def _clinical_vector(self, clinical: Any, encode) -> np.ndarray:
-        dim = self.severity.clin_dim
-        if clinical is None or not isinstance(clinical, (np.ndarray, list, tuple, torch.Tensor)):
+        dim = int(self._sev_arch["clin_dim"])
+        if clinical is None or not (isinstance(clinical, (np.ndarray, list, tuple)) or hasattr(clinical, "__array__")):
             vec = encode(clinical)
         else:
             vec = np.asarray(clinical, dtype=np.float32).reshape(-1)
@@ -418,9 +427,9 @@ class Engine:
         return ids
 
 
-def _as_u8(x: torch.Tensor) -> np.ndarray:
+def _as_u8(x: np.ndarray) -> np.ndarray:
     """(N, 1, H, W) float network inputs in [0, 1] -> (N, H, W) uint8 (kept for the findings descriptor)."""
-    return (x[:, 0].numpy() * 255.0 + 0.5).astype(np.uint8)
+    return (x[:, 0] * 255.0 + 0.5).astype(np.uint8)
 
 
 def _spread(items: Sequence[int], n: int) -> list[int]:

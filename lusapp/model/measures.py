@@ -28,8 +28,8 @@ Rule score (first rule that fires wins; paper's 0-4 scale):
   4  consolidation >= ``CONSOLIDATION_MIN_CM2`` cm^2
   3  fused B-lines: coverage >= ``FUSED_COVERAGE`` of the pleura, or one B-line band >= ``FUSED_BAND`` wide;
      or thickened pleura: thickness >= ``THICK_PLEURA_MM``
-  2  >= 6 B-lines, or irregular pleura: irregularity >= ``IRREGULAR_MM``
-  1  3-5 B-lines
+  2  >= ``MANY_B_LINES`` (6) B-lines, or irregular pleura: irregularity >= ``IRREGULAR_MM``
+  1  ``SOME_B_LINES`` (3) to 5 B-lines
   0  otherwise (A-lines, < 3 B-lines)
 """
 
@@ -52,6 +52,8 @@ FUSED_COVERAGE = 0.5
 FUSED_BAND = 0.25  # one continuous B-line band this share of the pleural span is "fused" too
 THICK_PLEURA_MM = 3.0
 IRREGULAR_MM = 1.0
+SOME_B_LINES = 3  # this many separate B-lines score 1 (the synthetic renderer's rule uses the same two)
+MANY_B_LINES = 6  # and this many score 2
 COVER_BAND = 0.04  # of the mask height: the band under the pleura where B-line coverage is measured
 CLIP_PERCENTILE = 90  # clip counts / areas: robust maximum over frames
 
@@ -165,6 +167,13 @@ def find_peaks(x: np.ndarray, height: float, distance: int) -> tuple[np.ndarray,
     return pk, prom
 
 
+def smooth_profile(profile: np.ndarray) -> np.ndarray:
+    """The 3-column mean of a column profile, zero beyond its ends (scipy's ``uniform_filter1d(x, 3,
+    mode="constant")`` without importing scipy)."""
+    padded = np.pad(np.asarray(profile, float), 1)
+    return (padded[:-2] + padded[1:-1] + padded[2:]) / 3
+
+
 def _b_lines(mask: np.ndarray) -> tuple[int, np.ndarray]:
     """(number of distinct B-lines from the column profile, bool per column: holds a B-line)."""
     h, w = mask.shape
@@ -173,7 +182,7 @@ def _b_lines(mask: np.ndarray) -> tuple[int, np.ndarray]:
     on = profile >= min_len
     if not on.any():
         return 0, on
-    smooth = np.convolve(profile, np.full(3, 1 / 3), mode="same") if w >= 30 else profile  # 3-column mean
+    smooth = smooth_profile(profile) if w >= 30 else profile
     padded = np.concatenate([[0.0], smooth, [0.0]])
     peaks, prominences = find_peaks(padded, height=min_len, distance=max(1, int(round(B_MIN_SEPARATION * w))))
     keep = prominences >= B_MIN_PROMINENCE * padded[peaks]
@@ -297,12 +306,12 @@ def rule_score(m: FrameMeasures) -> tuple[int, str]:
     thick = _mm(m, m.pleural_thickness_px, m.pleural_thickness_mm)
     if thick is not None and thick >= THICK_PLEURA_MM:
         return 3, f"thickened pleura ({thick:.1f} mm)"
-    if m.b_lines >= 6:
+    if m.b_lines >= MANY_B_LINES:
         return 2, f"{m.b_lines} B-lines"
     irr = _mm(m, m.pleural_irregularity_px, m.pleural_irregularity_mm)
     if irr is not None and irr >= IRREGULAR_MM:
         return 2, f"irregular pleura ({irr:.1f} mm)"
-    if m.b_lines >= 3:
+    if m.b_lines >= SOME_B_LINES:
         return 1, f"{m.b_lines} B-lines"
     parts = []
     if m.a_line_present:

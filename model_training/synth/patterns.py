@@ -1,6 +1,7 @@
 """Zone content specification, the zone-score rule, and sampling content consistent with a target score.
 
-The 0-4 zone score rule (applied to what is drawn):
+The 0-4 zone score rule (applied to what is drawn; the B-line counts are ``lusapp.model.measures``'
+thresholds, so the drawn score and the measured rule score agree):
 
 ====== ==========================================================================
 score  content
@@ -18,6 +19,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from lusapp.model.measures import MANY_B_LINES, SOME_B_LINES
 
 
 @dataclass
@@ -47,9 +50,9 @@ def rule_score(c: ZoneContent) -> int:
         return 4
     if c.fused or c.pleura == "thickened":
         return 3
-    if c.n_blines >= 6 or c.pleura == "irregular":
+    if c.n_blines >= MANY_B_LINES or c.pleura == "irregular":
         return 2
-    if c.n_blines >= 3:
+    if c.n_blines >= SOME_B_LINES:
         return 1
     return 0
 
@@ -60,17 +63,17 @@ def sample_content(score: int, rng: np.random.Generator) -> ZoneContent:
         raise ValueError(f"zone score must be 0-4, not {score}")
     c = ZoneContent()
     if score == 0:
-        c.n_blines = int(rng.choice([0, 0, 0, 1, 1, 2]))
+        c.n_blines = int(rng.choice([0, 0, 0, 1, 1, SOME_B_LINES - 1]))
         c.a_lines = True
     elif score == 1:
-        c.n_blines = int(rng.integers(3, 6))
+        c.n_blines = int(rng.integers(SOME_B_LINES, MANY_B_LINES))
         c.a_lines = bool(rng.random() < 0.6)
     elif score == 2:
         if rng.random() < 0.6:
-            c.n_blines = int(rng.integers(6, 10))
+            c.n_blines = int(rng.integers(MANY_B_LINES, 10))
             c.pleura = "irregular" if rng.random() < 0.4 else "smooth"
         else:
-            c.n_blines = int(rng.integers(0, 6))
+            c.n_blines = int(rng.integers(0, MANY_B_LINES))
             c.pleura = "irregular"
         c.a_lines = bool(rng.random() < 0.3)
     elif score == 3:
