@@ -2,7 +2,9 @@
 
 * :func:`build_index` reads the store (read-only) into :class:`PatientItem` / :class:`ZoneItem` records:
   zone media, clinician zone score (stage 2), clinician severity label + clinical vector (stage 3) and the
-  frames that carry a FINAL mask (stage 1; ORIGINAL masks are model output and are never trained on).
+  frames that carry a FINAL mask (stage 1; ORIGINAL masks are model output and are never trained on). With
+  several raters, scores and masks follow the store's training rule (docs/store-format.md): the adjudicated
+  consensus, else the raters' when they agree (scores) / the only rater's (masks), else none.
 * :class:`FrameCache` decodes a clip once: the imaging region is detected per clip exactly as the app's engine
   does (:func:`lusapp.model.engine.detect_crop`), each wanted frame is cropped and resized to the network input
   size by :mod:`lusapp.model.preprocess` (the same code the app's engine runs), and the uint8 crops are kept in
@@ -24,6 +26,7 @@ from torch.utils.data import Dataset
 
 from lusapp.core.clinical import encode_clinical
 from lusapp.core.protocols import load_protocol
+from lusapp.core.raters import training_score
 
 CACHE_VERSION = 1
 
@@ -93,10 +96,10 @@ def build_index(store_path: str | Path, pids=None) -> StoreIndex:
                 path = store.media_path(pid, zid)
                 if path is None:
                     continue
-                score = rec.clinician_score.value if rec.clinician_score is not None else None
+                score = training_score(rec)[0]  # consensus > agreeing raters > none
                 item.zones[zid] = ZoneItem(pid=pid, zone_id=zid, media=Path(path), sha256=rec.media.sha256,
                                            kind=rec.media.kind, score=score,
-                                           final_frames=sorted(store.mask_frames(pid, zid, "final")))
+                                           final_frames=sorted(store.training_mask_sources(pid, zid)))
             patients.append(item)
         return StoreIndex(Path(store_path), patients)
     finally:
@@ -109,7 +112,7 @@ def load_final_masks(store_path: str | Path, zones: list[ZoneItem]) -> dict[tupl
         out = {}
         for z in zones:
             for f in z.final_frames:
-                m = store.load_mask(z.pid, z.zone_id, f, "final")
+                m = store.load_training_mask(z.pid, z.zone_id, f)
                 if m is not None:
                     out[(z.pid, z.zone_id, f)] = m
         return out

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lusapp.core.errors import DamagedDocument, SchemaTooNew, StoreError, StoreLocked
-from lusapp.core.patient import ScoreEntry
+from lusapp.core.patient import SCHEMA_VERSION, ScoreEntry
 from lusapp.store import Store
 from lusapp.store import durable
 
@@ -143,11 +143,11 @@ def test_v0_document_is_migrated_on_load_and_the_original_kept(store):
     folder.mkdir(parents=True)
     (folder / "patient.json").write_text(json.dumps(doc))
     p = store.load_patient("OLD-1")
-    assert p.schema_version == 1 and p.protocol_id == "lus12" and p.scale_id == "0-4"
+    assert p.schema_version == SCHEMA_VERSION and p.protocol_id == "lus12" and p.scale_id == "0-4"
     assert p.zones["R3"].clinician_score == ScoreEntry(3, "dr_old", "2025-03-01T10:00:00Z")
     assert p.zones["L1"].clinician_score.value == 1 and p.zones["L1"].clinician_score.rater == "unknown"
     assert p.severity.clinician_label == 2 and p.clinical.symptoms == {"fever": True}
-    assert json.loads((folder / "patient.json").read_text())["schema_version"] == 1
+    assert json.loads((folder / "patient.json").read_text())["schema_version"] == SCHEMA_VERSION
     assert json.loads((folder / "patient.v0.json").read_text()) == doc
     assert store.audit("OLD-1")[-1]["action"] == "migrate"
     assert store.load_patient("OLD-1") == p

@@ -17,7 +17,7 @@ from lusapp.core.errors import ValidationError
 from lusapp.core.protocols import Protocol, load_protocol
 from lusapp.core.scales import SEVERITY_LEVELS, ScoreScale, get_scale
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: several raters per zone score (other_scores) and an adjudicated consensus
 PATIENT_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 MEDIA_KINDS = ("clip", "still")
 
@@ -274,12 +274,29 @@ class ModelZoneScore:
 
 
 @dataclass
+class ConsensusEntry(ScoreEntry):
+    """An adjudicator's decision on a zone score: ``rater`` is the adjudicator, ``from_rater`` the rater whose
+    score was picked ("" when the adjudicator set the value)."""
+    from_rater: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(super().to_dict(), from_rater=self.from_rater)
+
+    @classmethod
+    def from_dict(cls, d: Any, fld: str = "consensus_score") -> ConsensusEntry:
+        e = ScoreEntry.from_dict(d, fld)
+        return cls(e.value, e.rater, e.time, _get(d, "from_rater", fld, "", (str,)))
+
+
+@dataclass
 class ZoneRecord:
     zone_id: str
     media: MediaRef | None = None
     model_score: ModelZoneScore | None = None
-    clinician_score: ScoreEntry | None = None
+    clinician_score: ScoreEntry | None = None  # the first rater's score (lusapp.core.raters: every rater's)
     notes: str = ""
+    other_scores: dict[str, ScoreEntry] = field(default_factory=dict)  # further raters' scores, by rater
+    consensus_score: ConsensusEntry | None = None  # the adjudicated score (training uses it first)
 
     def validate(self, fld: str = "zone", scale: ScoreScale | None = None) -> None:
         if self.media is not None:
@@ -288,6 +305,15 @@ class ZoneRecord:
             self.model_score.validate(f"{fld}.model_score", scale)
         if self.clinician_score is not None:
             self.clinician_score.validate(f"{fld}.clinician_score", scale)
+        if self.other_scores and self.clinician_score is None:
+            raise ValidationError(f"{fld}.other_scores", "further raters' scores without a clinician_score")
+        for rater, e in self.other_scores.items():
+            e.validate(f"{fld}.other_scores.{rater}", scale)
+            if e.rater != rater or rater == self.clinician_score.rater:
+                raise ValidationError(f"{fld}.other_scores.{rater}", f"holds rater {e.rater!r}: one score per "
+                                      "rater, keyed by that rater, not the clinician_score's rater")
+        if self.consensus_score is not None:
+            self.consensus_score.validate(f"{fld}.consensus_score", scale)
         if not isinstance(self.notes, str):
             raise ValidationError(f"{fld}.notes", "should be text")
 
@@ -303,17 +329,22 @@ class ZoneRecord:
         return {"zone_id": self.zone_id, "media": self.media.to_dict() if self.media else None,
                 "model_score": self.model_score.to_dict() if self.model_score else None,
                 "clinician_score": self.clinician_score.to_dict() if self.clinician_score else None,
+                "other_scores": {r: e.to_dict() for r, e in sorted(self.other_scores.items())},
+                "consensus_score": self.consensus_score.to_dict() if self.consensus_score else None,
                 "notes": self.notes}
 
     @classmethod
     def from_dict(cls, d: Any, fld: str = "zone") -> ZoneRecord:
         _need_dict(d, fld)
         media, ms, cs = d.get("media"), d.get("model_score"), d.get("clinician_score")
+        others, cons = _get(d, "other_scores", fld, {}, (dict,)), d.get("consensus_score")
         return cls(zone_id=_get(d, "zone_id", fld, types=(str,)),
                    media=MediaRef.from_dict(media, f"{fld}.media") if media is not None else None,
                    model_score=ModelZoneScore.from_dict(ms, f"{fld}.model_score") if ms is not None else None,
                    clinician_score=ScoreEntry.from_dict(cs, f"{fld}.clinician_score") if cs is not None else None,
-                   notes=_get(d, "notes", fld, "", (str,)))
+                   notes=_get(d, "notes", fld, "", (str,)),
+                   other_scores={str(r): ScoreEntry.from_dict(e, f"{fld}.other_scores.{r}") for r, e in others.items()},
+                   consensus_score=ConsensusEntry.from_dict(cons, f"{fld}.consensus_score") if cons else None)
 
 
 def _check_attention(att: Any, fld: str) -> dict[str, float]:

@@ -7,13 +7,21 @@ provenance of every stored frame::
     {"format": "lusapp-mask-labels", "frames": {
         "original": {"12": {"kind": "original", "rater": "model", "time": "...", "model_version": "seg-1.0"}},
         "final":    {"12": {"kind": "final", "rater": "dr_a", "time": "...", "model_version": "seg-1.0",
-                            "labelled": true}}}}
+                            "labelled": true}}},
+     "raters":    {"dr_b": {"12": {"kind": "final", "rater": "dr_b", ...}}},
+     "consensus": {"12": {"kind": "consensus", "rater": "dr_c", "time": "...", "from_rater": "dr_a"}}}
+
+Several raters (schema v2): ``final/<frame>.png`` is the FINAL of the rater recorded for it in ``frames.final``
+(the first rater to label that frame; so every labelled frame has a file there, as in v1); a further rater's
+FINAL of the same frame is ``raters/r-<rater, %-encoded>/<frame>.png`` (``frames.raters``); an adjudicator's
+decision is ``consensus/<frame>.png`` (``frames.consensus``). :mod:`lusapp.store.rater_masks` reads them.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import cv2
 import numpy as np
@@ -52,30 +60,52 @@ def frame_path(zone_dir: Path, kind: str, frame: int) -> Path:
     return zone_dir / check_kind(kind) / f"{int(frame):05d}.png"
 
 
+def rater_dir(zone_dir: Path, rater: str) -> Path:
+    """The folder of a further rater's FINAL masks: ``raters/r-<rater %-encoded>`` (no separators, never
+    ``.`` or ``..``)."""
+    if not isinstance(rater, str) or not rater.strip() or len(rater) > 64:
+        raise ValidationError("rater", f"{rater!r} should be a name of 1-64 characters")
+    return zone_dir / "raters" / ("r-" + quote(rater, safe=""))
+
+
+def rater_frame_path(zone_dir: Path, rater: str, frame: int) -> Path:
+    return rater_dir(zone_dir, rater) / frame_path(zone_dir, "final", frame).name
+
+
+def consensus_frame_path(zone_dir: Path, frame: int) -> Path:
+    return zone_dir / "consensus" / frame_path(zone_dir, "final", frame).name
+
+
 def read_labels(zone_dir: Path) -> dict:
     path = zone_dir / LABELS_NAME
     if not path.exists():
-        return {"format": "lusapp-mask-labels", "frames": {k: {} for k in MASK_KINDS}}
+        return {"format": "lusapp-mask-labels", "frames": {k: {} for k in (*MASK_KINDS, "raters", "consensus")}}
     doc = read_json(path)
     frames = doc.get("frames")
     if doc.get("format") != "lusapp-mask-labels" or not isinstance(frames, dict) \
             or not all(isinstance(frames.get(k, {}), dict) for k in MASK_KINDS):
         raise DamagedDocument(path, "is not a lusapp-mask-labels document with frames.original / frames.final")
-    for k in MASK_KINDS:
-        frames.setdefault(k, {})
+    for k in (*MASK_KINDS, "raters", "consensus"):
+        if not isinstance(frames.setdefault(k, {}), dict):
+            raise DamagedDocument(path, f"frames.{k} is not an object")
+    if not all(isinstance(v, dict) for v in frames["raters"].values()):
+        raise DamagedDocument(path, "frames.raters holds a rater whose frames are not an object")
     return doc
 
 
 def prepare_masks(zone_dir: Path, masks: dict[int, np.ndarray], kind: str, rater: str, model_version: str,
-                  new_path) -> list[tuple[Path, Path]]:
+                  new_path, from_rater: str = "") -> list[tuple[Path, Path]]:
     """Encode several frames of one kind and their updated ``labels.json`` into temporary files
-    (``new_path(suffix)`` names them); returns (temporary, target) pairs, labels.json last."""
-    check_kind(kind)
+    (``new_path(suffix)`` names them); returns (temporary, target) pairs, labels.json last. ``kind`` "final":
+    ``rater``'s own FINAL (``final/`` unless another rater holds that frame there, else ``raters/``);
+    "consensus": ``rater`` is the adjudicator, ``from_rater`` the rater whose mask was picked ("" if edited)."""
+    if kind != "consensus":
+        check_kind(kind)
     if not isinstance(rater, str) or not rater.strip():
         raise ValidationError("rater", "must name who (or which model) made the mask")
     checked = {int(i): check_mask(m, f"mask[{i}]") for i, m in masks.items()}
     for i in checked:
-        frame_path(zone_dir, kind, i)
+        frame_path(zone_dir, "final", i)  # a frame index 0-99999
     labels = read_labels(zone_dir)
     now = utc_now()
     out = []
@@ -85,11 +115,19 @@ def prepare_masks(zone_dir: Path, masks: dict[int, np.ndarray], kind: str, rater
             raise ValidationError(f"mask[{i}]", "could not be encoded as PNG")
         tmp = new_path(".png")
         atomic_write_bytes(tmp, buf.tobytes())
-        out.append((tmp, frame_path(zone_dir, kind, i)))
         entry = {"kind": kind, "rater": rater, "time": now, "model_version": model_version or ""}
+        table, target = labels["frames"].get(kind), zone_dir / kind / f"{i:05d}.png"
         if kind == "final":
             entry["labelled"] = True
-        labels["frames"][kind][str(i)] = entry
+            held = table.get(str(i))
+            owner = held.get("rater") if isinstance(held, dict) else None
+            if owner is not None and owner != rater:  # a further rater of this frame
+                table = labels["frames"]["raters"].setdefault(rater, {})
+                target = rater_frame_path(zone_dir, rater, i)
+        elif kind == "consensus":
+            entry["from_rater"] = from_rater or ""
+        out.append((tmp, target))
+        table[str(i)] = entry
     tmp = new_path(".json")
     atomic_write_json(tmp, labels)
     out.append((tmp, zone_dir / LABELS_NAME))
@@ -97,7 +135,11 @@ def prepare_masks(zone_dir: Path, masks: dict[int, np.ndarray], kind: str, rater
 
 
 def read_mask(zone_dir: Path, kind: str, frame: int) -> np.ndarray | None:
-    path = frame_path(zone_dir, kind, frame)
+    return read_png(frame_path(zone_dir, kind, frame))
+
+
+def read_png(path: Path) -> np.ndarray | None:
+    """A stored label map, None when the file is absent; ``DamagedDocument`` naming it when it is not one."""
     if not path.exists():
         return None
     if path.is_symlink():

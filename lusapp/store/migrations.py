@@ -8,7 +8,11 @@ Schema v0 (documented older layout, written by pre-release builds) had no ``sche
                       "rater": "dr_a", "scored_at": "2025-03-01T10:00:00Z"}, ...},
      "severity": 3 | null}
 
-v1 (current): see docs/store-format.md. v0 -> v1 renames ``protocol`` to ``protocol_id``, adds
+v1 had one ``clinician_score`` per zone. v2 (current, docs/store-format.md) adds per zone ``other_scores``
+({rater: ScoreEntry}, further raters) and ``consensus_score`` (an adjudicator's decision); v1 -> v2 adds both
+empty, so the v1 score becomes the score of the rater recorded with it (masks already carry their rater).
+
+v0 -> v1 renames ``protocol`` to ``protocol_id``, adds
 ``scale_id`` "0-4", turns each zone's ``score`` into ``clinician_score`` {value, rater, time}
 (rater "unknown" and time = migration time when absent), adds ``zone_id``, ``model_score`` null,
 ``notes`` "", and turns the integer ``severity`` into a SeverityRecord with ``clinician_label``.
@@ -56,8 +60,15 @@ def _v0_to_v1(doc: dict) -> dict:
     return out
 
 
+def _v1_to_v2(doc: dict) -> dict:
+    out = dict(doc, schema_version=2)
+    out["zones"] = {zid: dict(z or {}, other_scores={}, consensus_score=None)
+                    for zid, z in (doc.get("zones") or {}).items()}
+    return out
+
+
 # MIGRATIONS[n] turns a version-n document into a version-(n+1) document.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _v0_to_v1}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _v0_to_v1, 1: _v1_to_v2}
 
 
 def document_version(doc: dict, path: str | Path) -> int:

@@ -19,6 +19,7 @@ from lusapp.store.durable import AUDIT_NAME, atomic_write_json, read_audit, read
 from lusapp.store.journal import Operation, recover, store_os_error
 from lusapp.store.lock import StoreLock
 from lusapp.store.migrations import migrate
+from lusapp.store.rater_masks import RaterMasks
 
 STORE_FORMAT = "lusapp-store"
 STORE_SCHEMA_VERSION = 1
@@ -57,8 +58,9 @@ def probe_media(src: Path) -> dict:
         clip.close()
 
 
-class Store:
-    """Open with :meth:`create` or :meth:`open`; use as a context manager or call :meth:`close`."""
+class Store(RaterMasks):
+    """Open with :meth:`create` or :meth:`open`; use as a context manager or call :meth:`close`.
+    Several raters' masks and the consensus: :class:`lusapp.store.rater_masks.RaterMasks`."""
 
     def __init__(self, root: Path, readonly: bool, lock: StoreLock | None):
         self.root = root
@@ -428,7 +430,8 @@ class Store:
         return _masks.read_mask(self._zone_dir(pid, zone_id), kind, frame)
 
     def load_effective_mask(self, pid: str, zone_id: str, frame: int) -> tuple[np.ndarray | None, str | None]:
-        """(mask, kind): the FINAL mask when the clinician made one, else the ORIGINAL, else (None, None)."""
+        """(mask, kind): the FINAL mask when the clinician made one (the frame's first rater's), else the
+        ORIGINAL, else (None, None)."""
         zone_dir = self._zone_dir(pid, zone_id)
         for kind in ("final", "original"):
             m = _masks.read_mask(zone_dir, kind, frame)
@@ -532,5 +535,6 @@ def _changed_sections(old: dict | None, new: dict) -> list[str]:
            if old.get(k) != new.get(k)]
     for zid, z in new["zones"].items():
         oz = old["zones"].get(zid, {})
-        out += [f"zones.{zid}.{k}" for k in ("media", "model_score", "clinician_score", "notes") if oz.get(k) != z.get(k)]
+        out += [f"zones.{zid}.{k}" for k in ("media", "model_score", "clinician_score", "other_scores",
+                                             "consensus_score", "notes") if oz.get(k) != z.get(k)]
     return out
