@@ -63,9 +63,11 @@ class StoreMaskSource:
         return set(self._final)
 
     def load_final(self, frame: int) -> np.ndarray | None:
+        """The current rater's own FINAL of the frame when they made one, else the frame's first rater's."""
         if int(frame) not in self.final_frames():
             return None
-        return self.store.load_mask(self.pid, self.zone_id, int(frame), "final")
+        own = self.store.load_rater_mask(self.pid, self.zone_id, int(frame), self.rater) if self.rater else None
+        return own if own is not None else self.store.load_mask(self.pid, self.zone_id, int(frame), "final")
 
     def has_original(self, frame: int) -> bool:
         if self._original is None:

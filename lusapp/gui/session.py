@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from lusapp.core.errors import LusError, StoreLocked, StoreReadOnly, ValidationError
 from lusapp.core.patient import ClinicalInfo, Patient, ScoreEntry, utc_now
+from lusapp.core.raters import rater_score, set_rater_score
 from lusapp.gui.workers import Job, run_job
 
 AUTOSAVE_MS = 1200
@@ -270,19 +271,18 @@ class SessionController(QObject):
 
     # ------------------------------------------------------------------ edits
     def set_clinician_score(self, value: int | None, zone_id: str | None = None) -> None:
+        """Set (None: withdraw) the current rater's own score of the zone; other raters' scores are kept."""
         rec = self.zone_record(zone_id)
         if rec is None:
             return
-        if value is None:
-            if rec.clinician_score is None:
-                return
-            rec.clinician_score = None
-        else:
+        if value is not None:
             self.patient.scale.check(value, f"zones.{rec.zone_id}.clinician_score")
-            if rec.clinician_score is not None and rec.clinician_score.value == value:
-                return
-            rec.clinician_score = ScoreEntry.now(int(value), self.rater)
-        self.touch(f"zone:{rec.zone_id}")
+        if set_rater_score(rec, self.rater, None if value is None else int(value)):
+            self.touch(f"zone:{rec.zone_id}")
+
+    def own_score(self, rec) -> ScoreEntry | None:
+        """The current rater's own score of a zone record (None when this rater has not scored it)."""
+        return rater_score(rec, self.rater)
 
     def set_zone_notes(self, text: str, zone_id: str | None = None) -> None:
         rec = self.zone_record(zone_id)

@@ -204,7 +204,8 @@ class ZonePanel(QWidget):
         labels = [str(v) for v in scale.values]
         if self.bars.labels() != labels:
             self.bars.set_labels(labels, [theme.score_color(v, scale.n_levels) for v in scale.values])
-        clin = rec.clinician_score.value if rec.clinician_score is not None else None
+        shown = self.session.own_score(rec) or rec.clinician_score  # own score, else the first rater's
+        clin = shown.value if shown is not None else None
         if rec.model_score is not None:
             self.bars.set_probs(rec.model_score.probs, marker=scale.values.index(clin) if clin is not None else None)
             ms = rec.model_score
@@ -316,7 +317,8 @@ class ZonePanel(QWidget):
         rec = self.session.zone_record(self._zone)
         if rec is None:
             return
-        same = rec.clinician_score is not None and rec.clinician_score.value == value
+        own = self.session.own_score(rec)
+        same = own is not None and own.value == value
         self.session.set_clinician_score(None if same else value, self._zone)
         self.refresh(keep_notes=True)
 
