@@ -35,6 +35,37 @@ def session(qtbot, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- actions
+def test_start_up_refuses_conflicting_or_broken_user_shortcuts_with_a_sentence(qtbot, tmp_path, monkeypatch):
+    from lusapp.gui import actions, app as gui_app
+    from gui_shell_support import ini_settings
+
+    user = tmp_path / "shortcuts.json"
+    user.write_text(json.dumps({"format": "lusapp-shortcuts", "format_version": 1,
+                                "actions": {"edit.undo": {"text": "Undo", "keys": ["Ctrl+S"]}}}))
+    specs, problem = actions.load_specs_checked(user_path=user)
+    assert specs == load_specs(user_path=tmp_path / "absent.json")  # the built-in shortcuts
+    assert str(user) in problem and "Ctrl+S is bound to both file.save and edit.undo" in problem
+    user.write_text("{not json")
+    specs, problem = actions.load_specs_checked(user_path=user)
+    assert specs["file.save"].keys == ("Ctrl+S",) and str(user) in problem and "not valid JSON" in problem
+    user.write_text(json.dumps({"format": "lusapp-shortcuts", "format_version": 1,
+                                "actions": {"edit.undo": {"text": "Undo", "keys": ["Ctrl+Alt+U"]}}}))
+    specs, problem = actions.load_specs_checked(user_path=user)
+    assert problem == "" and specs["edit.undo"].keys == ("Ctrl+Alt+U",)
+
+    user.write_text("{not json")  # the window opens, with the built-in keys and a message box
+    monkeypatch.setattr(actions, "user_config_path", lambda: user)
+    monkeypatch.setattr(gui_app, "session_store_path", lambda: tmp_path / "session_store")
+    monkeypatch.setattr(gui_app, "demo_folder", lambda: tmp_path / "no_demo")
+    w = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in w.error_boxes), timeout=3000)
+    box = next(b for b in w.error_boxes if b.isVisible())
+    assert box.windowTitle() == "Keyboard shortcuts" and str(user) in box.text()
+    assert w.actions_.action("file.save").shortcut().toString() == "Ctrl+S"
+    w.close()
+
+
 def test_shortcut_config_is_complete_and_conflict_free(qtbot):
     from PySide6.QtWidgets import QWidget
 

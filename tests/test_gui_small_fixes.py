@@ -168,3 +168,18 @@ def test_attention_percentage_is_drawn_on_every_tile_size(qtbot, size):
     assert board.attention_text_rect("R1") is not None
     board.set_attention({})
     assert board.attention_text_rect("R1") is None
+
+
+def test_patient_notes_are_edited_in_the_clinical_form_and_saved(qtbot, session, tmp_path):
+    from lusapp.gui.clinical_form import ClinicalForm
+
+    form = ClinicalForm(session)
+    qtbot.addWidget(form)
+    assert form.notes.toPlainText() == ""
+    form.notes.setPlainText("Known COPD; scanned sitting.")
+    assert session.patient.notes == "Known COPD; scanned sitting." and session.dirty
+    assert session.save(), session.errors
+    session.store.new_patient("P2", actor="test")
+    assert session.open_patient("P2") and form.notes.toPlainText() == ""
+    assert session.open_patient("P1") and form.notes.toPlainText() == "Known COPD; scanned sitting."
+    assert session.store.load_patient("P1").notes == "Known COPD; scanned sitting."

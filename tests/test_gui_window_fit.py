@@ -36,6 +36,7 @@ def _key_widgets(w) -> dict[str, object]:
                {f"final_severity.{i}": b for i, b in enumerate(w.severity.clin_buttons)})
     out["age"] = w.clinical.age
     out["unknown_to_no"] = w.clinical.unknown_to_no
+    out["patient_notes"] = w.clinical.notes
     out.update({f"symptom.{k}": b for k, b in w.clinical.symptoms.items()})
     out.update({f"history.{k}": b for k, b in w.clinical.history.items()})
     return out
@@ -48,7 +49,7 @@ def _dock_of(w, widget):
     return None
 
 
-PARTIAL = {"patient_table", "zone_notes", "clip", "board"}  # views that scroll themselves: enough must show
+PARTIAL = {"patient_table", "zone_notes", "patient_notes", "clip", "board"}  # views that scroll themselves: enough must show
 
 
 def _inside(w, widget, partial: bool = False) -> bool:

@@ -101,6 +101,23 @@ def check_conflicts(specs: dict[str, ActionSpec]) -> list[str]:
     return problems
 
 
+def load_specs_checked(path: Path | None = None, user_path: Path | None = None) -> tuple[dict[str, ActionSpec], str]:
+    """(specs, problem) for start-up: the built-in specs with the user's overrides, or the built-in specs alone
+    when the user's file is unreadable or binds one key to two actions (Qt fires neither of an ambiguous pair);
+    ``problem`` says which file and what is wrong ('' when none)."""
+    upath = user_path if user_path is not None else user_config_path()
+    builtin = _read(path or default_config_path())
+    try:
+        specs = load_specs(path, upath)
+    except ValidationError as exc:
+        return builtin, f"Your shortcuts file was ignored: {exc}. The built-in shortcuts are used."
+    conflicts = check_conflicts(specs)
+    if not conflicts:
+        return specs, ""
+    return builtin, (f"Your shortcuts file {upath} was ignored: " + "; ".join(conflicts)
+                     + ". Give each key to one action; the built-in shortcuts are used until then.")
+
+
 class ActionFactory(QObject):
     """Builds (once) and hands out QActions by id; all shortcuts are window-wide."""
 

@@ -5,13 +5,15 @@ model encodes it as 0.5). One click gives "yes" (from unknown or no), a click on
 is set back from the item's right-click menu or, for all, stays until answered. The items flow into as
 many columns as the dock is wide. Every change is validated and committed to the session at
 once (autosaved); an invalid age shows a message next to the field and is not committed until fixed.
+Under the items, the patient's free-text notes (``Patient.notes``) are committed as they are typed (so
+switching patients straight after typing loses nothing) and autosaved like the rest.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
-                               QPushButton, QVBoxLayout, QWidget)
+                               QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
 from lusapp.core.clinical import HISTORY, SYMPTOMS
 from lusapp.core.errors import ValidationError
@@ -110,13 +112,21 @@ class ClinicalForm(QWidget):
         row.addWidget(self.unknown_to_no)
         row.addStretch(1)
         lay.addLayout(row)
+        lay.addWidget(QLabel("Patient notes"))
+        self.notes = QPlainTextEdit()
+        self.notes.setObjectName("patientNotes")
+        self.notes.setAccessibleName("Patient notes")
+        self.notes.setPlaceholderText("Notes on this patient…")
+        self.notes.setMaximumHeight(80)
+        self.notes.textChanged.connect(self.commit_notes)
+        lay.addWidget(self.notes)
         lay.addStretch(1)
 
         self.age.textEdited.connect(self._validate_age)
         self.age.editingFinished.connect(self.commit)
         self.sex.currentIndexChanged.connect(lambda _i: self.commit())
         session.patientChanged.connect(self.load)
-        session.dataChanged.connect(lambda what: self.load(session.patient) if what == "clinical" else None)
+        session.dataChanged.connect(lambda what: self.load(session.patient) if what in ("clinical", "notes") else None)
         session.add_flush_hook(self.commit)
         self.load(session.patient)
 
@@ -163,6 +173,9 @@ class ClinicalForm(QWidget):
             for d, boxes in ((info.symptoms, self.symptoms), (info.history, self.history)):
                 for f, cb in boxes.items():
                     cb.setCheckState(_STATE[d.get(f)])
+            notes = patient.notes if patient is not None else ""
+            if self.notes.toPlainText() != notes:
+                self.notes.setPlainText(notes)
         finally:
             self._loading = False
 
@@ -203,6 +216,11 @@ class ClinicalForm(QWidget):
             info = self.info()
         self.session.set_clinical(info)
         return True
+
+    def commit_notes(self) -> None:
+        """The notes field to the session's patient (a no-op when nothing changed)."""
+        if not self._loading and self.session.patient is not None:
+            self.session.set_patient_notes(self.notes.toPlainText())
 
     def info_without_age(self) -> ClinicalInfo:
         saved_age = self.session.patient.clinical.age if self.session.patient else None

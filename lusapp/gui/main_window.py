@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QDockWidget, QFrame, QLabel, QMainWindow, QMessag
 from PySide6.QtWidgets import QApplication
 
 from lusapp.gui import theme
-from lusapp.gui.actions import ActionFactory
+from lusapp.gui.actions import ActionFactory, load_specs_checked
 from lusapp.gui.clinical_form import ClinicalForm
 from lusapp.gui.clip_binding import ClipBinding
 from lusapp.gui.dialogs import AboutDialog, ShortcutsDialog, error_box
@@ -50,8 +50,11 @@ class MainWindow(QMainWindow):
         self.modal_errors = modal_errors
         self.session = session or SessionController(self)
         self.model = model or ModelController(self)
-        self.actions_ = ActionFactory(self)
+        specs, shortcut_problem = load_specs_checked()
+        self.actions_ = ActionFactory(self, specs)
         self.error_boxes: list = []
+        if shortcut_problem:  # after the window is up, not in the way of building it
+            QTimer.singleShot(0, lambda: self.show_error("Keyboard shortcuts", shortcut_problem))
 
         from lusapp.gui.clip_view import ClipView
         from lusapp.gui.seg_worker import SegWorker
