@@ -6,6 +6,7 @@
     lusapp assess PATIENT       severity of a patient (store patient folder or plain folder) as JSON
     lusapp report PATIENT -o report.pdf   the patient report (PDF, 1-2 A4 pages; store patient folder, read-only,
                                 or plain folder)
+    lusapp export STORE -o OUT [--deidentify] [--dicom]   the store as a dataset folder (docs/export-format.md)
     lusapp --self-test          headless end-to-end check, one JSON line, exit 0 when all is well
     lusapp --version            app and active model versions
 
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         from lusapp.report.cli import report_main
 
         return report_main(argv[1:])
+    if argv and argv[0] == "export":
+        from lusapp.export.cli import export_main
+
+        return export_main(argv[1:])
     from lusapp.gui.app import run_gui
 
     return run_gui(argv)
