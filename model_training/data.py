@@ -5,6 +5,9 @@
   frames that carry a FINAL mask (stage 1; ORIGINAL masks are model output and are never trained on). With
   several raters, scores and masks follow the store's training rule (docs/store-format.md): the adjudicated
   consensus, else the raters' when they agree (scores) / the only rater's (masks), else none.
+* :func:`build_index` also reads an export folder (``lusapp export``, docs/export-format.md) into the same
+  records, and merges several stores / exports given as a list, so a site can send corrections without
+  patients (the exported masks and scores already follow the training rule).
 * :class:`FrameCache` decodes a clip once: the imaging region is detected per clip exactly as the app's engine
   does (:func:`lusapp.model.engine.detect_crop`), each wanted frame is cropped and resized to the network input
   size by :mod:`lusapp.model.preprocess` (the same code the app's engine runs), and the uint8 crops are kept in
@@ -40,6 +43,8 @@ class ZoneItem:
     kind: str
     score: int | None
     final_frames: list[int] = field(default_factory=list)
+    mask_dir: Path | None = None  # an export's masks/<zone> folder (None: the masks are in a store)
+    store: Path | None = None  # the store holding the masks (None: the index's root)
 
 
 @dataclass
@@ -78,8 +83,24 @@ def open_store(path: str | Path):
     return Store.open(path, readonly=True)
 
 
-def build_index(store_path: str | Path, pids=None) -> StoreIndex:
-    """Read every (or the given) patient of the store; zones without media are skipped."""
+def is_export(path) -> bool:
+    """True for a ``lusapp export`` folder (docs/export-format.md)."""
+    import json
+
+    try:
+        doc = json.loads((Path(path) / "dataset.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == "lusapp-export"
+
+
+def build_index(store_path, pids=None) -> StoreIndex:
+    """Read every (or the given) patient of a store, of an export (``lusapp export``), or of several of either
+    (a list: merged; a patient id in two of them is an error naming both); zones without media are skipped."""
+    if isinstance(store_path, (list, tuple)):
+        return _merge([build_index(p, pids) for p in store_path])
+    if is_export(store_path):
+        return build_export_index(store_path, pids)
     store = open_store(store_path)
     try:
         patients = []
@@ -99,25 +120,90 @@ def build_index(store_path: str | Path, pids=None) -> StoreIndex:
                 score = training_score(rec)[0]  # consensus > agreeing raters > none
                 item.zones[zid] = ZoneItem(pid=pid, zone_id=zid, media=Path(path), sha256=rec.media.sha256,
                                            kind=rec.media.kind, score=score,
-                                           final_frames=sorted(store.training_mask_sources(pid, zid)))
+                                           final_frames=sorted(store.training_mask_sources(pid, zid)),
+                                           store=Path(store_path))
             patients.append(item)
         return StoreIndex(Path(store_path), patients)
     finally:
         store.close()
 
 
+def _merge(indexes: list[StoreIndex]) -> StoreIndex:
+    seen: dict[str, Path] = {}
+    for idx in indexes:
+        for p in idx.patients:
+            if p.pid in seen:
+                raise ValueError(f"patient {p.pid} is in both {seen[p.pid]} and {idx.root}; merge each patient once")
+            seen[p.pid] = idx.root
+    return StoreIndex(indexes[0].root, [p for idx in indexes for p in idx.patients])
+
+
+def build_export_index(root: str | Path, pids=None) -> StoreIndex:
+    """The index of an export folder: the same records as a store's. Scores follow the training rule on the
+    exported documents (consensus > agreeing raters); masks are the exported training masks."""
+    import json
+
+    from lusapp.core.patient import Patient
+
+    root = Path(root)
+    ids = json.loads((root / "dataset.json").read_text(encoding="utf-8")).get("patients", [])
+    patients = []
+    for pid in ids if pids is None else [p for p in ids if p in set(pids)]:
+        pdir = root / "patients" / pid
+        doc_path = pdir / "patient.json"
+        try:
+            p = Patient.from_dict(json.loads(doc_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{doc_path}: not a readable exported patient ({exc})") from None
+        item = PatientItem(pid=pid, severity=p.severity.clinician_label, clinical=encode_clinical(p.clinical),
+                           zone_ids=tuple(load_protocol(p.protocol_id).zone_ids))
+        for zid, rec in p.zones.items():
+            if rec.media is None:
+                continue
+            media = pdir / rec.media.file
+            if not media.is_file():
+                raise ValueError(f"{media}: media of zone {zid} is missing from the export")
+            mask_dir = pdir / "masks" / zid
+            frames = sorted(int(f.stem) for f in mask_dir.glob("*.png")) if mask_dir.is_dir() else []
+            item.zones[zid] = ZoneItem(pid=pid, zone_id=zid, media=media, sha256=rec.media.sha256,
+                                       kind=rec.media.kind, score=training_score(rec)[0], final_frames=frames,
+                                       mask_dir=mask_dir)
+        patients.append(item)
+    return StoreIndex(root, patients)
+
+
+def _read_export_mask(z: ZoneItem, frame: int) -> np.ndarray:
+    import cv2
+
+    from lusapp.core.labels import N_CLASSES
+
+    path = z.mask_dir / f"{frame:05d}.png"
+    m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if m is None or m.ndim != 2 or m.dtype != np.uint8 or m.max() >= N_CLASSES:
+        raise ValueError(f"{path}: not a label map (single-channel 8-bit, values 0-{N_CLASSES - 1})")
+    return m
+
+
 def load_final_masks(store_path: str | Path, zones: list[ZoneItem]) -> dict[tuple[str, str, int], np.ndarray]:
-    store = open_store(store_path)
-    try:
-        out = {}
-        for z in zones:
-            for f in z.final_frames:
-                m = store.load_training_mask(z.pid, z.zone_id, f)
-                if m is not None:
-                    out[(z.pid, z.zone_id, f)] = m
-        return out
-    finally:
-        store.close()
+    """{(pid, zone, frame): training mask} of the zones: from an export's PNGs, else from the zone's store
+    (``store_path`` when the zone does not say)."""
+    out = {(z.pid, z.zone_id, f): _read_export_mask(z, f) for z in zones if z.mask_dir is not None
+           for f in z.final_frames}
+    by_store: dict[Path, list[ZoneItem]] = {}
+    for z in zones:
+        if z.mask_dir is None:
+            by_store.setdefault(Path(z.store or store_path), []).append(z)
+    for path, group in by_store.items():
+        store = open_store(path)
+        try:
+            for z in group:
+                for f in z.final_frames:
+                    m = store.load_training_mask(z.pid, z.zone_id, f)
+                    if m is not None:
+                        out[(z.pid, z.zone_id, f)] = m
+        finally:
+            store.close()
+    return out
 
 
 def default_cache_dir() -> Path:

@@ -334,7 +334,8 @@ def train_all(store: str, out: str | Path, cfg: TrainConfig, stage: str = "all",
 
 def add_args(p) -> None:
     p.add_argument("--stage", choices=("seg", "zone", "patient", "all"), default="all")
-    p.add_argument("--store", required=True)
+    p.add_argument("--store", required=True, nargs="+",
+                   help="a store or a lusapp export folder; several (stores and exports) are merged")
     p.add_argument("--out", required=True, help="model bundle folder (checkpoints in <out>.train_state)")
     p.add_argument("--state-dir", help="checkpoint folder (default <out>.train_state)")
     p.add_argument("--recipe", choices=sorted(RECIPES), help="preset hyper-parameters")
@@ -360,7 +361,8 @@ def run(args) -> int:
         cfg.update(RECIPES[args.recipe])
     cfg.update({"seg_epochs": args.epochs, "zone_epochs": args.zone_epochs, "patient_epochs": args.patient_epochs,
                 "seg_samples": args.seg_samples, "input_size": args.input_size, "seed": args.seed})
-    out = train_all(args.store, args.out, cfg, args.stage, args.device, args.resume, args.cache_dir,
+    store = args.store[0] if len(args.store) == 1 else args.store
+    out = train_all(store, args.out, cfg, args.stage, args.device, args.resume, args.cache_dir,
                     args.eval_store, args.name, args.version, recipe_cmd="python -m model_training train " + " ".join(getattr(args, "argv", None) or sys.argv[2:]),
                     state_dir=args.state_dir)
     if out is not None:
