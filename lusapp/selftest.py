@@ -51,12 +51,12 @@ def _core_checks(timings: dict, info: dict, tmp: Path) -> None:
         from lusapp.model.registry import ModelRegistry
         from lusapp.store import Store
 
-        timings["imports_s"] = time.perf_counter() - t  # torch and OpenCV (the demo import runs meanwhile)
+        timings["imports_s"] = time.perf_counter() - t  # ONNX Runtime and OpenCV (the demo import runs meanwhile)
         t = time.perf_counter()
         registry = ModelRegistry()
         bundle = registry.load_active()
         engine = Engine(bundle)
-        info.update(app_version=__version__, model_version=bundle.version)
+        info.update(app_version=__version__, model_version=bundle.version, engine=engine.backend.name)
         timings["load_model_s"] = time.perf_counter() - t
         store, pid, timings["import_s"] = demo_job.result()
     patient = store.load_patient(pid)
@@ -133,6 +133,7 @@ def selftest_main(argv: list[str]) -> int:
     timings["total_s"] = time.perf_counter() - t0
     result.update(info)
     result["gui"] = want_gui
+    result["torch_imported"] = "torch" in sys.modules  # the clinic bundle has no torch: a model with graphs needs none
     result["timings"] = {k: round(v, 3) for k, v in timings.items()}
     print(json.dumps(result), flush=True)
     return 0 if result["ok"] else 1

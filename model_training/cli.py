@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "zonecheck": "model_training.zone_check:main",
     "contactsheet": "model_training.contact_sheet:main",
     "severity": "model_training.severity_findings:main",
+    "export-onnx": "model_training.export_onnx:main",
 }
 
 

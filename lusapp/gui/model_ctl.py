@@ -1,5 +1,6 @@
 """The model controller: loads the registry's active bundle into an :class:`~lusapp.model.engine.Engine`
-off the GUI thread (torch is imported there, after the window is shown) and runs assessments in a worker.
+off the GUI thread (ONNX Runtime sessions are created and warmed up there, after the window is shown; torch
+only for a bundle without ONNX graphs) and runs assessments in a worker.
 
 Signals carry the engine and its version to whoever needs them (the clip view's SegWorker, the
 severity panel, the about dialog). ``reload()`` switches to the newest published model after finetune.
@@ -23,7 +24,9 @@ def load_active(user_dir: str | None = None, bundled_dir: str | None = None) -> 
 
     reg = ModelRegistry(bundled_dir=bundled_dir, user_dir=user_dir)
     bundle = reg.load_active()  # BundleError (naming the folder) when none is installed or it is damaged
-    return Engine(bundle), f"{bundle.name} {bundle.version}"
+    engine = Engine(bundle)
+    engine.warm_up()  # the first run of each session allocates: not on the first live frame
+    return engine, f"{bundle.name} {bundle.version}"
 
 
 class ModelController(QObject):

@@ -71,7 +71,7 @@ def finetune_available() -> tuple[bool, str]:
     if getattr(sys, "frozen", False):
         return False, ("this packaged build does not include the training code; run retraining from a source "
                        "install (pip install 'lusapp[train]') on the same store")
-    for mod in ("model_training", "torchvision"):
+    for mod in ("model_training", "torch", "torchvision"):
         if importlib.util.find_spec(mod) is None:
             return False, f"the Python package {mod!r} is not installed (pip install 'lusapp[train]')"
     return True, ""

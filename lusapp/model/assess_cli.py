@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model version (registry) or a bundle folder")
     p.add_argument("--samplings", type=int, default=1, help="frame samplings to max-vote over (paper: 5)")
     p.add_argument("--frames", type=int, default=30, help="frames sampled per video zone (paper: 30)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads of the network (ONNX Runtime or torch)")
     return p
 
 
@@ -84,11 +84,11 @@ def _store_patient(store, pid: str):
 
 
 def load_model(spec: str | None):
-    from lusapp.model.bundle import load_bundle
+    from lusapp.model.onnx_bundle import open_bundle
     from lusapp.model.registry import ModelRegistry
 
     if spec and Path(spec).is_dir():
-        return load_bundle(spec)
+        return open_bundle(spec)
     return ModelRegistry().load_active(spec)
 
 

@@ -101,6 +101,7 @@ def save_bundle(directory: str | Path, seg: SegNet, zone: ZoneScorer | None = No
     from safetensors.torch import save_file
 
     fields = dict(manifest_fields or {})
+    fields.pop("graphs", None)  # ONNX graphs belong to the weights they were exported from: export them again
     for key in ("name", "version"):
         if not fields.get(key):
             raise ValueError(f"save_bundle: manifest field {key!r} is required")

@@ -76,7 +76,7 @@ def branch_logits(entry, indices) -> np.ndarray | None:
 def zone_findings(engine, entry, features: np.ndarray, label_indices, indices=()) -> ZoneFindings:
     with engine.cache.lock:
         local = local_descriptor(entry, label_indices)
-        logits = branch_logits(entry, indices) if engine.branch is not None else None
+        logits = branch_logits(entry, indices) if engine.backend.has_branch else None
     feats = np.asarray(features, np.float32)
     desc = np.concatenate([feats.mean(0), feats.std(0), local[:-2]])
     return engine.findings.predict(desc, quality_warnings(entry, local, len(label_indices)), logits)

@@ -7,16 +7,19 @@ frame by nearest-neighbour resizing into the crop box, zeros (background) outsid
 A crop box is anything with ``x0, y0, x1, y1`` attributes (``lusapp.io.crop.CropBox``), a 4-sequence
 ``(x0, y0, x1, y1)`` or None (whole frame); ``x1``/``y1`` are exclusive. Boxes are clipped to the frame.
 Training code must use :func:`prepare` / :func:`prepare_batch` too, so that what the network saw in training
-is what it sees in the app.
+is what it sees in the app. torch is imported only by the functions that return or take tensors (training
+and the torch path of the engine): the app's ONNX Runtime path uses :func:`prepare_batch_array`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 def box_tuple(crop: Any, height: int, width: int) -> tuple[int, int, int, int]:
@@ -61,23 +64,34 @@ def prepare_array(frame_gray: np.ndarray, crop_box: Any, size: int | Sequence[in
     return small.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
-def prepare(frame_gray: np.ndarray, crop_box: Any, size: int | Sequence[int]) -> torch.Tensor:
+def prepare(frame_gray: np.ndarray, crop_box: Any, size: int | Sequence[int]) -> "torch.Tensor":
     """One frame -> float tensor (1, H, W) in [0, 1] (stack these, or use :func:`prepare_batch`)."""
+    import torch
+
     return torch.from_numpy(prepare_array(frame_gray, crop_box, size)).unsqueeze(0)
 
 
-def prepare_batch(frames: Sequence[np.ndarray], crop_box: Any, size: int | Sequence[int]) -> torch.Tensor:
-    """Frames of one clip (same crop) -> float tensor (N, 1, H, W)."""
+def prepare_batch_array(frames: Sequence[np.ndarray], crop_box: Any, size: int | Sequence[int]) -> np.ndarray:
+    """Frames of one clip (same crop) -> float32 array (N, 1, H, W) in [0, 1]."""
     h, w = _size2(size)
     out = np.empty((len(frames), 1, h, w), dtype=np.float32)
     for i, f in enumerate(frames):
         out[i, 0] = prepare_array(f, crop_box, (h, w))
-    return torch.from_numpy(out)
+    return out
 
 
-def logits_to_labels(logits: torch.Tensor) -> np.ndarray:
+def prepare_batch(frames: Sequence[np.ndarray], crop_box: Any, size: int | Sequence[int]) -> "torch.Tensor":
+    """Frames of one clip (same crop) -> float tensor (N, 1, H, W)."""
+    import torch
+
+    return torch.from_numpy(prepare_batch_array(frames, crop_box, size))
+
+
+def logits_to_labels(logits: "torch.Tensor") -> np.ndarray:
     """(N, C, H, W) logits -> uint8 (N, H, W) label maps (``max(dim=1).indices``: same result as argmax,
     several times faster on CPU for this layout)."""
+    import torch
+
     return logits.max(dim=1).indices.to(torch.uint8).cpu().numpy()
 
 

@@ -23,6 +23,7 @@ from lusapp.resources import resource, user_data_dir
 
 if TYPE_CHECKING:
     from lusapp.model.bundle import Bundle
+    from lusapp.model.onnx_bundle import GraphBundle
 
 ENV_MODELS_DIR = "LUSAPP_MODELS_DIR"
 ENV_MODEL_VERSION = "LUSAPP_MODEL_VERSION"
@@ -135,10 +136,12 @@ class ModelRegistry:
             raise BundleError(self.bundled_dir, "no valid model bundle installed" + (f" ({detail})" if detail else ""))
         return versions[-1]
 
-    def load_active(self, pin: str | None = None) -> Bundle:
-        from lusapp.model.bundle import load_bundle  # torch: only when a model is really loaded
+    def load_active(self, pin: str | None = None) -> Bundle | GraphBundle:
+        """The active bundle opened for the engine: with its ONNX graphs (no torch) when it has them, else
+        loaded with torch (lusapp.model.onnx_bundle.open_bundle)."""
+        from lusapp.model.onnx_bundle import open_bundle
 
-        return load_bundle(self.active(pin).path)
+        return open_bundle(self.active(pin).path)
 
     def publish(self, bundle_dir: str | Path) -> ModelVersion:
         """Verify ``bundle_dir`` (full load) and copy it to ``user_dir/<name>-<version>/`` atomically.

@@ -1,0 +1,199 @@
+"""A bundle's ONNX graphs (manifest entry, checksums) and opening a bundle for inference without torch.
+
+``python -m model_training export-onnx BUNDLE`` (model_training/export_onnx.py, run by every publish path) writes
+one ONNX graph per stage the app runs next to the safetensors weights and lists them in the manifest::
+
+    "graphs": {"format": "onnx", "opset": 17, "weights_sha256": <of weights.safetensors they were exported from>,
+               "findings_sha256": <of findings.safetensors, or null>, "branch": true/false,
+               "files": {"frames_full":   {"file": "frames_full.onnx", "sha256": ...},
+                         "frames_encode": {...}, "zone": {...}, "severity": {...}}}
+
+* ``frames_full``: input ``x`` (N, 1, H, W) float [0, 1] -> ``features`` (N, D) (mean of the bottleneck),
+  ``labels`` (N, H, W) uint8 (argmax of the logits) and, with a findings branch, ``branch_logits`` (N, K);
+* ``frames_encode``: the same without the decoder (no ``labels``): the frames only the features are needed of;
+* ``zone``: ``frame_features`` (B, T, D) -> ``probs`` (B, n_scores) (temporal mean, Linear, softmax);
+* ``severity``: ``zone_features`` (B, Z, F), ``zone_mask`` (B, Z) bool, ``clinical`` (B, C) -> ``probs`` (B, 4),
+  ``attention`` (B, Z).
+
+``open_bundle`` verifies the manifest, the weights checksum and every graph's checksum and returns a
+``GraphBundle`` (no torch); a bundle without graphs (published before graphs existed) is loaded with torch when
+it is importable, otherwise refused in one sentence naming it. ``make_backend`` picks the engine's forward-pass
+backend: ONNX Runtime when the bundle has graphs, else torch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lusapp.core.errors import BundleError
+from lusapp.model.manifest import MANIFEST_NAME, inside, read_manifest, sha256_file
+
+GRAPHS_KEY = "graphs"
+GRAPH_NAMES = ("frames_full", "frames_encode", "zone", "severity")
+GRAPH_FORMAT = "onnx"
+ENV_BACKEND = "LUSAPP_ENGINE_BACKEND"  # auto (default) | onnx | torch
+BACKENDS = ("auto", "onnx", "torch")
+
+
+@dataclass(frozen=True)
+class GraphSet:
+    """The verified graph files of one bundle (name -> path) and their manifest entry."""
+    directory: Path
+    paths: dict[str, Path]
+    entry: dict
+
+    @property
+    def has_branch(self) -> bool:
+        return bool(self.entry.get("branch"))
+
+
+def required_graphs(manifest: dict) -> tuple[str, ...]:
+    """The graphs a bundle of this architecture carries (zone / severity only when it has those networks)."""
+    arch = manifest.get("architecture") if isinstance(manifest.get("architecture"), dict) else {}
+    return tuple(n for n in GRAPH_NAMES if n.startswith("frames") or arch.get(n))
+
+
+def read_graphs(directory: str | Path, manifest: dict, verify: bool = True) -> GraphSet | None:
+    """The bundle's graphs, or None when its manifest lists none. A malformed entry, a missing or modified file,
+    or graphs exported from other weights are a BundleError naming the file."""
+    entry = manifest.get(GRAPHS_KEY)
+    if not entry:
+        return None
+    directory = Path(directory)
+    mpath = directory / MANIFEST_NAME
+    files = entry.get("files") if isinstance(entry, dict) else None
+    required = required_graphs(manifest)
+    if not isinstance(files, dict) or entry.get("format") != GRAPH_FORMAT or set(files) != set(required):
+        raise BundleError(mpath, f"the '{GRAPHS_KEY}' entry is malformed (expected ONNX files {', '.join(required)})")
+    if str(entry.get("weights_sha256", "")).lower() != str(manifest.get("weights_sha256", "")).lower():
+        raise BundleError(mpath, "its ONNX graphs were exported from other weights; export them again with "
+                                 "`python -m model_training export-onnx` on this bundle")
+    findings = manifest.get("findings") if isinstance(manifest.get("findings"), dict) else {}
+    if entry.get("branch") and str(entry.get("findings_sha256", "")).lower() != str(findings.get("sha256", "")).lower():
+        raise BundleError(mpath, "its ONNX graphs were exported with another findings head; export them again "
+                                 "with `python -m model_training export-onnx` on this bundle")
+    paths = {}
+    for name in required:
+        item = files[name]
+        fname = item.get("file") if isinstance(item, dict) else None
+        if not isinstance(fname, str) or not fname or "/" in fname or "\\" in fname or fname.startswith("."):
+            raise BundleError(mpath, f"the '{GRAPHS_KEY}' entry names no valid file for {name!r}")
+        path = directory / fname
+        if not path.is_file():
+            raise BundleError(path, "ONNX graph file is missing")
+        inside(directory, path)
+        if verify and sha256_file(path) != str(item.get("sha256", "")).lower():
+            raise BundleError(path, "checksum mismatch: the ONNX graph is corrupt or was modified")
+        paths[name] = path
+    return GraphSet(directory=directory, paths=paths, entry=dict(entry))
+
+
+@dataclass
+class GraphBundle:
+    """A bundle opened for inference with ONNX Runtime: manifest, folder and graphs, no torch modules.
+
+    ``seg``, ``zone`` and ``severity`` (the torch modules, for training code and the parity test) load the
+    safetensors weights with torch on first use."""
+    manifest: dict
+    path: Path
+    graphs: GraphSet
+    _torch: Any = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        h, w = self.manifest["input_size"]
+        return int(h), int(w)
+
+    @property
+    def clin_dim(self) -> int:
+        sev = self.manifest["architecture"].get("severity")
+        return int(sev["clin_dim"]) if sev else len(self.manifest.get("clinical_features", []))
+
+    def _modules(self):
+        if self._torch is None:
+            self._torch = load_with_torch(self.path)
+        return self._torch
+
+    @property
+    def seg(self):
+        return self._modules().seg
+
+    @property
+    def zone(self):
+        return self._modules().zone
+
+    @property
+    def severity(self):
+        return self._modules().severity
+
+
+def load_with_torch(directory: str | Path):
+    """``lusapp.model.bundle.load_bundle`` (torch); a one-sentence BundleError naming the bundle without torch."""
+    try:
+        from lusapp.model.bundle import load_bundle
+    except ImportError:
+        raise BundleError(directory, "this model bundle has no ONNX graphs and torch is not installed, so it "
+                                     "cannot run here: export its graphs with `python -m model_training export-onnx` "
+                                     "where the training tools are installed") from None
+    return load_bundle(directory)
+
+
+def open_bundle(directory: str | Path, verify: bool = True):
+    """A bundle ready for the engine: a ``GraphBundle`` when it has ONNX graphs (no torch import), else the
+    torch-loaded ``Bundle``. Manifest, weights and graphs are checked (BundleError naming the file)."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    graphs = read_graphs(directory, manifest, verify)
+    if graphs is None:
+        return load_with_torch(directory)
+    wpath = directory / str(manifest["weights_file"])
+    if not wpath.is_file():
+        raise BundleError(wpath, "weights file is missing")
+    inside(directory, wpath)
+    if verify and sha256_file(wpath) != str(manifest["weights_sha256"]).lower():
+        raise BundleError(wpath, "checksum mismatch: the weights file is corrupt or was modified")
+    return GraphBundle(manifest=manifest, path=directory, graphs=graphs)
+
+
+def backend_choice(prefer: str | None = None) -> str:
+    choice = (prefer or os.environ.get(ENV_BACKEND) or "auto").strip().lower()
+    if choice not in BACKENDS:
+        raise ValueError(f"engine backend must be one of {', '.join(BACKENDS)}, not {choice!r} (${ENV_BACKEND})")
+    return choice
+
+
+def make_backend(bundle: Any, threads: int | None = None, prefer: str | None = None, findings: Any = None):
+    """The forward-pass backend for ``bundle``: ``OrtBackend`` when it has ONNX graphs and onnxruntime is
+    installed (unless ``prefer`` / $LUSAPP_ENGINE_BACKEND says 'torch'), else ``TorchBackend``."""
+    choice = backend_choice(prefer)
+    path = getattr(bundle, "path", None)
+    graphs = getattr(bundle, "graphs", None)
+    if graphs is None and path is not None and bundle.manifest.get(GRAPHS_KEY):
+        graphs = read_graphs(path, bundle.manifest)
+    if choice != "torch" and graphs is not None:
+        try:
+            from lusapp.model.ort_backend import OrtBackend
+        except ImportError:
+            if choice == "onnx":
+                raise BundleError(path, "onnxruntime is not installed, so the model's ONNX graphs cannot run") from None
+        else:
+            return OrtBackend(graphs, bundle.manifest, threads)
+    if choice == "onnx":
+        raise BundleError(path or "model", "this model bundle has no ONNX graphs (engine backend 'onnx' asked for)")
+    try:
+        from lusapp.model.torch_backend import TorchBackend
+    except ImportError:
+        raise BundleError(path or "model", "this model bundle has no ONNX graphs and torch is not installed, so "
+                                           "it cannot run here") from None
+    return TorchBackend(bundle, threads, findings)

@@ -1,0 +1,86 @@
+"""The engine's forward passes with ONNX Runtime (CPU execution provider; no torch).
+
+One ``InferenceSession`` per graph of the bundle (lusapp.model.onnx_bundle), created once when the engine is
+built and reused for every call. Threads: ``threads`` intra-op threads (the engine's setting; None = ONNX
+Runtime's default, one per physical core), one inter-op thread, and idle worker threads sleep instead of
+spin-waiting (``session.intra_op.allow_spinning = 0``): the GUI, the decoder and the prefetch thread share the
+cores with the network (the same reason the torch path sets ``OMP_WAIT_POLICY=PASSIVE``).
+
+The interface is the one of ``lusapp.model.torch_backend.TorchBackend``: ``frames``, ``zone_probs``,
+``severity_probs``, ``warm_up``, ``has_branch``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import onnxruntime as ort
+
+from lusapp.core.errors import BundleError
+
+if TYPE_CHECKING:
+    from lusapp.model.onnx_bundle import GraphSet
+
+PROVIDERS = ["CPUExecutionProvider"]
+
+
+def session_options(threads: int | None) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(0, int(threads or 0))
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3  # errors only: no optimiser chatter on the console
+    return opts
+
+
+class OrtBackend:
+    name = "onnxruntime"
+
+    def __init__(self, graphs: GraphSet, manifest: dict, threads: int | None = None):
+        self.graphs = graphs
+        self._threads = int(threads or 0)
+        opts = session_options(threads)
+        self.sessions: dict[str, ort.InferenceSession] = {}
+        for name, path in graphs.paths.items():
+            try:
+                self.sessions[name] = ort.InferenceSession(str(path), sess_options=opts, providers=PROVIDERS)
+            except Exception as e:  # noqa: BLE001 -- onnxruntime raises its own (Fail, InvalidGraph, ...) types
+                raise BundleError(path, f"ONNX graph cannot be loaded ({str(e)[:160]})") from None
+        self._full_out = [o.name for o in self.sessions["frames_full"].get_outputs()]
+        self._enc_out = [o.name for o in self.sessions["frames_encode"].get_outputs()]
+        self.has_branch = graphs.has_branch and "branch_logits" in self._full_out
+        arch = manifest["architecture"]
+        self.has_zone, self.has_severity = bool(arch.get("zone")), bool(arch.get("severity"))
+
+    @property
+    def threads(self) -> int:
+        return self._threads
+
+    def frames(self, x: np.ndarray, full: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(N, 1, H, W) float32 inputs -> (features, label maps if ``full`` else None, branch logits or None)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        names = self._full_out if full else self._enc_out
+        out = dict(zip(names, self.sessions["frames_full" if full else "frames_encode"].run(names, {"x": x})))
+        return out["features"], out.get("labels"), out.get("branch_logits") if self.has_branch else None
+
+    def zone_probs(self, frame_feats: np.ndarray) -> np.ndarray:
+        """(B, T, D) frame features -> (B, n_scores) zone-score probabilities (float64)."""
+        f = np.ascontiguousarray(frame_feats, dtype=np.float32)
+        return self.sessions["zone"].run(["probs"], {"frame_features": f})[0].astype(np.float64)
+
+    def severity_probs(self, zone_feats: np.ndarray, mask: np.ndarray, clinical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(1, Z, F) zone inputs, (1, Z) bool mask, (1, C) clinical vector -> (severity probs (4,), attention (Z,))."""
+        probs, attn = self.sessions["severity"].run(["probs", "attention"], {
+            "zone_features": np.ascontiguousarray(zone_feats, dtype=np.float32),
+            "zone_mask": np.ascontiguousarray(mask, dtype=bool),
+            "clinical": np.ascontiguousarray(clinical, dtype=np.float32)})
+        return probs[0].astype(np.float64), attn[0].astype(np.float64)
+
+    def warm_up(self, input_size: tuple[int, int]) -> None:
+        """One small run of each frame graph (the first run of a session allocates its buffers)."""
+        x = np.zeros((1, 1, *input_size), np.float32)
+        self.frames(x, full=True)
+        self.frames(x, full=False)

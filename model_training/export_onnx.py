@@ -1,0 +1,219 @@
+"""Export a model bundle's networks as ONNX graphs, for the app's ONNX Runtime engine (no torch in the app).
+
+    python -m model_training export-onnx BUNDLE_DIR [BUNDLE_DIR ...] [--no-check]
+
+Writes, next to ``weights.safetensors``, one graph per stage the engine runs (lusapp.model.onnx_bundle names
+them and their inputs / outputs): ``frames_full.onnx`` (SegNet encoder + decoder, BatchNorms folded, frame
+features, argmax label maps and -- when the findings head has one -- the findings branch's frame logits),
+``frames_encode.onnx`` (the same without the decoder), ``zone.onnx`` (ZoneScorer + softmax) and ``severity.onnx``
+(SeverityNet + softmax, attention). The manifest lists them with their sha256 under ``graphs``, with the
+sha256 of the weights (and findings file) they were exported from; ``save_bundle`` drops that entry, so a
+bundle re-saved with new weights never carries stale graphs. Every publish path calls ``export_graphs`` last
+(train, finetune, findings, severity, recipes/publish.py).
+
+Before the manifest names the graphs, they are run with ONNX Runtime beside torch on random inputs
+(``check``): segmentation argmax identical on >= 99.9 % of pixels, features, zone and severity probabilities
+within 1e-4; a graph that fails is not published. Files are written under temporary names and renamed, the
+manifest replaced atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from lusapp.core.errors import LusError
+from lusapp.model.bundle import load_bundle
+from lusapp.model.findings import load_findings
+from lusapp.model.findings_branch import TAP
+from lusapp.model.manifest import MANIFEST_NAME, sha256_file
+from lusapp.model.networks import MaxPool2x2
+from lusapp.model.onnx_bundle import GRAPH_FORMAT, GRAPHS_KEY
+from lusapp.model.torch_backend import build_branch, fuse_segnet
+
+OPSET = 17
+MIN_ARGMAX_AGREEMENT = 0.999
+PROB_TOLERANCE = 1e-4
+
+
+class FramesGraph(nn.Module):
+    """x (N, 1, H, W) -> features (N, D)[, labels (N, H, W) uint8][, branch_logits (N, K)]."""
+
+    def __init__(self, seg: nn.Module, branch: nn.Module | None, full: bool):
+        super().__init__()
+        self.seg, self.branch, self.full = seg, branch, full
+
+    def forward(self, x: torch.Tensor):
+        z, skips = self.seg.encode(x)
+        out = [z.mean(dim=(2, 3))]
+        if self.full:
+            out.append(self.seg.decode(z, skips).max(dim=1).indices.to(torch.uint8))
+        if self.branch is not None:
+            out.append(self.branch.frame_logits(skips[TAP]))
+        return tuple(out)
+
+
+class ZoneGraph(nn.Module):
+    """frame_features (B, T, D) -> probs (B, n_scores)."""
+
+    def __init__(self, zone: nn.Module):
+        super().__init__()
+        self.zone = zone
+
+    def forward(self, frame_features: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.zone(frame_features), dim=1)
+
+
+class SeverityGraph(nn.Module):
+    """zone_features (B, Z, F), zone_mask (B, Z) bool, clinical (B, C) -> probs (B, 4), attention (B, Z)."""
+
+    def __init__(self, severity: nn.Module):
+        super().__init__()
+        self.severity = severity
+
+    def forward(self, zone_features, zone_mask, clinical):
+        out = self.severity(zone_features, zone_mask, clinical)
+        return torch.softmax(out["severity_logits"], dim=1), out["attention"]
+
+
+def export_segnet(seg: nn.Module) -> nn.Module:
+    """The fused SegNet with its strided-view max-pools as ``nn.MaxPool2d`` (one ONNX MaxPool node; same result)."""
+    fused = fuse_segnet(seg)
+    for i, layer in enumerate(fused.features):
+        if isinstance(layer, MaxPool2x2):
+            fused.features[i] = nn.MaxPool2d(2, 2)
+    return fused
+
+
+def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
+        torch.onnx.export(module, args, str(path), dynamo=False, opset_version=OPSET, input_names=inputs,
+                          output_names=outputs, dynamic_axes=dynamic, do_constant_folding=True)
+
+
+def _graphs(bundle, branch) -> dict:
+    """name -> (module, example args, input names, output names, dynamic axes)."""
+    h, w = bundle.input_size
+    seg = export_segnet(bundle.seg)
+    x = torch.rand(2, 1, h, w)
+    frame_outs = ["features", "labels"] + (["branch_logits"] if branch is not None else [])
+    dyn = {"x": {0: "n"}, **{o: {0: "n"} for o in frame_outs}}
+    out = {"frames_full": (FramesGraph(seg, branch, True).eval(), (x,), ["x"], frame_outs, dyn),
+           "frames_encode": (FramesGraph(seg, branch, False).eval(), (x,), ["x"],
+                             [o for o in frame_outs if o != "labels"], dyn)}
+    if bundle.zone is not None:
+        f = torch.rand(2, 3, bundle.zone.feat_dim)
+        out["zone"] = (ZoneGraph(bundle.zone.eval()).eval(), (f,), ["frame_features"], ["probs"],
+                       {"frame_features": {0: "b", 1: "t"}, "probs": {0: "b"}})
+    if bundle.severity is not None:
+        sev = bundle.severity.eval()
+        args = (torch.rand(1, 4, sev.feat_dim), torch.tensor([[True, False, True, True]]), torch.rand(1, sev.clin_dim))
+        out["severity"] = (SeverityGraph(sev).eval(), args, ["zone_features", "zone_mask", "clinical"],
+                           ["probs", "attention"], {"zone_features": {0: "b", 1: "z"}, "zone_mask": {0: "b", 1: "z"},
+                                                    "clinical": {0: "b"}, "probs": {0: "b"}, "attention": {0: "b", 1: "z"}})
+    return out
+
+
+def check_graphs(graphs: dict, paths: dict[str, Path], seed: int = 0) -> dict:
+    """ONNX Runtime vs torch on random inputs; returns the measured differences, raises ValueError beyond them."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(seed)
+    report = {}
+    for name, (module, args, inputs, outputs, _) in graphs.items():
+        sess = ort.InferenceSession(str(paths[name]), providers=["CPUExecutionProvider"])
+        if name.startswith("frames"):
+            args = (torch.from_numpy(rng.random((5, *args[0].shape[1:]), dtype=np.float32)),)
+        elif name == "zone":
+            args = (torch.from_numpy(rng.standard_normal((3, 7, args[0].shape[2]), dtype=np.float32)),)
+        else:
+            z = 6
+            args = (torch.from_numpy(rng.random((1, z, args[0].shape[2]), dtype=np.float32)),
+                    torch.from_numpy(rng.random((1, z)) < 0.7), torch.from_numpy(rng.random((1, args[2].shape[1]), dtype=np.float32)))
+        with torch.inference_mode():
+            want = module(*args)
+        want = want if isinstance(want, tuple) else (want,)
+        got = sess.run(outputs, {k: a.numpy() for k, a in zip(inputs, args)})
+        for out_name, w, g in zip(outputs, want, got):
+            w = w.numpy()
+            if out_name == "labels":
+                agree = float((w == g).mean())
+                report[f"{name}.labels_agreement"] = agree
+                if agree < MIN_ARGMAX_AGREEMENT:
+                    raise ValueError(f"{paths[name]}: argmax agrees with torch on {agree:.2%} of pixels only")
+            else:
+                diff = float(np.abs(w.astype(np.float64) - g).max())
+                report[f"{name}.{out_name}_max_diff"] = diff
+                if diff > PROB_TOLERANCE * (1 if out_name in ("probs", "attention") else 100):
+                    raise ValueError(f"{paths[name]}: {out_name} differs from torch by {diff:.2e}")
+    return report
+
+
+def export_graphs(bundle_dir: str | Path, check: bool = True) -> dict:
+    """Write the bundle's ONNX graphs and name them in its manifest; returns the manifest entry (plus the
+    parity check's numbers under ``check``)."""
+    directory = Path(bundle_dir)
+    bundle = load_bundle(directory)
+    findings = load_findings(directory, bundle.manifest)
+    branch = build_branch(findings, directory)
+    graphs = _graphs(bundle, branch)
+    tmp = {name: directory / f".{name}.onnx.tmp-{os.getpid()}" for name in graphs}
+    try:
+        for name, (module, args, inputs, outputs, dyn) in graphs.items():
+            _export(module, args, tmp[name], inputs, outputs, dyn)
+        report = check_graphs(graphs, tmp) if check else {}
+        files = {}
+        for name in graphs:
+            final = directory / f"{name}.onnx"
+            os.replace(tmp[name], final)
+            files[name] = {"file": final.name, "sha256": sha256_file(final), "bytes": final.stat().st_size}
+    finally:
+        for p in tmp.values():
+            p.unlink(missing_ok=True)
+    manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+    entry = {"format": GRAPH_FORMAT, "opset": OPSET, "exporter": f"torch {torch.__version__} (TorchScript exporter)",
+             "weights_sha256": manifest["weights_sha256"], "branch": branch is not None,
+             "findings_sha256": (manifest.get("findings") or {}).get("sha256"), "files": files}
+    if report:
+        entry["check"] = {k: round(v, 8) for k, v in report.items()}
+    manifest[GRAPHS_KEY] = entry
+    _write_manifest(directory, manifest)
+    for stale in directory.glob("*.onnx"):
+        if stale.name not in {f["file"] for f in files.values()}:
+            stale.unlink()
+    return entry
+
+
+def _write_manifest(directory: Path, manifest: dict) -> None:
+    path = directory / MANIFEST_NAME
+    tmp = path.with_suffix(".json.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=1, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m model_training export-onnx", description=__doc__.split("\n\n")[0])
+    ap.add_argument("bundles", nargs="+", help="model bundle folder(s), rewritten in place")
+    ap.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime vs torch check")
+    args = ap.parse_args(argv)
+    for b in args.bundles:
+        try:
+            entry = export_graphs(b, check=not args.no_check)
+        except (ValueError, OSError, LusError) as e:
+            print(f"export-onnx: {b}: {e}", file=sys.stderr)
+            return 1
+        sizes = ", ".join(f"{k} {v['bytes'] / 1e6:.1f} MB" for k, v in entry["files"].items())
+        print(json.dumps({"bundle": str(b), "graphs": sizes, "check": entry.get("check", {})}))
+    return 0
