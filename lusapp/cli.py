@@ -7,6 +7,8 @@
     lusapp report PATIENT -o report.pdf   the patient report (PDF, 1-2 A4 pages; store patient folder, read-only,
                                 or plain folder)
     lusapp export STORE -o OUT [--deidentify] [--dicom]   the store as a dataset folder (docs/export-format.md)
+    lusapp agreement STORE [--json | --csv FILE] [--queue N]   agreement between raters and the model, and the
+                                review queue (the store is read only)
     lusapp --self-test          headless end-to-end check, one JSON line, exit 0 when all is well
     lusapp --version            app and active model versions
 
@@ -57,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         from lusapp.report.cli import report_main
 
         return report_main(argv[1:])
+    if argv and argv[0] == "agreement":
+        from lusapp.agreement.cli import agreement_main
+
+        return agreement_main(argv[1:])
     if argv and argv[0] == "export":
         from lusapp.export.cli import export_main
 

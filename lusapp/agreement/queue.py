@@ -1,0 +1,81 @@
+"""The review queue: the zones an adjudicator should look at first.
+
+A zone is queued when it has at least one rater's score or labelled frame and is not settled. Settled: no frame
+labelled by several raters waits for a consensus mask, and the score has a consensus, or the raters agree and
+the model's expected score is within half a point of them. Order, most
+urgent first: the larger of the raters' spread (highest minus lowest score) and the model's gap (distance of the
+model's expected score from the raters' mean), both in scale points; then their sum; then the lowest mean Dice
+between raters' masks of the zone (1 when there is none); then patient and zone for a stable order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from lusapp.agreement.collect import Ratings, ZoneRatings
+from lusapp.agreement.statistics import mean_or_none
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    patient: str
+    zone: str
+    scores: dict[str, int]
+    model: int | None
+    consensus: int | None
+    rater_spread: int
+    model_gap: float | None
+    mask_dice: float | None  # lowest mean Dice (over classes present) of a rater pair's masks in the zone
+    frames_to_adjudicate: list[int]  # frames labelled by several raters without a consensus mask
+    reason: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _mask_dice(z: ZoneRatings) -> float | None:
+    means = [mean_or_none(d.values()) for f in z.frames for d in f.dice.values()]
+    means = [m for m in means if m is not None]
+    return min(means) if means else None
+
+
+def _reason(spread: int, gap: float | None, n_frames: int, z: ZoneRatings) -> str:
+    bits = []
+    if len(z.scores) >= 2:
+        bits.append(f"raters {spread} apart" if spread else "raters agree")
+    if gap is not None and gap >= 0.5:
+        bits.append(f"model {gap:.1f} from the raters")
+    if n_frames:
+        bits.append(f"{n_frames} frame{'s' if n_frames != 1 else ''} labelled by several raters, not adjudicated")
+    return "; ".join(bits) or "one rater, model agrees"
+
+
+def item(z: ZoneRatings) -> QueueItem | None:
+    """The queue item of a zone, None when the zone has nothing to review or is settled."""
+    values = list(z.scores.values())
+    if not values and not z.frames:
+        return None
+    spread = max(values) - min(values) if values else 0
+    gap = None
+    if values and z.model is not None:
+        model = z.model_expected if z.model_expected is not None else z.model
+        gap = round(abs(model - sum(values) / len(values)), 3)
+    pending = [f.frame for f in z.frames if len(f.raters) >= 2 and not f.adjudicated]
+    settled_scores = z.consensus is not None or spread == 0
+    if settled_scores and not pending and (gap is None or gap < 0.5 or z.consensus is not None):
+        return None
+    return QueueItem(z.patient, z.zone, dict(z.scores), z.model, z.consensus, spread, gap, _mask_dice(z), pending,
+                     _reason(spread, gap, len(pending), z))
+
+
+def _key(q: QueueItem) -> tuple:
+    spread = 0 if q.consensus is not None else q.rater_spread
+    gap = q.model_gap or 0.0
+    return (-max(spread, gap), -(spread + gap), q.mask_dice if q.mask_dice is not None else 1.0, q.patient, q.zone)
+
+
+def review_queue(ratings: Ratings, limit: int | None = None) -> list[QueueItem]:
+    """Unsettled zones, most urgent first (see the module docstring); at most ``limit``."""
+    items = [q for q in (item(z) for z in ratings.zones) if q is not None]
+    items.sort(key=_key)
+    return items if limit is None else items[:limit]
