@@ -26,19 +26,40 @@ def resource(*parts: str) -> Path:
     return resources_dir().joinpath(*parts)
 
 
+def _platform_dirs():
+    """platformdirs' folders for LUSApp on the platform running now (chosen per call, so tests can set
+    ``sys.platform``): Windows %LOCALAPPDATA%\\LUSApp (local, not roaming; no author folder), macOS
+    ~/Library/Application Support/LUSApp, elsewhere $XDG_DATA_HOME/lusapp (lower case, as it always was)."""
+    if sys.platform.startswith("win"):
+        from platformdirs.windows import Windows
+
+        return Windows(appname="LUSApp", appauthor=False, roaming=False)
+    if sys.platform == "darwin":
+        from platformdirs.macos import MacOS
+
+        return MacOS(appname="LUSApp")
+    from platformdirs.unix import Unix
+
+    return Unix(appname="lusapp")
+
+
 def user_data_dir() -> Path:
     """Per-user writable folder (models published by finetune, settings-independent data).
 
     ``LUSAPP_DATA_DIR`` overrides; otherwise %LOCALAPPDATA%\\LUSApp on Windows, ~/Library/Application
-    Support/LUSApp on macOS, $XDG_DATA_HOME/lusapp (or ~/.local/share/lusapp) elsewhere.
+    Support/LUSApp on macOS, $XDG_DATA_HOME/lusapp (or ~/.local/share/lusapp) elsewhere (platformdirs).
     """
     env = os.environ.get("LUSAPP_DATA_DIR")
     if env:
         return Path(env)
-    if sys.platform.startswith("win"):
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "LUSApp"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "LUSApp"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "lusapp"
+    return Path(_platform_dirs().user_data_dir)
+
+
+def user_log_dir() -> Path:
+    """Per-user folder of the app's log file: ``<LUSAPP_DATA_DIR>/logs`` when that is set (tests, portable
+    use), else platformdirs' log folder (%LOCALAPPDATA%\\LUSApp\\Logs, ~/Library/Logs/LUSApp,
+    $XDG_STATE_HOME/lusapp/log)."""
+    env = os.environ.get("LUSAPP_DATA_DIR")
+    if env:
+        return Path(env) / "logs"
+    return Path(_platform_dirs().user_log_dir)

@@ -43,10 +43,26 @@ def test_env_override_beats_meipass(frozen, tmp_path, monkeypatch):
 
 
 def test_windows_user_data_dir_is_localappdata(monkeypatch, tmp_path):
+    """platformdirs asks Windows for the local (not roaming) application data folder: %LOCALAPPDATA%."""
+    import platformdirs.windows
+
     monkeypatch.delenv("LUSAPP_DATA_DIR", raising=False)
     monkeypatch.setattr(sys, "platform", "win32")
-    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path))
+    monkeypatch.setattr(platformdirs.windows, "get_win_folder", {"CSIDL_LOCAL_APPDATA": str(tmp_path)}.__getitem__)
     assert resources.user_data_dir() == tmp_path / "LUSApp"
+    assert resources.user_log_dir() == tmp_path / "LUSApp" / "Logs"
+
+
+def test_linux_folders_follow_xdg_and_the_override_holds_the_logs(monkeypatch, tmp_path):
+    monkeypatch.delenv("LUSAPP_DATA_DIR", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert resources.user_data_dir() == tmp_path / "data" / "lusapp"  # the folder earlier versions used
+    assert resources.user_log_dir() == tmp_path / "state" / "lusapp" / "log"
+    monkeypatch.setenv("LUSAPP_DATA_DIR", str(tmp_path / "portable"))
+    assert resources.user_data_dir() == tmp_path / "portable"
+    assert resources.user_log_dir() == tmp_path / "portable" / "logs"
 
 
 def _iss_section(name: str) -> list[str]:

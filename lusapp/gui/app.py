@@ -127,7 +127,14 @@ def run_gui(argv: list[str] | str | os.PathLike | None = None) -> int:
 
     if not check_xcb():  # one line saying what to install, instead of Qt's abort
         return 1
+    from lusapp.logs import log_to_file
+
+    log_path = log_to_file()
     app = _make_app([])
+    if log_path is not None:
+        import logging
+
+        logging.getLogger(__name__).info("LUSApp %s started (log %s)", app.applicationVersion(), log_path)
     window = build_window()
     window.show()
     open_target(window, paths[0] if paths else None)

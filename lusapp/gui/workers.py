@@ -4,15 +4,22 @@
 
 ``Job`` objects are QObjects living on the GUI thread; the function runs in ``QThreadPool.globalInstance()``
 (or a given pool). Results are delivered by queued signals, so slots run on the GUI thread.
-The module keeps a reference to running jobs so nobody has to hold one.
+The module keeps a reference to running jobs so nobody has to hold one. A failed job's traceback goes to the
+log (``lusapp.logs``: the app's log file) before ``failed`` is emitted, so the slots that show the user one
+sentence (the session's, the model controller's) lose nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from lusapp.core.errors import LusError
+
+_log = logging.getLogger(__name__)
 
 
 class _Relay(QObject):
@@ -64,6 +71,9 @@ class Job(QObject):
         self.running = False
         self.error = exc
         _RUNNING.discard(self)
+        expected = isinstance(exc, (LusError, OSError))  # a damaged file, a locked store: told to the user as is
+        _log.log(logging.WARNING if expected else logging.ERROR, "job %r failed: %s: %s\n%s", self.name,
+                 type(exc).__name__, exc, tb.rstrip())
         self.failed.emit(exc, tb)
 
 

@@ -1,32 +1,29 @@
 """Single-writer lock of a store folder.
 
-``<store>/.lock`` holds ``{"pid", "host", "time"}`` of the process that opened the store for writing.
-Where available an OS advisory lock (``fcntl.flock`` / ``msvcrt.locking``) is held on the file for the
-whole session, so a crashed process releases it automatically. Without an OS lock, a lock file whose
-pid is dead on this host is stale and taken over; a live pid, or another host, means ``StoreLocked``.
+``<store>/.lock`` holds ``{"pid", "host", "time"}`` of the process that opened the store for writing, from
+its second byte on (byte 0 is a newline). The OS lock is filelock's ``lock_descriptor`` on that file's
+descriptor (``flock`` on POSIX; on Windows ``LockFileEx`` of byte 0, which is why the holder is written after
+it: other processes can still read who holds the store). It is held for the whole session, so a crashed
+process releases it automatically. On POSIX the store folder is locked too (see ``_lock_folder``). Where
+no OS lock is available, a lock file whose pid is dead on this host is stale and taken over; a live pid, or
+another host, means ``StoreLocked``.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
 import time
 from pathlib import Path
 
+from filelock import lock_descriptor, unlock_descriptor
+
 from lusapp.core.errors import StoreLocked
 
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
-try:  # Windows
-    import msvcrt
-except ImportError:
-    msvcrt = None
-
 LOCK_NAME = ".lock"
-_WIN_LOCK_OFFSET = 1 << 20
+_INFO_OFFSET = 1  # the holder's JSON starts after byte 0 (the byte Windows' lock covers)
 
 
 def pid_alive(pid: int) -> bool:
@@ -50,11 +47,24 @@ def pid_alive(pid: int) -> bool:
 
 
 def read_lock_info(path: Path) -> dict:
+    """The holder recorded in a lock file ({} when there is none or it cannot be read); reads past byte 0."""
     try:
-        info = json.loads(path.read_text(encoding="utf-8") or "{}")
+        with open(path, "rb") as f:
+            f.seek(_INFO_OFFSET)
+            info = json.loads(f.read().decode("utf-8") or "{}")
         return info if isinstance(info, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+def _os_lock(fd: int) -> bool | None:
+    """True: locked; False: another process holds it; None: this platform or file system has no OS lock."""
+    try:
+        return lock_descriptor(fd, blocking=False)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOLCK):
+            return None
+        raise
 
 
 def _describe(info: dict) -> str:
@@ -68,6 +78,7 @@ class StoreLock:
         self.path = Path(folder) / LOCK_NAME
         self._fd: int | None = None
         self._dir_fd: int | None = None
+        self._os_locked: bool | None = None
 
     def acquire(self) -> None:
         host = socket.gethostname()
@@ -83,27 +94,18 @@ class StoreLock:
 
             raise store_os_error(self.path, exc, "cannot take the writer's lock") from exc
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    raise StoreLocked(self.path.parent, f"is open for writing by {_describe(read_lock_info(self.path))}"
-                                      "; close it there first, or open read-only") from None
-            elif msvcrt is not None:  # pragma: no cover
-                try:  # lock a byte far past the content so other processes can still read who holds it
-                    os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
-                    msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-                except OSError:
-                    raise StoreLocked(self.path.parent, f"is open for writing by {_describe(read_lock_info(self.path))}"
-                                      "; close it there first, or open read-only") from None
-            else:  # pragma: no cover - no OS lock: fall back to the pid check
+            self._os_locked = _os_lock(fd)
+            if self._os_locked is False:
+                raise StoreLocked(self.path.parent, f"is open for writing by {_describe(read_lock_info(self.path))}"
+                                  "; close it there first, or open read-only")
+            if self._os_locked is None:  # pragma: no cover - no OS lock: fall back to the pid check
                 info = read_lock_info(self.path)
                 pid = info.get("pid")
                 if isinstance(pid, int) and pid != os.getpid() and (info.get("host") != host or pid_alive(pid)):
                     raise StoreLocked(self.path.parent, f"is open for writing by {_describe(info)}")
             # We hold the OS lock, so any pid in the file is stale (dead or crashed): take it over.
-            data = json.dumps({"pid": os.getpid(), "host": host,
-                               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode()
+            data = b"\n" + json.dumps({"pid": os.getpid(), "host": host,
+                                       "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode()
             os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
             os.write(fd, data)
@@ -121,25 +123,30 @@ class StoreLock:
     def _lock_folder(self) -> int | None:
         """Also lock the store folder itself (POSIX): deleting or replacing ``.lock`` while a writer runs
         cannot let a second writer in, as the folder's lock lives as long as the writer."""
-        if fcntl is None:
+        if os.name == "nt":  # pragma: no cover - a folder cannot be opened as a file there
             return None
         try:
             dfd = os.open(str(self.path.parent), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
             return None
         try:
-            fcntl.flock(dfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = _os_lock(dfd)
         except OSError:
+            locked = None
+        if locked is None:
+            os.close(dfd)
+            return None
+        if not locked:
             os.close(dfd)
             raise StoreLocked(self.path.parent, f"is open for writing by {_describe(read_lock_info(self.path))}"
-                              "; close it there first, or open read-only") from None
+                              "; close it there first, or open read-only")
         return dfd
 
     def _unlock_folder(self) -> None:
         dfd, self._dir_fd = getattr(self, "_dir_fd", None), None
         if dfd is not None:
             try:
-                fcntl.flock(dfd, fcntl.LOCK_UN)
+                unlock_descriptor(dfd)
             finally:
                 os.close(dfd)
 
@@ -152,8 +159,8 @@ class StoreLock:
         except OSError:
             pass
         try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            if self._os_locked:
+                unlock_descriptor(fd)
         finally:
             os.close(fd)
             self._unlock_folder()

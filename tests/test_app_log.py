@@ -1,0 +1,73 @@
+"""The log: a rotating file in the user log folder that keeps the tracebacks of failed worker jobs; console
+progress for the command-line tools."""
+
+from __future__ import annotations
+
+import logging
+from logging.handlers import RotatingFileHandler
+
+import pytest
+
+from lusapp import logs
+
+
+@pytest.fixture
+def clean_root():
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield root
+    for h in root.handlers:
+        if h not in before:
+            root.removeHandler(h)
+            h.close()
+    root.setLevel(level)
+
+
+def test_file_log_rotates_and_is_added_once(clean_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(logs, "MAX_BYTES", 2000)
+    path = logs.log_to_file(tmp_path / "logs")
+    assert path == tmp_path / "logs" / "lusapp.log"
+    assert logs.log_to_file(tmp_path / "logs") == path
+    assert sum(isinstance(h, RotatingFileHandler) for h in clean_root.handlers) == 1
+    for i in range(100):
+        logging.getLogger("lusapp.test").info("line %d %s", i, "x" * 40)
+    names = sorted(p.name for p in path.parent.iterdir())
+    assert names == ["lusapp.log", "lusapp.log.1", "lusapp.log.2", "lusapp.log.3"]  # three old files kept
+    assert "line 99" in path.read_text(encoding="utf-8")
+
+
+def test_unwritable_log_folder_does_not_stop_the_app(clean_root, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert logs.log_to_file(blocker / "logs") is None
+    assert "no log file" in capsys.readouterr().err
+
+
+def test_failed_job_traceback_goes_to_the_log_file(qtbot, clean_root, tmp_path):
+    from lusapp.gui.workers import run_job
+
+    path = logs.log_to_file(tmp_path)
+    seen = []
+
+    def broken():
+        return {}["missing key"]
+
+    job = run_job(broken, on_error=lambda exc, tb: seen.append(exc), name="load model")
+    qtbot.waitUntil(lambda: len(seen) == 1, timeout=5000)
+    for h in clean_root.handlers:
+        h.flush()
+    text = path.read_text(encoding="utf-8")
+    assert "ERROR lusapp.gui.workers" in text and "job 'load model' failed: KeyError" in text
+    assert "Traceback (most recent call last)" in text and "in broken" in text
+    assert job.error is seen[0]
+
+
+def test_console_progress_goes_to_the_current_stderr(clean_root, capsys):
+    logs.log_to_console()
+    logs.log_to_console()  # no second handler: one line per record
+    logging.getLogger("model_training.train").info("epoch 3/10 loss 0.41")
+    logging.getLogger("lusapp.cli").warning("clip R1 skipped")
+    logging.getLogger("lusapp.cli").debug("hidden without verbose")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "epoch 3/10 loss 0.41\nwarning: clip R1 skipped\n"
