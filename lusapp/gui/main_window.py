@@ -15,6 +15,7 @@ from lusapp.gui.actions import ActionFactory, load_specs_checked
 from lusapp.gui.clinical_form import ClinicalForm
 from lusapp.gui.clip_binding import ClipBinding
 from lusapp.gui.dialogs import AboutDialog, ShortcutsDialog, error_box
+from lusapp.gui.export_dialog import open_export_dialog
 from lusapp.gui.measures_ctl import MeasuresController
 from lusapp.gui.model_ctl import ModelController
 from lusapp.gui.patient_list import PatientList
@@ -157,6 +158,7 @@ class MainWindow(QMainWindow):
         file_ids = {"file.open_store": pl.open_store_dialog, "file.new_patient": pl.new_patient_dialog,
                     "file.import_folder": pl.import_folder_dialog,
                     "file.import_clips": lambda: pl.import_clips_dialog(), "file.export_report": self.export_report,
+                    "file.export_dataset": lambda: open_export_dialog(self),
                     "file.save": self.save_now,
                     "file.rater": self.ask_rater, "file.quit": self.close}
         edit_ids = {"edit.undo": v.undo, "edit.redo": v.redo}
