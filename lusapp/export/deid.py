@@ -137,6 +137,8 @@ def clean_dicom_header(ds, pseudonym: str, shift_days: int) -> None:
     patient's ``shift_days`` instead of emptied (the standard's Retain Longitudinal Temporal Information with
     Modified Dates option), then PatientID / PatientName set to the pseudonym. As a safety net every other
     person name (VR PN) left anywhere, nested sequences included, is emptied."""
+    # dicom-anonymizer imports its table by name (importlib); the static import lets PyInstaller bundle it.
+    import dicomanonymizer.dicom_anonymization_databases.dicomfields_2026c  # noqa: F401
     from dicomanonymizer.simpledicomanonymizer import anonymize_dataset, initialize_actions
     from pydicom.datadict import dictionary_VR
 
