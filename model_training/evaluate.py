@@ -251,6 +251,9 @@ def run(args) -> int:
                                                                      "format", "format_version")}
         manifest["metrics"] = {**manifest.get("metrics", {}), "evaluation": {"store": str(args.store), **summary}}
         save_bundle(args.model, b.seg, b.zone, b.severity, manifest)
+        from model_training.export_onnx import export_graphs
+
+        export_graphs(args.model)  # save_bundle wrote a new folder: its graphs again
     print(json.dumps(summary))
     return 0
 

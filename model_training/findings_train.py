@@ -181,6 +181,9 @@ def publish(base, out: Path, version: str, head, entry_info: dict, manifest_extr
     try:
         staged = save_bundle(tmp / out.name, base.seg, base.zone, base.severity, m)
         add_to_manifest(staged, save_findings(staged, head, entry_info))
+        from model_training.export_onnx import export_graphs
+
+        export_graphs(staged)  # the findings branch is part of the frame graphs
         if out.exists():
             shutil.rmtree(out)
         os.replace(staged, out)

@@ -367,6 +367,9 @@ def finetune(store: str, registry_dir=None, bundled_dir=None, holdout: float = 0
             save_bundle(cand_dir, seg.eval(), zone, sev, keep)
             if findings_model:
                 _copy_findings(active, cand_dir)
+            from model_training.export_onnx import export_graphs
+
+            export_graphs(cand_dir)  # the app runs the ONNX graphs (checked against torch before publishing)
             say(96, "publishing")
             mv = reg.publish(cand_dir)
             result.update(published=True, version=mv.version, path=str(mv.path),

@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         staged = save_bundle(tmp / target.name, bundle.seg, bundle.zone, net, m)
         shutil.copy2(findings_file, staged / findings_file.name)
+        from model_training.export_onnx import export_graphs
+
+        export_graphs(staged)
         old = target.parent / f".{target.name}.old-{os.getpid()}"
         os.replace(target, old)
         os.replace(staged, target)

@@ -328,6 +328,9 @@ def train_all(store: str, out: str | Path, cfg: TrainConfig, stage: str = "all",
                 "metrics": metrics, "recipe": recipe_cmd or " ".join(sys.argv), "train_config": asdict(cfg),
                 "zone_feature": f"mean of SegNet.frame_features over up to {cfg.max_frames} evenly spaced frames"}
     save_bundle(out, seg, zone, sev, manifest)
+    from model_training.export_onnx import export_graphs
+
+    export_graphs(out)  # the app runs the ONNX graphs
     log(f"bundle written to {out} ({time.time() - t0:.0f}s)")
     return out
 

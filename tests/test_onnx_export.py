@@ -100,3 +100,22 @@ def test_the_bundled_models_carry_checked_graphs():
     for d in sorted(root.iterdir()):
         if (d / "manifest.json").exists():
             assert isinstance(open_bundle(d), GraphBundle), d  # checksums verified on opening
+
+
+def test_every_publish_path_of_model_training_exports_graphs():
+    """Each function of model_training that writes a bundle (save_bundle) also exports its graphs, so a newly
+    published model (train, finetune, findings, severity, evaluate --update-manifest, recipes) carries them."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "model_training"
+    writers = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                called = {c.func.id if isinstance(c.func, ast.Name) else getattr(c.func, "attr", "")
+                          for c in ast.walk(fn) if isinstance(c, ast.Call)}
+                if "save_bundle" in called:
+                    writers.append((path.name, fn.name, "export_graphs" in called))
+    assert len(writers) >= 6
+    assert [w for w in writers if not w[2]] == []

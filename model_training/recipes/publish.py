@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.pocus:
         m["metrics"]["real_pocus"] = json.loads(Path(args.pocus).read_text())["summary"]
     save_bundle(args.dst, b.seg, b.zone, b.severity, m)
+    from model_training.export_onnx import export_graphs
+
+    export_graphs(args.dst)  # the app runs the ONNX graphs; checked against torch before they are listed
     print(json.dumps({"bundle": args.dst, "version": load_bundle(args.dst).version}))
     return 0
 
