@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from lusapp.core.mask_edit import diff_masks
-from lusapp.gui.mask_source import MemoryMaskSource
-from lusapp.gui.mask_state import MaskState
+from lusapp.review.mask_source import MemoryMaskSource
+from lusapp.review.mask_state import MaskState
 
 
 def test_precedence_working_copies_and_originals():
@@ -39,7 +39,7 @@ def test_precedence_working_copies_and_originals():
 
 
 def test_store_mask_source_reads_and_writes_the_real_store(tmp_path):
-    from lusapp.gui.mask_source import MaskSource, StoreMaskSource
+    from lusapp.review.mask_source import MaskSource, StoreMaskSource
     from lusapp.store.store import Store
 
     store = Store.create(tmp_path / "store")

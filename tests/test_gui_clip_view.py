@@ -8,8 +8,8 @@ import pytest
 from gui_clip_support import ArrayClip, moving_disc_clip
 from lusapp.core.labels import A_LINE, B_LINE, CLASS_COLORS, CONSOLIDATION, PLEURAL_LINE
 from lusapp.gui.clip_view import ClipView
-from lusapp.gui.mask_source import MemoryMaskSource
-from lusapp.gui.overlay import compose_overlay
+from lusapp.review.mask_source import MemoryMaskSource
+from lusapp.review.overlay import compose_overlay
 from lusapp.gui.playback import format_time
 from lusapp.gui.undo_commands import stack_bytes
 
@@ -204,7 +204,7 @@ def test_copy_from_previous_and_mark_labelled(view):
 
 
 def test_frame_to_rgba_and_overlay_out_buffer():
-    from lusapp.gui.overlay import frame_to_rgba, overlay_lut
+    from lusapp.review.overlay import frame_to_rgba, overlay_lut
 
     grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
     g = frame_to_rgba(grey)

@@ -13,8 +13,8 @@ from PySide6.QtCore import QTimer
 from gui_clip_support import FakeEngine, moving_disc_clip
 from lusapp.core.labels import B_LINE
 from lusapp.gui.clip_view import ClipView
-from lusapp.gui.frame_cache import CachedClip, FrameCache
-from lusapp.gui.mask_source import MemoryMaskSource
+from lusapp.review.frame_cache import CachedClip, FrameCache
+from lusapp.review.mask_source import MemoryMaskSource
 from lusapp.gui.seg_worker import MaskCache, SegWorker, next_batch
 
 

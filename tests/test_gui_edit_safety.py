@@ -10,7 +10,7 @@ import pytest
 from gui_clip_support import moving_disc_clip
 from lusapp.core.labels import A_LINE, CLASS_COLORS, CONSOLIDATION, PLEURAL_LINE
 from lusapp.gui.clip_view import ClipView
-from lusapp.gui.mask_source import MemoryMaskSource
+from lusapp.review.mask_source import MemoryMaskSource
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ def _mask(value: int) -> np.ndarray:
 
 
 def test_second_rater_scores_and_masks_beside_the_first(qtbot, tmp_path):
-    from lusapp.gui.mask_source import StoreMaskSource
+    from lusapp.review.mask_source import StoreMaskSource
     from lusapp.gui.session import SessionController
 
     with Store.create(tmp_path / "s") as store:

@@ -14,7 +14,7 @@ from pathlib import Path
 import lusapp
 
 REPO = Path(__file__).resolve().parents[1]
-QT_FREE = ["lusapp.core", "lusapp.io", "lusapp.store", "lusapp.model", "lusapp.report"]
+QT_FREE = ["lusapp.core", "lusapp.io", "lusapp.store", "lusapp.model", "lusapp.report", "lusapp.review"]
 
 BLOCKER = """
 import importlib.abc, sys
@@ -44,7 +44,7 @@ def _import_all(modules: list[str], blocked: set[str]) -> subprocess.CompletedPr
 
 def test_core_packages_import_without_qt():
     modules = [m for pkg in QT_FREE for m in _modules_of(pkg)]
-    assert "lusapp.core.labels" in modules
+    assert "lusapp.core.labels" in modules and "lusapp.review.mask_state" in modules
     result = _import_all(modules, {"PySide6", "PyQt5", "PyQt6", "pyqtgraph", "qtpy", "shiboken6"})
     assert result.returncode == 0, result.stderr[-3000:]
 

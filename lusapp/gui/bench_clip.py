@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args, app, clip, worker, view) -> None:
-    from lusapp.gui.overlay import compose_overlay
+    from lusapp.review.overlay import compose_overlay
 
     view.resize(1280, 900)
     view.show()

@@ -54,7 +54,7 @@ class ClipBinding(QObject):
         if ident == self._loaded:
             return
         from lusapp.io import open_media
-        from lusapp.gui.mask_source import StoreMaskSource
+        from lusapp.review.mask_source import StoreMaskSource
 
         path = s.store.patient_dir(s.patient.patient_id) / rec.media.file
         try:

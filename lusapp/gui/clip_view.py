@@ -23,14 +23,16 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QW
 
 from lusapp.core import propagate as prop
 from lusapp.core.mask_edit import MaskDiff, diff_masks
-from lusapp.gui.frame_cache import DEFAULT_BUDGET, CachedClip, FrameCache
-from lusapp.gui.mask_source import MaskSource
-from lusapp.gui.mask_state import MaskState
 from lusapp.gui.mask_tools import EditImageItem, ToolBar, ToolController
-from lusapp.gui.overlay import OverlayControls, compose_overlay, frame_to_rgba, overlay_lut
+from lusapp.gui.overlay import OverlayControls
 from lusapp.gui.playback import Playback, TransportBar
 from lusapp.gui.undo_commands import (AcceptProposalsCommand, LabelCommand, MaskEditCommand, ProposalCommand,
                                       UndoHistory)
+from lusapp.review.frame_cache import DEFAULT_BUDGET, CachedClip, FrameCache
+from lusapp.review.mask_source import MaskSource
+from lusapp.review.mask_state import MaskState
+from lusapp.review.overlay import compose_overlay, frame_to_rgba, overlay_lut
+
 
 class _FrameRelay(QObject):
     """Carries 'frame decoded' from the prefetch thread to the GUI thread (queued signal)."""

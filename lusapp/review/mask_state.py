@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from lusapp.core.mask_edit import MaskDiff, previous_labelled
-from lusapp.gui.mask_source import MaskSource
+from lusapp.review.mask_source import MaskSource
 
 Key = tuple[str, int]  # (clip key, frame)
 
