@@ -19,6 +19,7 @@ from lusapp.gui.export_dialog import open_export_dialog
 from lusapp.gui.measures_ctl import MeasuresController
 from lusapp.gui.model_ctl import ModelController
 from lusapp.gui.patient_list import PatientList
+from lusapp.gui.raters_panel import RatersPanel
 from lusapp.gui.session import READONLY_BANNER, SessionController
 from lusapp.gui.severity_panel import SeverityPanel
 from lusapp.gui.zone_board import ZoneBoard
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self.patients = PatientList(self.session)
         self.zone_panel = ZonePanel(self.session)
         self.clinical = ClinicalForm(self.session)
+        self.raters = RatersPanel(self.session, self.clip_view)  # several raters, adjudication, agreement
         self.severity = SeverityPanel(self.session, self.model, self.actions_.action("model.assess"))
         self.measures = MeasuresController(self.session, self.zone_panel, self)
         self.severity.assessmentApplied.connect(self.zone_panel.set_assessment)  # findings to the zone panel
@@ -112,6 +114,8 @@ class MainWindow(QMainWindow):
         self._dock("severity", "Severity", self.severity, right)
         self._dock("clinical", "Clinical information", self.clinical, right)
         self.tabifyDockWidget(self.docks["severity"], self.docks["clinical"])
+        self._dock("raters", "Raters", self.raters, right)
+        self.tabifyDockWidget(self.docks["severity"], self.docks["raters"])
         self.docks["severity"].raise_()
         self.compact = False
 
@@ -125,6 +129,7 @@ class MainWindow(QMainWindow):
         self.compact = True
         self.tabifyDockWidget(self.docks["zone"], self.docks["severity"])
         self.tabifyDockWidget(self.docks["zone"], self.docks["clinical"])
+        self.tabifyDockWidget(self.docks["zone"], self.docks["raters"])
         self.docks["zone"].raise_()
 
     def default_dock_sizes(self) -> None:
