@@ -169,17 +169,6 @@ def test_zone_panel_score_buttons_notes_and_measures(qtbot, session):
     assert session.store.load_patient("P1").zones["R3"].notes == "small effusion"
 
 
-def test_measure_rows_from_real_measures():
-    from lusapp.gui.measures_ctl import compute
-
-    mask = np.zeros((96, 128), np.uint8)
-    mask[20:22, 5:120] = 1
-    for x in (20, 40, 60, 80, 100, 115):
-        mask[22:90, x:x + 3] = 3
-    rows, score, rule, n = compute([mask, mask], None, "P1", "R1", [], None)
-    assert n == 2 and dict(rows)["B-lines"] == "6" and score == 2 and "6 B-lines" in rule
-
-
 # ---------------------------------------------------------------------------------------------- clinical form
 def test_clinical_form_tristate_validation_and_commit(qtbot, session):
     from lusapp.gui.clinical_form import ClinicalForm, parse_age
