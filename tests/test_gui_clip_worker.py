@@ -15,7 +15,8 @@ from lusapp.core.labels import B_LINE
 from lusapp.gui.clip_view import ClipView
 from lusapp.review.frame_cache import CachedClip, FrameCache
 from lusapp.review.mask_source import MemoryMaskSource
-from lusapp.gui.seg_worker import MaskCache, SegWorker, next_batch
+from lusapp.gui.seg_worker import SegWorker
+from lusapp.review.mask_cache import MaskCache, next_batch
 
 
 @pytest.fixture
