@@ -21,6 +21,7 @@ from lusapp.core.errors import LusError, StoreLocked, StoreReadOnly, ValidationE
 from lusapp.core.patient import ClinicalInfo, Patient, ScoreEntry, utc_now
 from lusapp.core.raters import rater_score, set_rater_score
 from lusapp.gui.workers import Job, run_job
+from lusapp.review.unsaved import UnsavedChanges
 
 AUTOSAVE_MS = 1200
 READONLY_BANNER = "read-only: changes cannot be saved"
@@ -56,9 +57,7 @@ class SessionController(QObject):
         self.rater = rater or default_rater()
         self.readonly = False
         self.readonly_reason = ""  # why the open store is read-only (in use elsewhere, read-only medium...)
-        self._dirty = False
-        self._pending_masks: dict[tuple[str, int, str], tuple[np.ndarray, str]] = {}
-        self._pending_unlabel: set[tuple[str, int]] = set()  # (zone, frame) whose FINAL mask is withdrawn
+        self.unsaved = UnsavedChanges()  # the one owner of unsaved masks, withdrawals and record changes
         self._flush_hooks: list[Callable[[], None]] = []
         self._busy = ""
         self._timer = QTimer(self)
@@ -69,19 +68,18 @@ class SessionController(QObject):
     # ------------------------------------------------------------------ state
     @property
     def dirty(self) -> bool:
-        return self._dirty or bool(self._pending_masks) or bool(self._pending_unlabel)
+        return self.unsaved.any
 
     def _set_dirty(self, value: bool) -> None:
         was = self.dirty
-        self._dirty = value
+        self.unsaved.record_changed = value
         if self.dirty != was:
             self.dirtyChanged.emit(self.dirty)
 
     def discard_changes(self) -> None:
         """Forget unsaved changes (the user chose to, e.g. quitting after a failed save)."""
         self._timer.stop()
-        self._pending_masks.clear()
-        self._pending_unlabel.clear()
+        self.unsaved.clear()
         self._set_dirty(False)
 
     def touch(self, what: str) -> None:
@@ -212,11 +210,7 @@ class SessionController(QObject):
         for zid in zones:
             rec = self.patient.zones[zid]
             rec.media, rec.model_score = disk.zones[zid].media, disk.zones[zid].model_score
-            stale = [k for k in self._pending_masks if k[0] == zid]  # masks of the replaced clip
-            for k in stale:
-                del self._pending_masks[k]
-            self._pending_unlabel = {k for k in self._pending_unlabel if k[0] != zid}
-            if stale:
+            if self.unsaved.drop_zone(zid):  # masks of the replaced clip
                 dropped.append(zid)
             self.patient.severity.forget_attention(zid)  # the assessment does not explain the new media
         self.attention = dict(self.patient.severity.model_attention or {})
@@ -251,7 +245,7 @@ class SessionController(QObject):
             return
         if zone_id == self.zone_id and not force:
             return
-        if self._pending_masks or self._pending_unlabel:  # the next zone's view reads masks from the store
+        if self.unsaved.masks_pending:  # the next zone's view reads masks from the store
             self.save()
         self.zone_id = zone_id
         self.zoneChanged.emit(zone_id)
@@ -335,9 +329,7 @@ class SessionController(QObject):
         if self.patient is None:
             return
         was = self.dirty
-        self._pending_masks[(zone_id, int(frame), kind)] = (np.array(mask, dtype=np.uint8, copy=True), model_version)
-        if kind == "final":
-            self._pending_unlabel.discard((zone_id, int(frame)))
+        self.unsaved.queue_mask(zone_id, frame, mask, kind, model_version)
         if not was:
             self.dirtyChanged.emit(True)
         if not self.readonly:
@@ -349,8 +341,7 @@ class SessionController(QObject):
         if self.patient is None:
             return
         was = self.dirty
-        self._pending_masks.pop((zone_id, int(frame), "final"), None)
-        self._pending_unlabel.add((zone_id, int(frame)))
+        self.unsaved.unlabel(zone_id, frame)
         if not was:
             self.dirtyChanged.emit(True)
         if not self.readonly:
@@ -358,7 +349,7 @@ class SessionController(QObject):
 
     def pending_masks(self, zone_id: str, kind: str = "final") -> dict[int, np.ndarray]:
         """Masks of ``zone_id`` queued but not yet written, by frame."""
-        return {f: m for (z, f, k), (m, _v) in self._pending_masks.items() if z == zone_id and k == kind}
+        return self.unsaved.pending(zone_id, kind)
 
     # ------------------------------------------------------------------ saving
     def save(self) -> bool:
@@ -379,13 +370,7 @@ class SessionController(QObject):
             return False
         pid = self.patient.patient_id
         try:
-            for (zid, frame, kind), (mask, version) in list(self._pending_masks.items()):
-                self.store.save_mask(pid, zid, frame, mask, kind=kind, rater=self.rater,
-                                     model_version=version)
-                del self._pending_masks[(zid, frame, kind)]
-            self._save_unlabels(pid)
-            if self._dirty:
-                self.store.save_patient(self.patient, self.rater)
+            self.unsaved.write(self.store, self.patient, self.rater, warn=self.errorRaised.emit)
         except (LusError, OSError) as exc:
             self.errorRaised.emit("Save failed", str(exc) if isinstance(exc, LusError) else f"{pid}: {exc}")
             self._set_dirty(True)
@@ -394,17 +379,6 @@ class SessionController(QObject):
         self.saved.emit(self.patient.revision)
         self.patientSaved.emit(pid)
         return True
-
-    def _save_unlabels(self, pid: str) -> None:
-        delete = getattr(self.store, "delete_mask", None)
-        for zid, frame in sorted(self._pending_unlabel):
-            if frame in self.store.mask_frames(pid, zid, "final"):
-                if delete is None:  # this store version cannot withdraw a FINAL mask: say so once
-                    self.errorRaised.emit("Unlabel not saved", f"Zone {zid}, frame {frame + 1}: this store cannot "
-                                          "delete a FINAL mask yet; the frame will show as labelled after a restart.")
-                else:
-                    delete(pid, zid, frame, kind="final", actor=self.rater)
-            self._pending_unlabel.discard((zid, frame))
 
     # ------------------------------------------------------------------ background store jobs
     @property
