@@ -149,3 +149,39 @@ def test_refuses_a_folder_in_use_and_leaves_nothing_on_damage_or_cancel(exported
     with pytest.raises(DamagedDocument, match="R1"):
         export_store(damaged / "store", tmp_path / "d", True, key_path=exported["key"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "store2"]  # no OUT, no partial folder
+
+
+def test_demo_clip_text_outside_the_imaging_region_is_black(exported):
+    from lusapp.export.media import imaging_box
+    from lusapp.io.readers import open_media
+
+    with Store.open(exported["store"], readonly=True) as store:
+        src = store.media_path(DEMO_ID, "R1")
+    out = exported["out"] / "patients" / exported["pseud"].patient(DEMO_ID) / "media" / "R1.mp4"
+    with open_media(src) as a, open_media(out) as b:
+        assert (b.n_frames, b.width, b.height) == (a.n_frames, a.width, a.height)
+        x0, y0, x1, y1 = imaging_box(a)
+        outside = np.ones((a.height, a.width), bool)
+        outside[y0:y1, x0:x1] = False
+        before, after = a.read_gray(3), b.read_gray(3)
+    assert before[outside].max() == 255  # the demo's device text and markers
+    assert after[outside].max() <= 16  # black, up to the MP4 codec's ringing at the region's edge
+    assert abs(float(after[~outside].mean()) - float(before[~outside].mean())) < 3
+
+
+def test_cli_exit_codes_and_plain_export(exported, tmp_path, capsys):
+    from lusapp.cli import main
+
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    assert main(["export", str(exported["store"]), "-o", str(blocker / "out")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("lusapp export:") and "file.txt" in err and "cannot be written" in err
+    assert main(["export", str(tmp_path / "nostore"), "-o", str(tmp_path / "o")]) == 2
+    assert "nostore" in capsys.readouterr().err
+    plain = tmp_path / "plain"
+    assert main(["export", str(exported["store"]), "-o", str(plain), "--patient", PID]) == 0
+    doc = json.loads((plain / "dataset.json").read_text(encoding="utf-8"))
+    assert doc["patients"] == [PID] and not doc["deidentified"] and doc["key_id"] is None
+    with Store.open(exported["store"], readonly=True) as store:
+        assert (plain / "patients" / PID / "media" / "R1.dcm").read_bytes() == store.media_path(PID, "R1").read_bytes()
