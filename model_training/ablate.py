@@ -24,7 +24,7 @@ Without ``--test-store`` every seed draws its own stratified 75/25 patient split
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -177,8 +177,7 @@ def add_args(p) -> None:
     p.add_argument("--threads", type=int, default=2)
 
 
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+_log = logging.getLogger(__name__).info  # progress (python -m model_training shows it on stderr)
 
 
 def run(args) -> int:
@@ -225,4 +224,7 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m model_training ablate", description="Table 4/5 ablation")
     add_args(ap)
+    from lusapp.logs import log_to_console
+
+    log_to_console()
     return run(ap.parse_args(argv))

@@ -1,7 +1,8 @@
 """Subcommand dispatcher of ``python -m model_training``.
 
 Add a subcommand by adding one line to :data:`SUBCOMMANDS`: ``name -> "module:function"``; the function
-takes the remaining argv (list of str) and returns an exit code.
+takes the remaining argv (list of str) and returns an exit code. Subcommands report progress with
+``logging`` (``logging.getLogger(__name__).info``), shown on stderr as plain lines; stdout carries results.
 """
 
 from __future__ import annotations
@@ -35,5 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"usage: python -m model_training <subcommand> [options]\nsubcommands: {names}")
         return 0 if argv and argv[0] in ("-h", "--help") else 2
+    from lusapp.logs import log_to_console
+
+    log_to_console()  # progress of every subcommand: logging records as plain lines on stderr
     module, func = SUBCOMMANDS[argv[0]].split(":")
     return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)

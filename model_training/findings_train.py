@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -30,7 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lusapp.logs import log_to_console
 from model_training import linear
+
+_progress = logging.getLogger(__name__).info
 
 MEDIA_EXT = {".mp4", ".avi", ".mov", ".mpeg", ".mpg", ".mkv", ".gif", ".png", ".jpg", ".jpeg", ".bmp", ".tif",
              ".tiff", ".dcm"}
@@ -72,7 +76,7 @@ def synthetic_clips(stores) -> list[tuple[Path, str, dict, int]]:
     return out
 
 
-def descriptors(engine, paths, samplings: int, frames: int, log=print) -> tuple[list[int], np.ndarray]:
+def descriptors(engine, paths, samplings: int, frames: int, log=_progress) -> tuple[list[int], np.ndarray]:
     """(row -> path index, descriptor rows) for each path x sampling; unreadable files are skipped."""
     from lusapp.core.errors import LusError
 
@@ -94,7 +98,7 @@ def descriptors(engine, paths, samplings: int, frames: int, log=print) -> tuple[
 
 
 def fit_heads(x: np.ndarray, labels: dict[str, np.ndarray], groups: np.ndarray, real: np.ndarray,
-              log=print) -> tuple[dict, dict, dict, dict]:
+              log=_progress) -> tuple[dict, dict, dict, dict]:
     """(coef/bias per head, threshold per head, CV report per head, out-of-fold probabilities per head (NaN
     where the label is unknown)) on standardised rows ``x``; the L2
     strength, the CV AUC and the threshold are judged on the real rows' out-of-fold predictions only
@@ -126,7 +130,7 @@ def fit_heads(x: np.ndarray, labels: dict[str, np.ndarray], groups: np.ndarray, 
     return params, thresholds, report, oof_all
 
 
-def choose_combination(y_real: dict, linear_p: dict, branch_p: dict, report: dict, log=print) -> tuple[dict, dict]:
+def choose_combination(y_real: dict, linear_p: dict, branch_p: dict, report: dict, log=_progress) -> tuple[dict, dict]:
     """Per head, the one of linear / branch / mean with the best out-of-fold AUC on the real clips, and its
     threshold (sensitivity + specificity at their maximum)."""
     from lusapp.model.findings import HEADS
@@ -221,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     if not items:
         print("findings: no trainable development clips (is ../shared/data there?); nothing trained", file=sys.stderr)
         return 2
-    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    log_to_console()
+    log = _progress
     base = load_bundle(args.base)
     engine = Engine(base, threads=args.threads)
     engine.want_descriptors = True

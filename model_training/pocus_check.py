@@ -21,11 +21,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+_log = logging.getLogger(__name__)
 
 FINDINGS = {"b_lines": "B-lines", "a_lines": "A-lines", "consolidation": "consolidation"}
 
@@ -106,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
+    from lusapp.logs import log_to_console
+
+    log_to_console()
     manifest = Path(args.data) / "manifest.csv"
     if not manifest.is_file():
         print(f"pocus: {manifest} not found; nothing to check", file=sys.stderr)
@@ -123,14 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             r = clip_findings(engine, Path(args.data) / e["file"], args.frames)
         except Exception as exc:  # noqa: BLE001 - one unreadable file must not end the check
-            print(f"pocus: {e['file']}: {exc}", file=sys.stderr)
+            _log.warning("pocus: %s: %s", e["file"], exc)
             continue
         engine.clear_cache()
         r.update(file=e["file"], label=e["label"], lus_score=_int(e["lus_score"]),
                  **{f"label_{k}": _int(e[k]) for k in FINDINGS})
         rows.append(r)
         if (i + 1) % 25 == 0:
-            print(f"pocus: {i + 1}/{len(entries)} files ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+            _log.info("pocus: %d/%d files (%.0f s)", i + 1, len(entries), time.perf_counter() - t0)
     summary = summarize(rows)
     text = markdown(summary, f"{bundle.name} {bundle.version}")
     print(text)

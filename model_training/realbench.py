@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from model_training.realdata import FINDINGS, SPLIT_FILE, default_root, load_items, make_split, write_split
+
+_log = logging.getLogger(__name__)
 
 FINDING_NAMES = {"b_lines": "B-lines", "a_lines": "A-lines", "consolidation": "consolidation",
                  "pleural_irregular": "irregular pleura", "effusion": "effusion"}
@@ -285,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--make-split", action="store_true", help=f"write {SPLIT_FILE.name} from the data and stop")
     args = ap.parse_args(argv)
+    from lusapp.logs import log_to_console
+
+    log_to_console()
 
     root = Path(args.data) if args.data else default_root()
     items = load_items(root)
@@ -317,11 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rows.append(item_row(engine, item, args.frames))
         except Exception as exc:  # noqa: BLE001 - one unreadable file must not end the benchmark
-            print(f"realbench: {item.file}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            _log.warning("realbench: %s: %s: %s", item.file, type(exc).__name__, exc)
             rows.append({"file": item.file, "group": item.group, "part": item.part, "error": f"{type(exc).__name__}: {exc}"})
         engine.clear_cache()
         if n % 10 == 0:
-            print(f"realbench: {n}/{len(chosen)} items ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+            _log.info("realbench: %d/%d items (%.0f s)", n, len(chosen), time.perf_counter() - t0)
     summary = summarize(rows, args.boot)
     summary.update(model=f"{bundle.name} {bundle.version}", part=args.part, frames=args.frames,
                    split_file=SPLIT_FILE.name, seconds=round(time.perf_counter() - t0, 1))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -26,11 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from lusapp.core.scales import is_severe
+from lusapp.logs import log_to_console
 
+_progress = logging.getLogger(__name__).info
 SEVERITY_INPUT = "zone_score_probs"
 
 
-def zone_bank(engine, store: str, frames: int = 30, log=print):
+def zone_bank(engine, store: str, frames: int = 30, log=_progress):
     """FeatureBank whose zone 'features' are (1, 5) composed zone-score distributions."""
     from model_training.data import build_index
     from model_training.features import FeatureBank
@@ -84,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     from lusapp.model.engine import Engine
     from model_training.stages import train_severity
 
-    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    log_to_console()
+    log = _progress
     bundle = load_bundle(args.model)
     engine = Engine(bundle, threads=2)
     if engine.findings is None:

@@ -13,6 +13,7 @@ only rank 0 writes; stages 2 and 3 (cheap) run on rank 0 alone.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -25,6 +26,7 @@ import torch
 import torch.distributed as dist
 
 from lusapp.core.clinical import clinical_feature_names
+from lusapp.logs import log_to_console
 from lusapp.model.networks import SegNet, SeverityNet, ZoneScorer
 from model_training import sampling, stages
 from model_training.augment import JointAugment
@@ -76,9 +78,13 @@ class TrainConfig:
         return self
 
 
+_log = logging.getLogger("model_training")
+
+
 def log(msg: str) -> None:
+    """Training progress (rank 0 only) through logging: ``python -m model_training`` shows it on stderr."""
     if int(os.environ.get("RANK", "0")) == 0:
-        print(msg, file=sys.stderr, flush=True)
+        _log.info(msg)
 
 
 def set_seed(seed: int) -> None:
@@ -264,11 +270,12 @@ def features_for(seg: SegNet, store: str, cache: FrameCache, state_dir: Path, de
     return bank
 
 
-def train_all(store: str, out: str | Path, cfg: TrainConfig, stage: str = "all", device: str = "auto",
+def train_all(store: str, out: str | Path, cfg: TrainConfig, *, stage: str = "all", device: str = "auto",
               resume: bool = False, cache_dir=None, eval_store: str | None = None, name: str = "lus-staged",
               version: str = "1.0.0", init_bundle=None, parent_version: str | None = None, recipe_cmd: str = "",
               progress=None, state_dir=None, pids=None) -> Path | None:
-    """Train the requested stage(s); write the bundle when the severity net exists. Returns the bundle dir."""
+    """Train the requested stage(s); write the bundle when the severity net exists. Returns the bundle dir.
+    Everything after ``cfg`` is keyword-only (a positional False or None said nothing at the call site)."""
     device = pick_device(device)
     rank, world = dist_init(device)
     set_seed(cfg.seed + rank)
@@ -365,9 +372,10 @@ def run(args) -> int:
     cfg.update({"seg_epochs": args.epochs, "zone_epochs": args.zone_epochs, "patient_epochs": args.patient_epochs,
                 "seg_samples": args.seg_samples, "input_size": args.input_size, "seed": args.seed})
     store = args.store[0] if len(args.store) == 1 else args.store
-    out = train_all(store, args.out, cfg, args.stage, args.device, args.resume, args.cache_dir,
-                    args.eval_store, args.name, args.version, recipe_cmd="python -m model_training train " + " ".join(getattr(args, "argv", None) or sys.argv[2:]),
-                    state_dir=args.state_dir)
+    recipe_cmd = "python -m model_training train " + " ".join(getattr(args, "argv", None) or sys.argv[2:])
+    out = train_all(store, args.out, cfg, stage=args.stage, device=args.device, resume=args.resume,
+                    cache_dir=args.cache_dir, eval_store=args.eval_store, name=args.name, version=args.version,
+                    recipe_cmd=recipe_cmd, state_dir=args.state_dir)
     if out is not None:
         print(json.dumps({"bundle": str(out)}))
     return 0
@@ -380,4 +388,5 @@ def main(argv=None) -> int:
     add_args(ap)
     args = ap.parse_args(argv)
     args.argv = list(sys.argv[2:] if argv is None else argv)
+    log_to_console()
     return run(args)

@@ -71,3 +71,18 @@ def test_console_progress_goes_to_the_current_stderr(clean_root, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "epoch 3/10 loss 0.41\nwarning: clip R1 skipped\n"
+
+
+def test_training_progress_is_logged_and_shown_by_the_cli_on_stderr(clean_root, capsys, monkeypatch):
+    from model_training import cli, train
+
+    seen = []
+    monkeypatch.setitem(cli.SUBCOMMANDS, "probe-progress", "tests_progress_probe:main")
+    monkeypatch.setitem(__import__("sys").modules, "tests_progress_probe",
+                        type("M", (), {"main": staticmethod(lambda argv: seen.append(argv) or train.log("seg 1/2"))}))
+    assert cli.main(["probe-progress", "x"]) == 0 and seen == [["x"]]
+    captured = capsys.readouterr()
+    assert captured.err == "seg 1/2\n" and captured.out == ""
+    monkeypatch.setenv("RANK", "1")  # other ranks of a distributed run stay quiet
+    train.log("seg 2/2")
+    assert capsys.readouterr().err == ""
