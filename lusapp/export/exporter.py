@@ -94,7 +94,8 @@ def export_store(store_path: str | Path, out: str | Path, deidentify: bool = Fal
         for n, pid in enumerate(ids):
             doc, rows, imgs, n_media, n_masks, n_dicom = _export_patient(
                 store, pid, tmp, pseud, dicom, result.warnings, cancelled,
-                lambda k, total, msg, n=n: say(int(100 * (n + k / max(total, 1)) / max(len(ids), 1)), msg))
+                lambda k, total, msg, n=n: say(int(100 * (n + k / max(total, 1)) / max(len(ids), 1)),
+                                               f"patient {n + 1} of {len(ids)}, {msg}"))
             exported.append(doc["patient_id"])
             all_rows.append(docs.patient_row(doc))
             score_rows += rows
@@ -160,7 +161,7 @@ def _export_patient(store: Store, pid: str, tmp: Path, pseud, dicom: bool, warni
     for k, zid in enumerate(zones):
         if cancelled is not None and cancelled():
             raise ExportCancelled("export cancelled; nothing was written")
-        say(k, len(zones), f"patient {k + 1}: zone {zid}")
+        say(k, len(zones), f"zone {zid}")
         src = store.media_path(pid, zid)
         if pseud:
             dest, _info = deidentify_media(src, pdir / "media" / zid, tf.new_id, tf.days)
