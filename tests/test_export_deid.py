@@ -107,6 +107,8 @@ def test_pseudonyms_are_keyed_and_stable(tmp_path):
     (tmp_path / "bad.key").write_text("not hex", encoding="ascii")
     with pytest.raises(ValidationError, match="bad.key"):
         load_site_key(tmp_path / "bad.key")
+    with pytest.raises(ValidationError, match="cannot be created"):  # its folder is a file
+        load_site_key(tmp_path / "bad.key" / "site.key")
 
 
 def test_layout_scores_and_annotations(exported):

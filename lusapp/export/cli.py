@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lusapp.core.errors import LusError, StoreError
+from lusapp.core.errors import LusError
 
 USAGE = "lusapp export STORE -o OUT [--deidentify] [--dicom] [--key-file KEY] [--patient ID ...]"
 
@@ -33,7 +33,7 @@ def export_main(argv: list[str]) -> int:
     parser.add_argument("--patient", action="append", help="export only this patient (repeatable)")
     args = parser.parse_args(argv)
 
-    from lusapp.export.exporter import export_store
+    from lusapp.export.exporter import ExportWriteError, export_store
 
     last = [-1]
 
@@ -48,9 +48,9 @@ def export_main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("lusapp export: interrupted; nothing was exported", file=sys.stderr)
         return 130
-    except StoreError as exc:
+    except ExportWriteError as exc:
         print(f"lusapp export: {exc}", file=sys.stderr)
-        return 1 if "cannot be written" in str(exc) else 2
+        return 1
     except (LusError, KeyError) as exc:
         print(f"lusapp export: {exc}", file=sys.stderr)
         return 2

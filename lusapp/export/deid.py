@@ -41,11 +41,16 @@ def load_site_key(path: str | Path | None = None, create: bool = True) -> bytes:
     """The site key (32 bytes) from ``path`` (default: the user data folder); created there on first use."""
     path = Path(path) if path is not None else default_key_path()
     if not path.exists() and create:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValidationError(str(path), f"the export site key cannot be created ({exc.strerror or exc})") from None
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         except FileExistsError:  # another process created it meanwhile: read theirs
             pass
+        except OSError as exc:
+            raise ValidationError(str(path), f"the export site key cannot be created ({exc.strerror or exc})") from None
         else:
             with os.fdopen(fd, "w", encoding="ascii") as f:
                 f.write(secrets.token_hex(32) + "\n")

@@ -37,6 +37,10 @@ class ExportCancelled(LusError):
     """The user cancelled; nothing was left in the output folder."""
 
 
+class ExportWriteError(StoreError):
+    """The output folder cannot be written (the message names the file); nothing was left there."""
+
+
 @dataclass
 class ExportResult:
     path: Path
@@ -68,7 +72,7 @@ def _staging(out: Path) -> Path:
     try:
         tmp.mkdir(parents=True)
     except OSError as exc:
-        raise StoreError(out.parent, f"cannot be written ({exc.strerror or exc}); choose another folder") from None
+        raise ExportWriteError(out.parent, f"cannot be written ({exc.strerror or exc}); choose another folder") from None
     return tmp
 
 
@@ -122,8 +126,10 @@ def export_store(store_path: str | Path, out: str | Path, deidentify: bool = Fal
         say(100, f"exported {result.patients} patient(s) to {display_path(out)}")
         return result
     except OSError as exc:
-        where = exc.filename or out
-        raise StoreError(where, f"cannot be written ({exc.strerror or exc}); nothing was exported") from None
+        where = Path(os.fsdecode(exc.filename)) if exc.filename else out
+        if tmp is not None and (where == tmp or tmp in where.parents or where == out):
+            raise ExportWriteError(out, f"cannot be written ({exc.strerror or exc}); nothing was exported") from None
+        raise StoreError(where, f"cannot be read ({exc.strerror or exc}); nothing was exported") from None
     finally:
         store.close()
         if tmp is not None:
