@@ -22,7 +22,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def export_main(argv: list[str]) -> int:
-    parser = _Parser(prog="lusapp export", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="lusapp export", description="Write a store's patients as a dataset folder, plain or "
+                     "de-identified (docs/export-format.md).")
     parser.add_argument("store", help="a LUSApp store folder (opened read-only)")
     parser.add_argument("-o", "--output", required=True, help="new or empty folder to write")
     parser.add_argument("--deidentify", action="store_true",
