@@ -60,6 +60,7 @@ def _rows(panel) -> list[tuple[str, str]]:
 def test_other_raters_scores_are_listed_and_a_score_is_adjudicated(window):
     w, panel = window, window.raters
     assert _rows(panel) == [("dr_a", "1"), ("dr_b", "3")]
+    assert w.zone_panel.raters_info.text() == "Other raters: dr_a 1, dr_b 3"  # beside the clinician's score
     panel.table.selectRow(1)
     assert panel.adopt_selected_score()
     rec = w.session.zone_record("R1")
@@ -67,6 +68,7 @@ def test_other_raters_scores_are_listed_and_a_score_is_adjudicated(window):
                                                                                                      "dr_b")
     assert _rows(panel)[-1] == ("consensus", "3 (from dr_b by dr_chief)")
     assert panel.set_consensus_value(2) and rec.consensus_score.from_rater == ""
+    assert w.zone_panel.raters_info.text() == "Other raters: dr_a 1, dr_b 3 · consensus 2 (dr_chief)"
     assert w.session.save()
     with Store.open(w.session.store.root, readonly=True) as store:
         assert store.load_patient("P1").zones["R1"].consensus_score.value == 2

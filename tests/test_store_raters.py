@@ -12,7 +12,8 @@ import pytest
 
 from lusapp.core.errors import StoreError, ValidationError
 from lusapp.core.patient import SCHEMA_VERSION, Patient, ScoreEntry
-from lusapp.core.raters import rater_score, rater_scores, set_consensus, set_rater_score, training_score
+from lusapp.core.raters import (others_line, rater_score, rater_scores, set_consensus, set_rater_score,
+                                training_score)
 from lusapp.store import Store
 from lusapp.store import journal
 
@@ -60,6 +61,8 @@ def test_training_score_rule_consensus_then_agreeing_raters_then_nothing():
     assert rec.consensus_score.rater == "dr_chief" and rec.consensus_score.from_rater == "dr_b"
     set_consensus(rec, "dr_chief", value=3)
     assert training_score(rec) == (3, "consensus") and rec.consensus_score.from_rater == ""
+    assert others_line(rec, "dr_a") == "Other raters: dr_b 4 · consensus 3 (dr_chief)"
+    assert others_line(Patient.new("P1").zones["R1"], "dr_a") == ""
     with pytest.raises(ValidationError, match="dr_x"):
         set_consensus(rec, "dr_chief", from_rater="dr_x")
     with pytest.raises(ValidationError, match="not dr_a's score 2"):

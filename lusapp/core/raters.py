@@ -92,3 +92,12 @@ def training_score(rec: ZoneRecord) -> tuple[int | None, str]:
     if len(values) == 1:
         return values.pop(), RATERS
     return None, f"raters disagree ({', '.join(f'{r} {e.value}' for r, e in scores.items())}), no consensus"
+
+
+def others_line(rec: ZoneRecord, me: str) -> str:
+    """One line for the zone panel: the other raters' scores and the consensus ("" when there are none)."""
+    others = [f"{r} {e.value}" for r, e in rater_scores(rec).items() if r != me]
+    parts = [f"Other raters: {', '.join(others)}"] if others else []
+    if rec.consensus_score is not None:
+        parts.append(f"consensus {rec.consensus_score.value} ({rec.consensus_score.rater})")
+    return " · ".join(parts)

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
+from lusapp.core.raters import others_line
 from lusapp.gui import theme
 from lusapp.gui.bars import ProbBars
 from lusapp.gui.session import SessionController
@@ -115,6 +116,11 @@ class ZonePanel(QWidget):
         self.score_group.idClicked.connect(self._on_score_clicked)
         self.clear_button.clicked.connect(lambda: self.session.set_clinician_score(None))
         lay.addWidget(cbox)
+        self.raters_info = QLabel("")  # the other raters' scores and the consensus (Raters dock: details)
+        self.raters_info.setProperty("role", "dim")
+        self.raters_info.setWordWrap(True)
+        self.raters_info.setVisible(False)
+        lay.addWidget(self.raters_info)
 
         lay.addWidget(QLabel("Zone notes"))
         self.notes = QPlainTextEdit()
@@ -183,6 +189,7 @@ class ZonePanel(QWidget):
             self._show_findings(None)
             for b in self.score_buttons:
                 b.setChecked(False)
+            self.raters_info.setVisible(False)
             if not keep_notes:
                 self._set_notes("")
             return
@@ -218,6 +225,9 @@ class ZonePanel(QWidget):
             b.setVisible(v in scale.values)
             b.setChecked(clin == v)
             b.setToolTip(f"{v}: {scale.level(v).description}" if v in scale.values else "")
+        others = others_line(rec, self.session.rater)
+        self.raters_info.setText(others)
+        self.raters_info.setVisible(bool(others))
         if not keep_notes:
             self._set_notes(rec.notes)
 
