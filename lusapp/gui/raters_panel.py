@@ -104,7 +104,7 @@ class RatersPanel(QWidget):
         session.zoneChanged.connect(lambda _z: self.refresh())
         session.patientChanged.connect(lambda _p: self.refresh())
         session.dataChanged.connect(lambda what: self.refresh() if what.startswith("zone:") else None)
-        session.saved.connect(lambda _r: self.refresh_frame())
+        session.saved.connect(lambda _r: (self.load_raters(), self.refresh_frame()))
         self.refresh()
 
     # ------------------------------------------------------------------ view
@@ -118,6 +118,7 @@ class RatersPanel(QWidget):
         enabled = rec is not None and not self.session.readonly
         for w in (self.adopt_score, self.value, self.set_score, self.clear_score):
             w.setEnabled(enabled)
+        self.load_raters()
         if rec is None:
             self.title.setText("Open a patient to see its raters.")
             self.refresh_frame()
@@ -145,9 +146,10 @@ class RatersPanel(QWidget):
         cv = self.clip_view
         return None if cv is None or cv.clip is None else int(cv.current_frame)
 
-    def refresh_frame(self) -> None:
-        """The raters' FINAL masks of the frame on screen, and the 'show rater' choices."""
-        s, frame = self.session, self._current_frame()
+    def load_raters(self) -> None:
+        """Read which raters labelled which frames of the zone (on a zone change and after a save, not on every
+        frame of playback)."""
+        s = self.session
         self._frame_raters = {}
         if s.store is not None and s.patient is not None and self._zone:
             rec = s.zone_record(self._zone)
@@ -156,6 +158,10 @@ class RatersPanel(QWidget):
                     self._frame_raters = s.store.final_raters(s.patient.patient_id, self._zone)
                 except (LusError, KeyError, OSError):
                     self._frame_raters = {}
+
+    def refresh_frame(self) -> None:
+        """The raters' FINAL masks of the frame on screen, and the 'show rater' choices."""
+        s, frame = self.session, self._current_frame()
         raters = self._frame_raters.get(frame, []) if frame is not None else []
         if frame is None:
             self.frame_info.setText("No clip on screen.")
@@ -182,7 +188,7 @@ class RatersPanel(QWidget):
             return
         s, frame = self.session, self._current_frame()
         mask = None
-        if rater and frame is not None and s.store is not None and s.patient is not None:
+        if rater in self._frame_raters.get(frame, []) and s.store is not None and s.patient is not None:
             try:
                 mask = s.store.load_rater_mask(s.patient.patient_id, self._zone, frame, rater)
             except (LusError, KeyError, OSError):
@@ -235,6 +241,8 @@ class RatersPanel(QWidget):
         except (LusError, ValueError) as exc:
             s.errorRaised.emit("Adjudication", str(exc))
             return False
+        self.load_raters()
+        self.refresh_frame()
         self.frame_info.setText(f"Frame {frame + 1}: {rater}'s mask is the consensus (by {s.rater}).")
         return True
 
