@@ -86,10 +86,10 @@ def _core_checks(timings: dict, info: dict, tmp: Path) -> None:
     apply_assessment(patient, assessment)
     store.save_patient(patient, actor="self-test")
     store.save_mask(pid, zid, idx[0], seg.masks[0], kind="original", rater="model",
-                    model_version=bundle.version)
+                    model_version=engine.model_id)
     final = seg.masks[0].copy()
     final[: max(1, shape[0] // 20), :] = 0  # a clinician's correction
-    store.save_mask(pid, zid, idx[0], final, kind="final", rater="self-test", model_version=bundle.version)
+    store.save_mask(pid, zid, idx[0], final, kind="final", rater="self-test", model_version=engine.model_id)
     store.close()
 
     store = Store.open(Path(tmp) / "store", readonly=True)

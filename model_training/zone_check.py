@@ -57,7 +57,7 @@ def check(model_dir: str, clips, frames: int = 30, store=None) -> dict:
         probs.append(rep.probs)
         labels.append(lab)
     t, p = np.array(truth), np.array(pred)
-    out = {"model": f"{engine.bundle.name} {engine.model_version}", "clips": len(t),
+    out = {"model": engine.model_id, "clips": len(t),
            "accuracy": float((t == p).mean()), "within_one": float((np.abs(t - p) <= 1).mean()),
            "binary_accuracy": float(((t >= 2) == (p >= 2)).mean()),
            "spearman": float(spearmanr(t, expected).statistic) if len(t) > 2 else None,

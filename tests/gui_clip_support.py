@@ -52,6 +52,7 @@ class FakeEngine:
     thread) and every call's indices are recorded in order."""
 
     model_id = "fake-0.0.1"
+    findings = None  # no findings head: masks are not gated
 
     def __init__(self, delay: float = 0.03):
         self.delay = delay
@@ -66,3 +67,13 @@ class FakeEngine:
         time.sleep(self.delay)
         masks = [np.full((clip.height, clip.width), i % 5, np.uint8) for i in indices]
         return FakeSegResult(indices, masks)
+
+    # The rest of lusapp.model.contract.ReviewEngine: the live-mask worker must never call these.
+    def clip_report(self, clip):
+        raise AssertionError("the worker asked a model without a findings head for a clip report")
+
+    def score_zone(self, features):
+        raise AssertionError("the live-mask worker does not score zones")
+
+    def assess(self, patient, media, clinical=None, n_frames=30, samplings=1, measure_frames=6, progress=None):
+        raise AssertionError("the live-mask worker does not assess patients")

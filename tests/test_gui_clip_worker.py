@@ -62,7 +62,7 @@ def test_fake_engine_worker_delivers_ahead_while_gui_stays_responsive(qtbot, wor
     done = []
     worker.clip_done.connect(done.append)
     qtbot.waitUntil(lambda: done == ["k1"], timeout=5000)
-    assert sorted(got) == list(range(24)) and worker.model_version == "fake-0.0.1"
+    assert sorted(got) == list(range(24)) and worker.model_id == "fake-0.0.1"
 
 
 def test_fake_engine_seek_reprioritises_and_zone_change_cancels(qtbot, worker):
@@ -144,7 +144,7 @@ def test_real_engine_random_bundle_through_the_worker(qtbot, tmp_path, worker):
     assert min(got) == 0 and max(got) == 9
     for m in got.values():
         assert m.dtype == np.uint8 and m.shape == (120, 160) and int(m.max()) <= 4
-    assert worker.model_version == engine.model_id
+    assert worker.model_id == engine.model_id
     assert engine.stats["frames_run"] >= 10
 
 

@@ -11,7 +11,7 @@ import torch
 
 from lusapp.bench import write_demo_video
 from lusapp.model import preprocess as pp
-from lusapp.model.assess_cli import assess_main
+from lusapp.model.assess_cli import assess_main, load_patient_any
 from lusapp.model.bundle import load_bundle, save_bundle
 from lusapp.model.engine import Engine, fuse_segnet
 from lusapp.model.networks import SegNet, SeverityNet, ZoneScorer
@@ -95,7 +95,7 @@ def test_assess_then_warm_assess_skips_the_network(bundle_dir, patient_dir, monk
     for name in ("encode",):  # every network pass (full or encoder-only) starts with the encoder
         f = getattr(eng.seg, name)
         monkeypatch.setattr(eng.seg, name, lambda *a, _f=f, **k: (calls.__setitem__("n", calls["n"] + 1), _f(*a, **k))[1])
-    a = eng.assess(str(patient_dir), n_frames=30)
+    a = eng.assess(*load_patient_any(patient_dir), n_frames=30)
     cold_calls = calls["n"]
     assert cold_calls > 0
     assert set(a.zone_probs) == {"R1", "R2", "L4", "L1"}
@@ -103,15 +103,15 @@ def test_assess_then_warm_assess_skips_the_network(bundle_dir, patient_dir, monk
     assert 1 <= a.severity <= 4 and a.severity_probs.shape == (4,)
     assert a.severe == (a.severity >= 3) and a.severe_prob == pytest.approx(a.severity_probs[2:].sum())
     assert a.zone_rules["R1"][0] in range(5) and isinstance(a.zone_rules["R1"][1], str)
-    assert a.model_version == "0.1.0"
+    assert a.model_version == eng.model_id == "tiny-0.1.0"  # the one identity, as masks carry it
     import lusapp.io.readers as readers
 
     monkeypatch.setattr(readers, "open_media", lambda *a, **k: pytest.fail("warm run opened a clip"))
-    b = eng.assess(str(patient_dir), n_frames=30)
+    b = eng.assess(*load_patient_any(patient_dir), n_frames=30)
     assert calls["n"] == cold_calls  # no network pass, no decoding
     assert np.allclose(a.severity_probs, b.severity_probs) and a.zone_rules == b.zone_rules
     monkeypatch.undo()
-    c = eng.assess(str(patient_dir), n_frames=5, samplings=3)
+    c = eng.assess(*load_patient_any(patient_dir), n_frames=5, samplings=3)
     assert len(c.votes) == 3 and c.severity in c.votes
 
 
@@ -121,7 +121,7 @@ def test_segment_fills_the_cache_assess_uses(bundle_dir, patient_dir):
         p = next(patient_dir.glob(f"{z}.*"))
         eng.segment(p)  # as review does: every frame
     runs = eng.stats["frames_run"]
-    eng.assess(str(patient_dir), n_frames=30)
+    eng.assess(*load_patient_any(patient_dir), n_frames=30)
     assert eng.stats["frames_run"] == runs
 
 
@@ -131,7 +131,7 @@ def test_a_given_crop_is_reused_by_assess(bundle_dir, patient_dir):
         p = next(patient_dir.glob(f"{z}.*"))
         eng.segment(p, crop=(4, 4, 90, 68))  # the GUI passes its (maybe user-adjusted) crop
     runs = eng.stats["frames_run"]
-    eng.assess(str(patient_dir), n_frames=30)
+    eng.assess(*load_patient_any(patient_dir), n_frames=30)
     assert eng.stats["frames_run"] == runs
 
 
@@ -145,6 +145,8 @@ def test_missing_zone_and_clinical_handling(bundle_dir, patient_dir):
 
     with pytest.raises(ValidationError, match="clinical"):
         eng.assess(None, media, clinical=[1.0, 2.0])
+    with pytest.raises(TypeError, match="load_patient_any"):  # folders are the caller's (the CLI's) business
+        eng.assess(str(patient_dir), {})
 
 
 def test_cli_json_and_errors(bundle_dir, patient_dir, tmp_path, capsys):
@@ -154,7 +156,7 @@ def test_cli_json_and_errors(bundle_dir, patient_dir, tmp_path, capsys):
     assert doc["severity_name"] in ("mild", "moderate", "severe", "critical")
     z = doc["zones"]["R1"]
     assert set(z) == {"score_probs", "score", "expected", "attention", "b_lines", "rule_score", "rule"}
-    assert doc["model_version"] == "0.1.0" and "total_s" in doc["timings"]
+    assert doc["model_version"] == "tiny-0.1.0" and "total_s" in doc["timings"]
 
     assert assess_main([str(tmp_path / "missing"), "--model", str(bundle_dir)]) == 2
     err = capsys.readouterr().err

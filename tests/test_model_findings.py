@@ -14,6 +14,7 @@ from lusapp.core.errors import BundleError
 from lusapp.core.labels import B_LINE, CONSOLIDATION, PLEURAL_LINE
 from lusapp.model import findings as fd
 from lusapp.model import physics
+from lusapp.model.assess_cli import load_patient_any
 from media_files import write_video
 from model_training import linear
 
@@ -129,7 +130,7 @@ def test_engine_uses_the_head_for_zone_scores(tmp_path):
     dim = 2 * manifest["architecture"]["feat_dim"] + len(physics.NAMES) + len(fd.MASK_NAMES)
     fd.add_to_manifest(b, fd.save_findings(b, _head(dim, coef_scale=0.0), {}))
     engine = Engine(load_bundle(b), threads=1)
-    a = engine.assess(ROOT / "resources" / "demo", n_frames=6)
+    a = engine.assess(*load_patient_any(ROOT / "resources" / "demo"), n_frames=6)
     assert set(a.zone_findings) == set(a.zone_scores)
     for zid, zf in a.zone_findings.items():  # zero coefficients: every probability is 0.5
         assert zf.probs["b_lines"] == pytest.approx(0.5)
@@ -200,7 +201,7 @@ def test_severity_network_on_zone_score_distributions(tmp_path):
     seen = []
     real_forward = engine.severity.forward
     engine.severity.forward = lambda zf, m, c: (seen.append(zf.clone()), real_forward(zf, m, c))[1]
-    a = engine.assess(ROOT / "resources" / "demo", n_frames=4)
+    a = engine.assess(*load_patient_any(ROOT / "resources" / "demo"), n_frames=4)
     assert seen and seen[0].shape[-1] == 5
     rows = seen[0][0]  # every zone with a clip: a distribution over the 5 scores; a zone without: zeros
     sums = rows.sum(1)

@@ -56,7 +56,7 @@ def test_version_probe_assess_and_report_run_without_torch(tmp_path):
     r = _lusapp(["assess", str(DEMO)], tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     doc = json.loads(r.stdout)
-    assert doc["model_version"] == "1.2.0" and doc["severity"] in (1, 2, 3, 4) and len(doc["zones"]) >= 8
+    assert doc["model_version"] == "lus-staged-1.2.0" and doc["severity"] in (1, 2, 3, 4) and len(doc["zones"]) >= 8
     pdf = tmp_path / "report.pdf"
     r = _lusapp(["report", str(DEMO), "-o", str(pdf)], tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -227,6 +227,21 @@ def check_findings(d: Any, fld: str = "findings") -> dict[str, Any]:
             "unlike_training": unlike, "warnings": list(warnings)}
 
 
+LEGACY_MODEL_NAME = "lus-staged"  # the only bundle name the app wrote bare versions for
+
+
+def model_identity(name: str, version: str) -> str:
+    """The one string that names a model in masks, zone scores and severity: ``<bundle name>-<version>``."""
+    return f"{name}-{version}"
+
+
+def normalise_model_id(value: str) -> str:
+    """A model identity as stored by any app version: zone scores and severity written before identities
+    were unified hold the bare version ("1.1.0"), always of a ``lus-staged`` bundle; read as
+    "lus-staged-1.1.0". Identities ("lus-staged-1.2.0", "seg-1.0") and "" are returned as they are."""
+    return model_identity(LEGACY_MODEL_NAME, value) if value[:1].isdigit() else value
+
+
 @dataclass
 class ModelZoneScore:
     probs: list[float]  # one per scale level
@@ -267,7 +282,8 @@ class ModelZoneScore:
         _need_dict(d, fld)
         m = cls(probs=_get(d, "probs", fld, types=(list,)), score=_as_int(_get(d, "score", fld), f"{fld}.score"),
                 expected=float(_get(d, "expected", fld, types=(int, float))),
-                model_version=_get(d, "model_version", fld, types=(str,)), time=_get(d, "time", fld, types=(str,)),
+                model_version=normalise_model_id(_get(d, "model_version", fld, types=(str,))),
+                time=_get(d, "time", fld, types=(str,)),
                 findings=_get(d, "findings", fld, None, (dict,), allow_none=True))
         m.validate(fld)
         return m
@@ -416,7 +432,7 @@ class SeverityRecord:
     def from_dict(cls, d: Any, fld: str = "severity") -> SeverityRecord:
         _need_dict(d, fld)
         s = cls(model_probs=_get(d, "model_probs", fld, None, (list,), allow_none=True),
-                model_version=_get(d, "model_version", fld, "", (str,)),
+                model_version=normalise_model_id(_get(d, "model_version", fld, "", (str,))),
                 model_time=_get(d, "model_time", fld, "", (str,)),
                 model_attention=_get(d, "model_attention", fld, None, (dict,), allow_none=True),
                 clinician_label=_as_int(d.get("clinician_label"), f"{fld}.clinician_label", allow_none=True),

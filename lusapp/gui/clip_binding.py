@@ -80,7 +80,7 @@ class ClipBinding(QObject):
         self.clip = None
 
     def _on_edited(self, zone_id: str, frame: int, mask) -> None:
-        self.session.queue_mask(zone_id, frame, mask, "final", self.worker.model_version or self.model.version)
+        self.session.queue_mask(zone_id, frame, mask, "final", self.worker.model_id or self.model.model_id)
         if zone_id == self.session.zone_id:
             self.measures.masks_changed()
 

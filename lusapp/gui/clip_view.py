@@ -298,7 +298,7 @@ class ClipView(QWidget):
         self._changed(key, frame)
         zone = self.masks.mask_arrived(key, frame)
         if zone is not None:
-            self.original_captured.emit(zone, frame, np.array(mask, np.uint8, copy=True), self.worker.model_version)
+            self.original_captured.emit(zone, frame, np.array(mask, np.uint8, copy=True), self.worker.model_id)
         if key == self.key and (frame == self.shown_frame or frame in self._labelled_set()):
             self.refresh_overlay()
 
@@ -658,7 +658,7 @@ class ClipView(QWidget):
         expected = self.worker is not None and self.worker.engine is not None
         model = self.masks.original_for(self.key, self.zone_id, frame, expected)
         if model is not None:
-            self.original_captured.emit(self.zone_id, frame, model, getattr(self.worker, "model_version", ""))
+            self.original_captured.emit(self.zone_id, frame, model, self.worker.model_id if self.worker is not None else "")
 
     @Slot()
     def copy_from_previous(self) -> bool:

@@ -48,6 +48,11 @@ class ModelController(QObject):
         b = getattr(self.engine, "bundle", None)
         return str(b.version) if b is not None else ""
 
+    @property
+    def model_id(self) -> str:
+        """The active model's identity ('lus-staged-1.2.0'; '' when none), as masks and scores record it."""
+        return self.engine.model_id if self.engine is not None else ""
+
     def set_engine(self, engine: Any, description: str | None = None) -> None:
         self.engine = engine
         b = getattr(engine, "bundle", None)
@@ -88,7 +93,7 @@ class ModelController(QObject):
         engine = self.engine
 
         def work():
-            return engine.assess(patient, media_paths=media, progress=job.report)
+            return engine.assess(patient, media, progress=job.report)
 
         job = Job(work, name="assess")  # built before it starts: the worker reports progress through it
         job.finished.connect(on_done)

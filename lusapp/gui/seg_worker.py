@@ -22,16 +22,17 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
+from lusapp.model.contract import ReviewEngine
 from lusapp.review.mask_cache import DEFAULT_MASK_BUDGET, MaskCache, next_batch
 
 _log = logging.getLogger(__name__)
 
 
-def clip_findings(engine, clip, crop=None):
+def clip_findings(engine: ReviewEngine, clip, crop=None):
     """The clip's findings when the engine's model has a findings head (else None): the live masks then leave
     out the B-line / consolidation pixels of a finding the head calls absent (lusapp.model.clip_report
     .gate_labels), as the assessment's rule score does. A failure here only means ungated masks."""
-    if getattr(engine, "findings", None) is None:
+    if engine.findings is None:
         return None
     try:
         if crop is not None:
@@ -40,6 +41,12 @@ def clip_findings(engine, clip, crop=None):
     except Exception:  # noqa: BLE001 - masks without gating are still masks
         _log.warning("findings of %s failed:\n%s", getattr(clip, "path", clip), traceback.format_exc())
         return None
+
+
+def _check_engine(engine) -> None:
+    if engine is not None and not isinstance(engine, ReviewEngine):
+        raise TypeError(f"{type(engine).__name__} is not an engine (lusapp.model.contract.ReviewEngine: model_id, "
+                        "findings, segment, clip_report, score_zone, assess)")
 
 
 def gate_labels(mask: np.ndarray, findings) -> np.ndarray:
@@ -96,6 +103,7 @@ class SegWorker(QObject):
     def __init__(self, engine=None, batch_size: int = 8, max_cache_bytes: int = DEFAULT_MASK_BUDGET,
                  parent: QObject | None = None):
         super().__init__(parent)
+        _check_engine(engine)
         self._engine = engine
         self.batch_size = max(1, int(batch_size))
         self.cache = MaskCache(max_cache_bytes)
@@ -121,18 +129,13 @@ class SegWorker(QObject):
         return self._engine
 
     @property
-    def model_version(self) -> str:
-        eng = self._engine
-        for attr in ("model_id", "model_version", "version"):
-            v = getattr(eng, attr, None)
-            if isinstance(v, str) and v:
-                return v
-        bundle = getattr(eng, "bundle", None)
-        v = getattr(bundle, "version", None)
-        return f"{getattr(bundle, 'name', 'model')}-{v}" if v else ""
+    def model_id(self) -> str:
+        """The identity of the model making the masks ('' without one): written with the masks it made."""
+        return self._engine.model_id if self._engine is not None else ""
 
-    def set_engine(self, engine) -> None:
+    def set_engine(self, engine: ReviewEngine | None) -> None:
         """A new model: cached masks belong to the old one, so they are dropped and the job restarts."""
+        _check_engine(engine)
         with self._cond:
             self._engine = engine
             self.cache = MaskCache(self.cache.max_bytes)
@@ -217,11 +220,8 @@ class SegWorker(QObject):
             job.findings = clip_findings(engine, job.clip, job.crop)
             job.findings_done = True
         try:
-            if job.crop is not None:
-                result = engine.segment(job.clip, batch, crop=job.crop)
-            else:
-                result = engine.segment(job.clip, batch)
-            indices = [int(i) for i in getattr(result, "indices", None) or batch]
+            result = engine.segment(job.clip, batch, crop=job.crop)
+            indices = [int(i) for i in result.indices]
             masks = [gate_labels(np.asarray(m, dtype=np.uint8), job.findings) for m in result.masks]
         except Exception as exc:  # noqa: BLE001 - report and stop this job, keep the thread alive
             with self._cond:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from lusapp.core.errors import BundleError, LusError, ValidationError
+from lusapp.core.patient import model_identity
 from lusapp.core.scales import is_severe
 from lusapp.model import preprocess as pp
 from lusapp.model.cache import ClipEntry, FeatureCache, clip_identity, is_path, sample_indices
@@ -63,8 +64,7 @@ class Engine:
         self.bundle = bundle
         self.size = bundle.input_size
         self.batch_size = int(batch_size)
-        self.model_version = bundle.version
-        self.model_id = f"{bundle.name}-{bundle.version}"
+        self.model_id = model_identity(bundle.name, bundle.version)  # in masks, zone scores and severity
         self.findings = load_findings(bundle.path, bundle.manifest) if bundle.path is not None else None
         self.want_descriptors = False  # training: keep what the findings descriptor needs without a head
         arch = bundle.manifest["architecture"]
@@ -299,12 +299,13 @@ class Engine:
         found = cr.zone_findings(self, job.entry, feats[0], job.plans[0][1], job.plans[0][0])
         return feats, cr.gated_rule(self, job.entry, job.plans[0][1], job.spacing, found), found
 
-    def assess(self, patient: Any = None, media_paths: Mapping[str, Any] | None = None, clinical: Any = None,
+    def assess(self, patient: Any, media: Mapping[str, Any], clinical: Any = None,
                n_frames: int = 30, samplings: int = 1, measure_frames: int = 6,
                progress: Callable[[int, str], None] | None = None) -> Assessment:
-        """Patient severity. ``patient``: a Patient, a PatientFolder / folder path (plain patient folder) or None;
-        ``media_paths``: {zone_id: path} (default: the folder's media); ``clinical``: vector, ClinicalInfo, dict
-        or None (default: the patient's). Videos give ``n_frames`` sampled frames per zone (paper: 30), stills
+        """Patient severity. ``patient``: a Patient (its protocol orders the zones, its clinical information is
+        the default ``clinical``) or None; ``media``: {zone_id: path or clip} (a folder or store is read into
+        (patient, media) by the caller: ``lusapp.model.assess_cli.load_patient_any``); ``clinical``: vector,
+        ClinicalInfo, dict or None (default: the patient's). Videos give ``n_frames`` sampled frames per zone (paper: 30), stills
         one. ``samplings`` > 1 max-votes over that many random frame samplings (paper: 5). Zones without media
         or whose file cannot be read are masked (the latter listed in ``warnings``)."""
         from lusapp.core.clinical import encode_clinical
@@ -312,13 +313,10 @@ class Engine:
         t0 = time.perf_counter()
         self._need(self._sev_arch is not None, "severity")
         self._need(self._has_zone, "zone-score")
-        if is_path(patient):
-            from lusapp.store.patient_folder import open_patient_folder
-
-            patient = open_patient_folder(patient)
-        if isinstance(patient, tuple) and len(patient) == 2:  # PatientFolder
-            patient, folder_media = patient
-            media_paths = folder_media if media_paths is None else media_paths
+        media_paths = media
+        if is_path(patient) or isinstance(patient, tuple):
+            raise TypeError("Engine.assess takes a Patient and its media; read a folder with "
+                            "lusapp.model.assess_cli.load_patient_any(path) first")
         if not media_paths:
             raise ValidationError("media", "the patient has no zone clips to assess")
         clin = self._clinical_vector(clinical if clinical is not None else getattr(patient, "clinical", None),
@@ -380,7 +378,7 @@ class Engine:
             zone_probs=zone_probs, zone_scores={z: int(p.argmax()) for z, p in zone_probs.items()},
             zone_expected={z: float((p * np.arange(len(p))).sum()) for z, p in zone_probs.items()},
             zone_measures={z: r[0] for z, r in rules.items()}, zone_rules={z: (r[1], r[2]) for z, r in rules.items()},
-            model_version=self.model_version,
+            model_version=self.model_id,
             timings={"features_s": t_net - t0, "heads_s": t_end - t_net, "total_s": t_end - t0},
             votes=votes, warnings=warnings, zone_findings=found, zone_head_probs=head_probs)
 

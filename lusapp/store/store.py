@@ -12,7 +12,7 @@ import numpy as np
 
 from lusapp.core.errors import (DamagedDocument, LusError, ReadError, SchemaTooNew, SeveralReadErrors, StoreError,
                                 ValidationError, display_path)
-from lusapp.core.patient import ClinicalInfo, MediaRef, Patient, check_patient_id, utc_now
+from lusapp.core.patient import ClinicalInfo, MediaRef, Patient, check_patient_id, normalise_model_id, utc_now
 from lusapp.io.readers import open_media
 from lusapp.store import masks as _masks
 from lusapp.store.durable import AUDIT_NAME, atomic_write_json, read_audit, read_json
@@ -443,8 +443,11 @@ class Store(RaterMasks):
         return _masks.list_frames(self._zone_dir(pid, zone_id), kind)
 
     def mask_provenance(self, pid: str, zone_id: str, kind: str = "original") -> dict[int, dict]:
+        """Per frame: kind, rater, time and the model identity (``model_version``, normalised as zone scores are:
+        a bare "1.1.0" of an older app reads as "lus-staged-1.1.0")."""
         doc = _masks.read_labels(self._zone_dir(pid, zone_id))
-        return {int(k): v for k, v in doc["frames"][_masks.check_kind(kind)].items()}
+        return {int(k): {**v, "model_version": normalise_model_id(str(v.get("model_version") or ""))}
+                for k, v in doc["frames"][_masks.check_kind(kind)].items()}
 
     # ------------------------------------------------------------------ import
     def import_folder(self, folder: str | Path, actor: str, report: list[str] | None = None) -> str:
