@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from lusapp.core.errors import StoreError, ValidationError
+from lusapp.core.errors import DamagedDocument, StoreError, ValidationError
 from lusapp.core.patient import SCHEMA_VERSION, Patient, ScoreEntry
 from lusapp.core.raters import (others_line, rater_score, rater_scores, set_consensus, set_rater_score,
                                 training_score)
@@ -175,3 +175,17 @@ def test_an_interrupted_consensus_write_leaves_the_store_as_it_was(store, monkey
     monkeypatch.undo()
     assert (store.patient_dir("P1") / "masks/R1/labels.json").read_bytes() == labels
     assert store.load_consensus_mask("P1", "R1", 3) is None and store.consensus("P1", "R1") == {}
+
+
+def test_a_damaged_labels_document_is_named(store):
+    store.save_masks("P1", "R1", {3: _mask(1)}, kind="final", rater="dr_a")
+    path = store.patient_dir("P1") / "masks/R1/labels.json"
+    doc = json.loads(path.read_text())
+    doc["frames"]["raters"] = {"dr_b": {"three": {"rater": "dr_b"}}}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DamagedDocument, match="labels.json.*frames.raters.dr_b has the key 'three'"):
+        store.final_raters("P1", "R1")
+    doc["frames"]["raters"] = {"dr_b": []}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DamagedDocument, match="frames are not an object"):
+        store.load_rater_mask("P1", "R1", 3, "dr_b")

@@ -90,6 +90,12 @@ def read_labels(zone_dir: Path) -> dict:
             raise DamagedDocument(path, f"frames.{k} is not an object")
     if not all(isinstance(v, dict) for v in frames["raters"].values()):
         raise DamagedDocument(path, "frames.raters holds a rater whose frames are not an object")
+    tables = [(k, frames[k]) for k in (*MASK_KINDS, "consensus")]
+    tables += [(f"raters.{r}", t) for r, t in frames["raters"].items()]
+    for name, table in tables:
+        bad = next((k for k in table if not (isinstance(k, str) and k.isdigit() and len(k) <= 5)), None)
+        if bad is not None:
+            raise DamagedDocument(path, f"frames.{name} has the key {bad!r}, not a frame number")
     return doc
 
 
