@@ -86,3 +86,20 @@ def test_training_progress_is_logged_and_shown_by_the_cli_on_stderr(clean_root, 
     monkeypatch.setenv("RANK", "1")  # other ranks of a distributed run stay quiet
     train.log("seg 2/2")
     assert capsys.readouterr().err == ""
+
+
+def test_export_cli_progress_goes_through_logging_to_stderr(clean_root, tmp_path, capsys):
+    import numpy as np
+    from media_files import write_video
+
+    from lusapp.export.cli import export_main
+    from lusapp.store import Store
+
+    with Store.create(tmp_path / "st") as st:
+        st.new_patient("P1", actor="t")
+        st.add_media("P1", "R1", write_video(tmp_path / "c.avi", [np.full((24, 32), 50, np.uint8)] * 3), "t")
+    assert export_main([str(tmp_path / "st"), "-o", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(tmp_path / "out")
+    lines = captured.err.splitlines()
+    assert lines and all(ln.startswith("PROGRESS ") for ln in lines) and lines[-1].startswith("PROGRESS 100")

@@ -8,6 +8,7 @@ written; 130 when interrupted (Ctrl-C). Nothing is left in OUT unless the export
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from lusapp.core.errors import LusError
@@ -35,13 +36,16 @@ def export_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     from lusapp.export.exporter import ExportWriteError, export_store
+    from lusapp.logs import log_to_console
 
+    log_to_console()  # progress through logging, shown on stderr as before
+    log = logging.getLogger(__name__)
     last = [-1]
 
     def progress(pct: int, msg: str) -> None:
         if pct != last[0]:
             last[0] = pct
-            print(f"PROGRESS {pct} {msg}", file=sys.stderr)
+            log.info("PROGRESS %d %s", pct, msg)
 
     try:
         res = export_store(args.store, args.output, args.deidentify, dicom=args.dicom, key_path=args.key_file,
