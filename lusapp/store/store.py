@@ -19,6 +19,7 @@ from lusapp.store.durable import AUDIT_NAME, atomic_write_json, read_audit, read
 from lusapp.store.journal import Operation, recover, store_os_error
 from lusapp.store.lock import StoreLock
 from lusapp.store.migrations import migrate
+from lusapp.store.proposals import ProposalMasks
 from lusapp.store.rater_masks import RaterMasks
 
 STORE_FORMAT = "lusapp-store"
@@ -58,7 +59,7 @@ def probe_media(src: Path) -> dict:
         clip.close()
 
 
-class Store(RaterMasks):
+class Store(RaterMasks, ProposalMasks):
     """Open with :meth:`create` or :meth:`open`; use as a context manager or call :meth:`close`.
     Several raters' masks and the consensus: :class:`lusapp.store.rater_masks.RaterMasks`."""
 
