@@ -51,6 +51,7 @@ def test_propagation_proposals_follow_the_motion_and_are_not_final(view):
     assert view.labelled_frames() == [0] and edits == [0]
     view.set_propagate_count(6)
     assert view.propagate(1) == [1, 2, 3, 4, 5, 6]
+    assert view.wait_proposals()
     assert view.proposed_frames() == [1, 2, 3, 4, 5, 6]
     assert view.labelled_frames() == [0] and edits == [0]  # proposals are neither FINAL nor saved
     for f in range(1, 7):
@@ -86,8 +87,10 @@ def test_propagation_stops_before_a_labelled_frame_and_runs_backward(view):
     view.seek(7)
     view.set_propagate_count(0)  # up to the next labelled frame
     assert view.propagate(-1) == [3, 4, 5, 6]
+    assert view.wait_proposals()
     view.seek(2)
     assert view.propagate(1) == [3, 4, 5, 6]  # replaces the proposals (one undo step)
+    assert view.wait_proposals()
     assert pr.mask_dice(view.mask_and_kind(4)[0], masks[4]) > 0.9
     view.undo()  # back to the backward proposals
     assert view.proposed_frames() == [3, 4, 5, 6]
@@ -102,6 +105,7 @@ def test_discard_is_undoable_and_editing_a_proposal_labels_it(view):
     _label(view, 0, masks[0])
     view.set_propagate_count(3)
     view.propagate(1)
+    assert view.wait_proposals()
     assert view.discard_proposals() == 3 and view.proposed_frames() == []
     view.undo()
     assert view.proposed_frames() == [1, 2, 3]
@@ -165,6 +169,7 @@ def test_jump_and_propagation_shortcuts(view, qtbot):
     view.seek(5)
     view.set_propagate_count(0)
     qtbot.keyClick(view, Qt.Key.Key_G)
+    assert view.wait_proposals()
     assert view.proposed_frames() == [6, 7, 8]
     view.seek(7)
     qtbot.keyClick(view, Qt.Key.Key_A)
@@ -185,6 +190,7 @@ def test_bench_label_runs_and_prints_one_json_line(capsys):
 
     assert bench_label.main(["--frames", "11", "--size", "120x160"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for name in ("scratch", "copy_prev", "propagate"):
+    for name in ("scratch", "copy_prev", "propagate", "interpolate"):
         assert out[name]["keyframes"] == 3 and out[name]["ops"] > 0 and 0 <= out[name]["dice_keyframes"] <= 1
     assert out["propagate"]["labelled_frames"] > out["copy_prev"]["labelled_frames"]
+    assert out["interpolate"]["labelled_frames"] == 11  # keyframes 0, 5, 10 and the 8 frames between

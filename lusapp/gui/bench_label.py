@@ -1,5 +1,6 @@
 """Benchmark of labelling work: edit operations and time to label every 5th frame of a 100-frame clip,
-with mask propagation (optical flow) and without (from scratch; copying the previous labelled frame).
+with mask propagation (optical flow), with keyframe interpolation, and without (from scratch; copying the
+previous labelled frame).
 
     python -m lusapp.gui.bench_label                 # 100 frames 480x640, synthetic (model_training.synth)
     python -m lusapp.gui.bench_label --frames 60 --every 5 --size 240x320
@@ -17,7 +18,8 @@ code), which writes clips with exact label maps; the exact mask is the target. T
 Workflows (keyframes 0, 5, 10, ...): ``scratch`` (every keyframe drawn on an empty mask: no model runs in the
 benchmark), ``copy_prev`` (one click copies the previous labelled frame, then fixes), ``propagate`` (one
 click propagates the keyframe's FINAL mask over the next 5 frames, then fixes on the next keyframe; at the
-end one click *Accept all* also labels the frames between keyframes). Operations count edit clicks and
+end one click *Accept all* also labels the frames between keyframes), ``interpolate`` (keyframes as in
+``copy_prev``, then one click per gap interpolates the frames between two keyframes, and *Accept all*). Operations count edit clicks and
 strokes, not frame navigation. ``wall_s`` is the machine's time for the whole workflow (flow included);
 ``human_s_est`` prices strokes at ``--s-per-stroke`` and clicks at ``--s-per-click`` seconds (assumptions,
 stated in the output). Prints one JSON line.
@@ -125,6 +127,9 @@ class Annotator:
         return fn(*args)
 
 
+WORKFLOWS = ("scratch", "copy_prev", "propagate", "interpolate")
+
+
 def run_workflow(name: str, frames: np.ndarray, targets: np.ndarray, every: int, min_area: int,
                  method: str = "dis", good_dice: float = 0.8) -> dict:
     from lusapp.core.propagate import mask_dice
@@ -141,13 +146,19 @@ def run_workflow(name: str, frames: np.ndarray, targets: np.ndarray, every: int,
         t0 = time.perf_counter()
         for i, k in enumerate(keys):
             a.go(k)
-            if i > 0 and name == "copy_prev":
+            if i > 0 and name in ("copy_prev", "interpolate"):
                 a.click(view.copy_from_previous)
             a.fix(k)
             if name == "propagate" and i + 1 < len(keys):
                 view.set_propagate_count(every)
                 a.click(view.propagate, 1)
-        if name == "propagate":
+                view.wait_proposals()  # runs in the thread pool; the annotator waits for it
+        if name == "interpolate":
+            for k in keys[:-1]:
+                a.go(k)
+                a.click(view.interpolate)
+                view.wait_proposals()
+        if name in ("propagate", "interpolate"):
             a.click(view.accept_all_proposals)
         wall = time.perf_counter() - t0
         key_dice = [mask_dice(view.mask_and_kind(k)[0], targets[k]) for k in keys]
@@ -203,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"bench": "label", "frames": a.frames, "every": a.every, "size": f"{h}x{w}", "score": a.score,
            "seed": a.seed, "min_area_px": min_area, "good_dice": a.good_dice, "flow": a.method,
            "assumed_s_per_stroke": a.s_per_stroke, "assumed_s_per_click": a.s_per_click}
-    for name in ("scratch", "copy_prev", "propagate"):
+    for name in WORKFLOWS:
         r = run_workflow(name, frames, masks, a.every, min_area, a.method, a.good_dice)
         r["human_s_est"] = round(r["strokes"] * a.s_per_stroke + r["clicks"] * a.s_per_click, 1)
         out[name] = r

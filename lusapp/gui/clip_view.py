@@ -19,13 +19,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QUndoGroup, QUndoStack
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from lusapp.core import propagate as prop
+from lusapp.core.errors import LusError
 from lusapp.core.mask_edit import MaskDiff, diff_masks
 from lusapp.gui.mask_tools import EditImageItem, ToolBar, ToolController
 from lusapp.gui.overlay import OverlayControls
 from lusapp.gui.playback import Playback, TransportBar
+from lusapp.gui.propagation_ctl import ProposalProgress, ProposalRunner, start_interpolation, start_propagation
 from lusapp.gui.undo_commands import (AcceptProposalsCommand, LabelCommand, MaskEditCommand, ProposalCommand,
                                       UndoHistory)
 from lusapp.review.frame_cache import DEFAULT_BUDGET, CachedClip, FrameCache
@@ -100,12 +102,15 @@ class ClipView(QWidget):
         self.transport = TransportBar(self.playback, self)
         self.overlay_controls = OverlayControls(self, self._opacity)
         self.toolbar = ToolBar(self.controller, self.history.group, self)
+        self.propagator = ProposalRunner(self)  # propagation / interpolation off the GUI thread
+        self.proposal_progress = ProposalProgress(self.propagator, self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         top = QHBoxLayout()
         top.addWidget(self.toolbar, 1)
         lay.addLayout(top)
         lay.addWidget(self.graphics, 1)
+        lay.addWidget(self.proposal_progress)
         lay.addWidget(self.overlay_controls)
         lay.addWidget(self.transport)
 
@@ -116,6 +121,8 @@ class ClipView(QWidget):
         self.toolbar.mark_labelled_requested.connect(self.mark_labelled)
         self.toolbar.unlabel_requested.connect(self.unlabel_frame)
         self.toolbar.propagate_requested.connect(self.propagate)
+        self.toolbar.interpolate_requested.connect(self.interpolate)
+        self.propagator.failed.connect(self.status_message)
         self.toolbar.accept_requested.connect(self.accept_proposal)
         self.toolbar.accept_all_requested.connect(self.accept_all_proposals)
         self.toolbar.discard_requested.connect(self.discard_proposals)
@@ -135,6 +142,7 @@ class ClipView(QWidget):
                  clip_key: str | None = None) -> None:
         """Show ``clip`` (a ``Clip``; a still is a one-frame clip) of zone ``zone_id``; ``None`` clears."""
         self.controller.cancel()
+        self.propagator.cancel()  # a run for the clip left behind ends; its result is dropped
         new_key = None if clip is None else (clip_key or f"{zone_id}:{clip.path}")
         if self.controller.tool != "pan" and (str(zone_id) != self.zone_id or new_key != self.key):
             # a new zone starts with pan/zoom: a stray click must not paint into a clip just opened
@@ -424,6 +432,7 @@ class ClipView(QWidget):
         """Shortcut action id -> slot for propagation and proposals."""
         return {"mask.propagate_forward": lambda *_: self.propagate(1),
                 "mask.propagate_backward": lambda *_: self.propagate(-1),
+                "mask.interpolate": lambda *_: self.interpolate(),
                 "mask.accept_proposal": self.accept_proposal, "mask.accept_all": self.accept_all_proposals,
                 "mask.discard_proposals": self.discard_proposals}
 
@@ -445,42 +454,31 @@ class ClipView(QWidget):
 
     @Slot(int)
     def propagate(self, direction: int = 1) -> list[int]:
-        """Warp this frame's FINAL mask to the next frames (``direction`` +1 / -1) as proposals; one undo step.
-        Returns the frames that got a proposal."""
-        if self.clip is None or self.key is None or self.frames is None:
-            return []
-        frame = self.current_frame
-        src = self.masks.final_mask(frame)
-        if src is None:
-            self.status_message.emit(f"Frame {frame + 1} has no FINAL mask to propagate: correct it or mark it "
-                                     "labelled first")
-            return []
-        targets = prop.propagation_frames(frame, 1 if direction > 0 else -1, self.playback.n_frames,
-                                          self.labelled_frames(), self.propagate_count)
-        if not targets:
-            self.status_message.emit("Nothing to propagate to: the next frame is labelled or the clip ends")
-            return []
-        self.controller.cancel()
-        self.playback.pause()
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        """Warp this frame's FINAL mask to the next frames (``direction`` +1 / -1) as proposals, in the thread
+        pool (progress and Cancel under the clip; :meth:`wait_proposals` waits); one undo step when done.
+        Returns the frames it will propose masks for ([] when it cannot start)."""
+        return start_propagation(self, direction)
+
+    @Slot()
+    def interpolate(self) -> list[int]:
+        """Proposals for the frames between the labelled frames around this one (line classes interpolated);
+        one undo step when done. Returns the frames it will propose masks for."""
+        return start_interpolation(self)
+
+    def wait_proposals(self, timeout_s: float = 60.0) -> bool:
+        """Wait (processing events) until a propagation / interpolation has ended (tests, benchmark)."""
+        return self.propagator.wait(timeout_s)
+
+    def _store_proposals(self, key: str, masks: dict, how: str = "flow", from_frame: int | None = None) -> None:
+        """Set / drop proposals in memory and in the store; a store error is told, the masks stay in memory."""
         try:
-            after = {f: m for f, m in prop.propagate(src.copy(), frame, targets, self._grey, self.flow_method)}
-        finally:
-            QApplication.restoreOverrideCursor()
-        before = {f: self.masks.proposals.get((self.key, f)) for f in targets}
-        self.masks.set_proposals(self.key, after)
-        way = "forward" if direction > 0 else "backward"
-        self.undo_stack.push(ProposalCommand(self, self.key, before, after,
-                                             f"Propagate frame {frame + 1} {way} ({len(targets)} frames)"))
-        self.refresh_overlay()
-        lo, hi = min(targets) + 1, max(targets) + 1
-        self.status_message.emit(f"Proposed masks for frames {lo}–{hi} ({len(targets)}), propagated {way} from "
-                                 f"frame {frame + 1}: not FINAL until accepted")
-        return sorted(targets)
+            self.masks.set_proposals(key, masks, how, from_frame)
+        except (OSError, LusError) as exc:
+            self.status_message.emit(f"Proposals could not be stored (they are kept until the app closes): {exc}")
 
     def set_proposals(self, key: str, masks: dict) -> None:
         """Undo target of ProposalCommand."""
-        self.masks.set_proposals(key, masks)
+        self._store_proposals(key, masks)
         if key == self.key:
             self.refresh_overlay()
 
@@ -520,7 +518,7 @@ class ClipView(QWidget):
             self.status_message.emit("No proposed masks to discard")
             return 0
         after = {f: None for f in before}
-        self.masks.set_proposals(self.key, after)
+        self._store_proposals(self.key, after)
         self.undo_stack.push(ProposalCommand(self, self.key, before, after, f"Discard {len(before)} proposals"))
         self.refresh_overlay()
         self.status_message.emit(f"{len(before)} proposed masks discarded")
@@ -528,8 +526,8 @@ class ClipView(QWidget):
 
     def accept_proposals(self, key: str, zone_id: str, masks: dict) -> None:
         """Undo target: the proposals ``masks`` (frame -> mask) become FINAL masks (saved)."""
+        self._store_proposals(key, {f: None for f in masks})
         for f, m in sorted(masks.items()):
-            self.masks.set_proposals(key, {f: None})
             final = self.masks.relabel(key, f, m)
             self._changed(key, f)
             if key == self.key:
@@ -544,7 +542,7 @@ class ClipView(QWidget):
             self.masks.unlabel(key, f)
             self._changed(key, f)
             self.mask_unlabelled.emit(zone_id, f)
-            self.masks.set_proposals(key, {f: m})
+        self._store_proposals(key, dict(masks))
         if key == self.key:
             self.refresh_overlay()
 
@@ -762,6 +760,7 @@ class ClipView(QWidget):
             return c.close_polygon()
         if key == Qt.Key.Key_Escape:
             c.cancel()
+            self.propagator.cancel()
             return True
         if key == Qt.Key.Key_Delete and c.polygon:
             c.remove_last_point()

@@ -269,6 +269,7 @@ class ToolBar(QWidget):
     mark_labelled_requested = Signal()
     unlabel_requested = Signal()
     propagate_requested = Signal(int)  # +1 forward, -1 backward
+    interpolate_requested = Signal()
     accept_requested = Signal()
     accept_all_requested = Signal()
     discard_requested = Signal()
@@ -348,6 +349,9 @@ class ToolBar(QWidget):
                                          toolTip="Propagate this frame's FINAL mask backward (optical flow)")
         self.prop_fwd_btn = QToolButton(self, text="Propagate ▶",
                                         toolTip="Propagate this frame's FINAL mask forward (optical flow)")
+        self.interp_btn = QToolButton(self, text="Interpolate",
+                                      toolTip="Propose masks for the frames between the labelled frames around this "
+                                              "one (pleural, A- and B-lines interpolated) (I)")
         self.prop_count_box = QSpinBox(self, minimum=0, maximum=500, value=10)
         self.prop_count_box.setSpecialValueText("to next labelled")
         self.prop_count_box.setSuffix(" frames")
@@ -358,7 +362,7 @@ class ToolBar(QWidget):
                                           toolTip="Accept every proposed mask of this clip as FINAL")
         self.discard_btn = QToolButton(self, text="Discard", toolTip="Discard the proposed masks of this clip")
         lay = _Group()
-        for w in (self.prop_back_btn, self.prop_fwd_btn, self.prop_count_box, self.accept_btn,
+        for w in (self.prop_back_btn, self.prop_fwd_btn, self.prop_count_box, self.interp_btn, self.accept_btn,
                   self.accept_all_btn, self.discard_btn):
             lay.addWidget(w)
         self.fit_btn = QToolButton(self, text="Fit", toolTip="Fit the image to the window")
@@ -371,6 +375,7 @@ class ToolBar(QWidget):
             lay.addWidget(w)
         self.prop_back_btn.clicked.connect(lambda: self.propagate_requested.emit(-1))
         self.prop_fwd_btn.clicked.connect(lambda: self.propagate_requested.emit(1))
+        self.interp_btn.clicked.connect(self.interpolate_requested)
         self.accept_btn.clicked.connect(self.accept_requested)
         self.accept_all_btn.clicked.connect(self.accept_all_requested)
         self.discard_btn.clicked.connect(self.discard_requested)

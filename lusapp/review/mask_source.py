@@ -4,6 +4,8 @@ A mask source answers for one zone of one patient: which frames have a FINAL mas
 frame, and whether an ORIGINAL (model) mask was already stored for it. Saving is *not* done here: the view
 emits ``mask_edited`` / ``original_captured`` and the shell's session controller autosaves them
 (``StoreMaskSource.save_final`` / ``save_original`` are there for a controller that wants to delegate).
+Proposals (propagated / interpolated masks, never FINAL) are the exception: a source with
+``save_proposals`` / ``drop_proposals`` stores them as they are made, so they survive a restart.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class MemoryMaskSource:
     def __init__(self, final: dict[int, np.ndarray] | None = None, original: dict[int, np.ndarray] | None = None):
         self.final: dict[int, np.ndarray] = dict(final or {})
         self.original: dict[int, np.ndarray] = dict(original or {})
+        self.proposed: dict[int, np.ndarray] = {}
 
     def final_frames(self) -> set[int]:
         return set(self.final)
@@ -48,6 +51,20 @@ class MemoryMaskSource:
     def forget_final(self, frame: int) -> None:
         self.final.pop(int(frame), None)
 
+    # proposals (propagated / interpolated masks, not FINAL): see lusapp.store.proposals
+    def proposal_frames(self) -> list[int]:
+        return sorted(self.proposed)
+
+    def load_proposal(self, frame: int) -> np.ndarray | None:
+        m = self.proposed.get(int(frame))
+        return None if m is None else m.copy()
+
+    def save_proposals(self, masks: dict[int, np.ndarray], source: str = "flow", from_frame: int | None = None) -> None:
+        self.proposed.update({int(f): np.array(m, np.uint8, copy=True) for f, m in masks.items()})
+
+    def drop_proposals(self, frames) -> None:
+        for f in frames:
+            self.proposed.pop(int(f), None)
 
 class StoreMaskSource:
     """FINAL / ORIGINAL masks of ``(pid, zone_id)`` in a ``lusapp.store.Store``."""
@@ -90,3 +107,18 @@ class StoreMaskSource:
                              rater=rater if rater is not None else "model", model_version=model_version)
         self.has_original(frame)
         self._original.add(int(frame))
+
+    # proposals: stored at once (they are suggestions, not unsaved work), never on a read-only store
+    def proposal_frames(self) -> list[int]:
+        return sorted(self.store.proposals(self.pid, self.zone_id))
+
+    def load_proposal(self, frame: int) -> np.ndarray | None:
+        return self.store.load_proposal(self.pid, self.zone_id, int(frame))
+
+    def save_proposals(self, masks: dict[int, np.ndarray], source: str = "flow", from_frame: int | None = None) -> None:
+        if not getattr(self.store, "readonly", False) and masks:
+            self.store.save_proposals(self.pid, self.zone_id, masks, self.rater or "unknown", source, from_frame)
+
+    def drop_proposals(self, frames) -> None:
+        if not getattr(self.store, "readonly", False):
+            self.store.drop_proposals(self.pid, self.zone_id, frames, self.rater or "unknown")

@@ -8,7 +8,9 @@ It also remembers which frames already had their model mask handed out as ORIGIN
 frames still wait for their model mask to arrive (the edit came before segmentation reached the frame).
 
 *Proposals* (``proposals``) are masks propagated from a FINAL frame by optical flow: shown (kind
-``PROPOSED``) where a frame has no FINAL mask, never counted as labelled, never saved, until accepted.
+``PROPOSED``) where a frame has no FINAL mask, never counted as labelled, never FINAL until accepted; a
+source that keeps proposals (the store, :mod:`lusapp.store.proposals`) gets them as they are made and gives
+them back when the clip is opened again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class MaskState:
         self.originals_done: set[Key] = set()
         self.awaiting_original: dict[Key, str] = {}  # -> zone id
         self.proposals: dict[Key, np.ndarray] = {}
+        self._sources: dict[str, MaskSource] = {}  # clip key -> its source (proposals are written through it)
 
     def set_clip(self, key: str | None, source: MaskSource | None) -> None:
         self.key = key
@@ -43,6 +46,15 @@ class MaskState:
         self.source = source
         self._source_frames = set(source.final_frames()) if source is not None else set()
         self._final_cache = {}
+        if source is None or self.key is None:
+            return
+        self._sources[self.key] = source
+        stored = getattr(source, "proposal_frames", None)
+        if stored is not None and not any(k == self.key for k, _ in self.proposals):
+            for f in stored():  # proposals of an earlier session
+                m = source.load_proposal(f)
+                if m is not None:
+                    self.proposals[(self.key, int(f))] = m
 
     # -- reading ---------------------------------------------------------------------------------
     def labelled_frames(self) -> list[int]:
@@ -79,13 +91,25 @@ class MaskState:
         m, kind = self.mask_and_kind(frame)
         return m if kind == "FINAL" else None
 
-    def set_proposals(self, key: str, masks: dict[int, np.ndarray | None]) -> None:
-        """Set (a mask) or drop (``None``) the proposals of frames of clip ``key``."""
+    def set_proposals(self, key: str, masks: dict[int, np.ndarray | None], how: str = "flow",
+                      from_frame: int | None = None) -> None:
+        """Set (a mask) or drop (``None``) the proposals of frames of clip ``key``, and store that through the
+        clip's source when it keeps proposals (``how``: ``flow`` / ``interpolate`` / ``model+flow``;
+        ``from_frame``: the FINAL frame they came from). A store error propagates after the change in memory."""
         for f, m in masks.items():
             if m is None:
                 self.proposals.pop((key, int(f)), None)
             else:
                 self.proposals[(key, int(f))] = m
+        source = self._sources.get(key)
+        if source is None or not hasattr(source, "save_proposals"):
+            return
+        drop = [int(f) for f, m in masks.items() if m is None]
+        if drop:
+            source.drop_proposals(drop)
+        keep = {int(f): m for f, m in masks.items() if m is not None}
+        if keep:
+            source.save_proposals(keep, how, from_frame)
 
     def proposals_of(self, key: str, frames=None) -> dict[int, np.ndarray]:
         want = None if frames is None else {int(f) for f in frames}
