@@ -2,7 +2,7 @@
 #
 #   powershell -ExecutionPolicy Bypass -File packaging\windows\build.ps1 [-SelfTest] [-Python py] [-Iscc PATH]
 #
-# 1. build\venv: CPU torch 2.13.0 (PyTorch CPU index), LUSApp's runtime dependencies, PyInstaller
+# 1. build\venv: LUSApp's runtime dependencies (ONNX Runtime runs the model; no torch), PyInstaller
 # 2. dist\lusapp\ (lusapp.exe windowed, lusapp-cli.exe console) from packaging\lusapp.spec
 # 3. -SelfTest: dist\lusapp\lusapp-cli.exe --version and --self-test must pass
 # 4. dist\LUSApp-Setup.exe with Inno Setup's ISCC from packaging\windows\lusapp.iss
@@ -28,19 +28,20 @@ if (-not (Test-Path $Py)) {
     Invoke-Checked $Python $pyArgs
 }
 $pip = @("-m", "pip", "install", "-q", "--disable-pip-version-check")
-# CPU torch first; the constraint keeps the later installs from replacing it.
-Set-Content -Path "$Venv\constraints.txt" -Value "torch==2.13.0+cpu" -Encoding ascii
-Invoke-Checked $Py ($pip + @("torch==2.13.0+cpu", "--index-url", "https://download.pytorch.org/whl/cpu"))
 # Runtime dependencies from pyproject.toml (no dev/train extras); lusapp itself is frozen from this tree.
 $deps = & $Py -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))"
 if ($LASTEXITCODE -ne 0) { throw "cannot read pyproject.toml" }
-Invoke-Checked $Py ($pip + @("-c", "$Venv\constraints.txt") + ($deps -split "`r?`n" | Where-Object { $_ }) + @("pyinstaller>=6.10,<7"))
-Invoke-Checked $Py @("-c", "import importlib.util as u, torch; assert torch.version.cuda is None; assert u.find_spec('torchvision') is None")
+Invoke-Checked $Py ($pip + ($deps -split "`r?`n" | Where-Object { $_ }) + @("pyinstaller>=6.10,<7"))
+# A build venv from before this change still holds torch: the bundle must not (the spec excludes it too).
+& $Py -c "import importlib.util as u, sys; sys.exit(0 if u.find_spec('torch') or u.find_spec('torchvision') else 1)"
+if ($LASTEXITCODE -eq 0) { Invoke-Checked $Py @("-m", "pip", "uninstall", "-q", "-y", "torch", "torchvision") }
+Invoke-Checked $Py @("-c", "import importlib.util as u; assert u.find_spec('torch') is None and u.find_spec('torchvision') is None")
 
 if (Test-Path "dist\lusapp") { Remove-Item -Recurse -Force "dist\lusapp" }
 $env:PYTHONPATH = $Root
 Invoke-Checked $Py @("-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
     "--distpath", "$Root\dist", "--workpath", "$Root\build\pyinstaller", "packaging\lusapp.spec")
+if (Test-Path "dist\lusapp\_internal\torch") { throw "torch got into the bundle" }
 $size = (Get-ChildItem -Recurse -File "dist\lusapp" | Measure-Object -Sum Length).Sum / 1MB
 Write-Host ("bundle: dist\lusapp {0:N0} MB" -f $size)
 
