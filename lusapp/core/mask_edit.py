@@ -4,6 +4,11 @@ Coordinates are image coordinates ``(x, y)`` = (column, row), floats allowed; po
 clipped. Every drawing operation edits ``mask`` in place and returns the bounding box of the pixels it
 *may* have touched as ``(y0, y1, x0, x1)`` (half-open) or ``None`` when the stroke lies wholly outside.
 
+*Class lock*: every drawing operation takes ``locked`` (classes whose pixels it must not change): a brush,
+line or polygon of another class paints around a locked class's pixels, and the eraser leaves them, so a
+pleural line traced with care survives a B-line drawn across it. Pixels of the class being drawn are never
+protected from that class itself (painting a locked class adds to it).
+
 Undo data is a :class:`MaskDiff`: the changed bounding box with its before/after contents, so one brush
 stroke on a 600x800 frame costs a few kilobytes, not a full mask copy.
 """
@@ -56,12 +61,16 @@ def _region(shape: Sequence[int], pts: np.ndarray, pad: int) -> BBox | None:
     return y0, y1, x0, x1
 
 
-def _apply_footprint(mask: np.ndarray, box: BBox, footprint: np.ndarray, value: int, only: int | None) -> None:
+def _apply_footprint(mask: np.ndarray, box: BBox, footprint: np.ndarray, value: int, only: int | None,
+                     locked: Iterable[int] = ()) -> None:
     y0, y1, x0, x1 = box
     sub = mask[y0:y1, x0:x1]
     hit = footprint > 0
     if only is not None:
         hit &= sub == only
+    protect = [int(c) for c in locked if int(c) != int(value) and int(c) != 0]
+    if protect:
+        hit &= ~np.isin(sub, protect)
     sub[hit] = value
 
 
@@ -89,7 +98,8 @@ def _capsules(footprint: np.ndarray, local: np.ndarray, half_width: float) -> No
         footprint[sy0:sy1, sx0:sx1] |= (px * px + py * py <= r * r + 1e-9).astype(np.uint8)
 
 
-def _stroke(mask: np.ndarray, points, half_width: float, value: int, only: int | None) -> BBox | None:
+def _stroke(mask: np.ndarray, points, half_width: float, value: int, only: int | None,
+            locked: Iterable[int] = ()) -> BBox | None:
     _check(mask, value)
     pts = _points(points)
     box = _region(mask.shape, pts, int(np.ceil(half_width)) + 1)
@@ -98,26 +108,28 @@ def _stroke(mask: np.ndarray, points, half_width: float, value: int, only: int |
     y0, y1, x0, x1 = box
     footprint = np.zeros((y1 - y0, x1 - x0), np.uint8)
     _capsules(footprint, np.rint(pts) - (x0, y0), half_width)
-    _apply_footprint(mask, box, footprint, value, only)
+    _apply_footprint(mask, box, footprint, value, only, locked)
     return box
 
 
-def brush_stroke(mask: np.ndarray, points, radius: float, value: int) -> BBox | None:
+def brush_stroke(mask: np.ndarray, points, radius: float, value: int, locked: Iterable[int] = ()) -> BBox | None:
     """Paint class ``value`` along ``points`` with a round brush of ``radius`` pixels (0 = one pixel)."""
-    return _stroke(mask, points, max(0.0, float(radius)), value, None)
+    return _stroke(mask, points, max(0.0, float(radius)), value, None, locked)
 
 
-def erase_stroke(mask: np.ndarray, points, radius: float, only_class: int | None = None) -> BBox | None:
-    """Set pixels under the brush to background; with ``only_class`` only pixels of that class are erased."""
-    return _stroke(mask, points, max(0.0, float(radius)), 0, only_class)
+def erase_stroke(mask: np.ndarray, points, radius: float, only_class: int | None = None,
+                 locked: Iterable[int] = ()) -> BBox | None:
+    """Set pixels under the brush to background; with ``only_class`` only pixels of that class are erased;
+    pixels of a ``locked`` class are never erased."""
+    return _stroke(mask, points, max(0.0, float(radius)), 0, only_class, locked)
 
 
-def draw_polyline(mask: np.ndarray, points, thickness: int, value: int) -> BBox | None:
+def draw_polyline(mask: np.ndarray, points, thickness: int, value: int, locked: Iterable[int] = ()) -> BBox | None:
     """Draw an open polyline of class ``value`` and ``thickness`` pixels (round caps) through ``points``."""
-    return _stroke(mask, points, (max(1, int(thickness)) - 1) / 2.0 + 0.5 - 1e-6, value, None)
+    return _stroke(mask, points, (max(1, int(thickness)) - 1) / 2.0 + 0.5 - 1e-6, value, None, locked)
 
 
-def fill_polygon(mask: np.ndarray, points, value: int) -> BBox | None:
+def fill_polygon(mask: np.ndarray, points, value: int, locked: Iterable[int] = ()) -> BBox | None:
     """Fill the closed polygon through ``points`` (at least 3) with class ``value``."""
     _check(mask, value)
     pts = _points(points)
@@ -130,7 +142,7 @@ def fill_polygon(mask: np.ndarray, points, value: int) -> BBox | None:
     footprint = np.zeros((y1 - y0, x1 - x0), np.uint8)
     local = np.rint(pts - (x0, y0)).astype(np.int32).reshape(-1, 1, 2)
     cv2.fillPoly(footprint, [local], 1, lineType=cv2.LINE_8)
-    _apply_footprint(mask, box, footprint, value, None)
+    _apply_footprint(mask, box, footprint, value, None, locked)
     return box
 
 

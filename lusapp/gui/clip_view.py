@@ -33,7 +33,7 @@ from lusapp.gui.undo_commands import (AcceptProposalsCommand, LabelCommand, Mask
 from lusapp.review.frame_cache import DEFAULT_BUDGET, CachedClip, FrameCache
 from lusapp.review.mask_source import MaskSource
 from lusapp.review.mask_state import MaskState
-from lusapp.review.overlay import compose_overlay, frame_to_rgba, overlay_lut
+from lusapp.review.overlay import compose_overlay, frame_to_rgba, outline_labels, overlay_lut
 
 
 class _FrameRelay(QObject):
@@ -117,6 +117,8 @@ class ClipView(QWidget):
         self.playback.frame_changed.connect(self._on_frame)
         self.overlay_controls.visibility_changed.connect(self._on_visibility)
         self.overlay_controls.opacity_changed.connect(self._on_opacity)
+        self.overlay_controls.lock_changed.connect(self.controller.set_locked)
+        self.overlay_controls.outline_changed.connect(lambda *_: self.refresh_overlay())
         self.toolbar.copy_previous_requested.connect(self.copy_from_previous)
         self.toolbar.mark_labelled_requested.connect(self.mark_labelled)
         self.toolbar.unlabel_requested.connect(self.unlabel_frame)
@@ -257,6 +259,8 @@ class ClipView(QWidget):
             rgba = self._blank
         else:
             lut = self._lut_prop if kind == "PROPOSED" else self._lut
+            if self.overlay_controls.outline_only:
+                mask = outline_labels(mask)
             rgba = compose_overlay(mask, self._visible, self._opacity, lut=lut)
         self.overlay_item.setImage(rgba, autoLevels=False)
         labelled = self.masks.labelled_frames()
@@ -426,7 +430,8 @@ class ClipView(QWidget):
         """Shortcut action id -> slot for the timeline jumps and zoom (the shell puts them in its menus)."""
         return {"frame.next_labelled": self.next_labelled, "frame.prev_labelled": self.prev_labelled,
                 "frame.next_unlabelled": self.next_unlabelled, "frame.prev_unlabelled": self.prev_unlabelled,
-                "view.fit": self.fit, "view.zoom100": self.zoom_100}
+                "view.fit": self.fit, "view.zoom100": self.zoom_100,
+                "view.outline": lambda *_: self.overlay_controls.outline_box.toggle()}
 
     def propagation_actions(self) -> dict:
         """Shortcut action id -> slot for propagation and proposals."""
@@ -780,5 +785,6 @@ class ClipView(QWidget):
     def shutdown(self) -> None:
         """Stop playback and the frame prefetch thread (the SegWorker belongs to the caller)."""
         self.playback.pause()
+        self.propagator.cancel()
         if self.frames is not None:
             self.frames.close(wait=2.0)

@@ -57,6 +57,7 @@ class ToolController(QObject):
         self.edit_class = CONSOLIDATION
         self.size = 8  # brush / eraser radius in image pixels
         self.eraser_all = False  # eraser clears every class, not only the selected one
+        self.locked: set[int] = set()  # classes whose pixels no tool changes (lusapp.core.mask_edit, class lock)
         self._mask: np.ndarray | None = None
         self._before: np.ndarray | None = None
         self._box: me.BBox | None = None
@@ -89,6 +90,11 @@ class ToolController(QObject):
         if size != self.size:
             self.size = size
             self.size_changed.emit(size)
+
+    @Slot(int, bool)
+    def set_locked(self, cls: int, on: bool) -> None:
+        """Lock (``on``) or unlock a class: drawing another class leaves its pixels as they are."""
+        (self.locked.add if on else self.locked.discard)(int(cls))
 
     @Slot(int)
     def set_class(self, cls: int) -> None:
@@ -136,15 +142,16 @@ class ToolController(QObject):
         if self.tool == "line":
             pts = me.simplify_path(self._path)
             thick = me.line_thickness(self.edit_class, self._mask.shape)
-            self._box = me.draw_polyline(self._mask, pts, thick, self.edit_class)
+            self._box = me.draw_polyline(self._mask, pts, thick, self.edit_class, self.locked)
             self._show_preview([])
         self._finish({"brush": "Brush", "eraser": "Erase", "line": "Line"}[self.tool])
 
     def _paint(self, pts) -> None:
         if self.tool == "brush":
-            box = me.brush_stroke(self._mask, pts, self.size, self.edit_class)
+            box = me.brush_stroke(self._mask, pts, self.size, self.edit_class, self.locked)
         else:
-            box = me.erase_stroke(self._mask, pts, self.size, None if self.eraser_all else self.edit_class)
+            box = me.erase_stroke(self._mask, pts, self.size, None if self.eraser_all else self.edit_class,
+                                  self.locked)
         self._box = _union(self._box, box)
         self.host.refresh_overlay()
 
@@ -176,7 +183,7 @@ class ToolController(QObject):
         if mask is None:
             return False
         before = mask.copy()
-        box = me.fill_polygon(mask, pts, self.edit_class)
+        box = me.fill_polygon(mask, pts, self.edit_class, self.locked)
         self.host.end_edit(before, box, f"Polygon {CLASS_TITLES[self.edit_class]}")
         return True
 

@@ -1,4 +1,5 @@
-"""The mask overlay's control bar: per-class check boxes and the opacity slider.
+"""The mask overlay's control bar: per-class check boxes with a lock each, the opacity slider and the
+outline-only switch.
 
 The pixels (``compose_overlay``, ``overlay_lut``, ``frame_to_rgba``) are Qt-free, in ``lusapp.review.overlay``.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
 from lusapp.core.labels import CLASS_COLORS, CLASS_TITLES
 from lusapp.gui.flow_layout import FlowWidget
@@ -20,6 +21,8 @@ class OverlayControls(QWidget):
 
     visibility_changed = Signal(int, bool)
     opacity_changed = Signal(float)
+    lock_changed = Signal(int, bool)  # class, locked
+    outline_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None, opacity: float = 0.5):
         super().__init__(parent)
@@ -32,6 +35,7 @@ class OverlayControls(QWidget):
         self.setSizePolicy(sp)
         lay = self.flow.flow
         self.boxes: dict[int, QCheckBox] = {}
+        self.locks: dict[int, QToolButton] = {}
         for cls in OVERLAY_CLASSES:
             box = QCheckBox(CLASS_TITLES[cls], self)
             box.setChecked(True)
@@ -41,6 +45,18 @@ class OverlayControls(QWidget):
             box.toggled.connect(lambda on, c=cls: self.visibility_changed.emit(c, on))
             lay.addWidget(box)
             self.boxes[cls] = box
+            lock = QToolButton(self, text="lock", checkable=True)
+            lock.setToolTip(f"Lock {CLASS_TITLES[cls]}: drawing or erasing another class leaves its pixels as "
+                            "they are")
+            lock.setStyleSheet("QToolButton { padding: 0 3px; } QToolButton:checked { background: #b07800; "
+                               "color: white; }")
+            lock.toggled.connect(lambda on, c=cls: self.lock_changed.emit(c, on))
+            lay.addWidget(lock)
+            self.locks[cls] = lock
+        self.outline_box = QCheckBox("Outline only", self)
+        self.outline_box.setToolTip("Draw only the edges of the masks, so the image under them stays visible (O)")
+        self.outline_box.toggled.connect(self.outline_changed)
+        lay.addWidget(self.outline_box)
         lay.addWidget(QLabel("  Opacity", self))
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setRange(0, 100)
@@ -74,6 +90,13 @@ class OverlayControls(QWidget):
     @Slot(float)
     def set_opacity(self, opacity: float) -> None:
         self.slider.setValue(int(round(min(1.0, max(0.0, float(opacity))) * 100)))
+
+    def locked(self) -> set[int]:
+        return {cls for cls, b in self.locks.items() if b.isChecked()}
+
+    @property
+    def outline_only(self) -> bool:
+        return self.outline_box.isChecked()
 
     def visible(self) -> dict[int, bool]:
         return {cls: box.isChecked() for cls, box in self.boxes.items()}
