@@ -103,14 +103,13 @@ class ClipView(QWidget):
         self.overlay_controls = OverlayControls(self, self._opacity)
         self.toolbar = ToolBar(self.controller, self.history.group, self)
         self.propagator = ProposalRunner(self)  # propagation / interpolation off the GUI thread
-        self.proposal_progress = ProposalProgress(self.propagator, self)
+        self.proposal_progress = ProposalProgress(self.propagator, self.graphics)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         top = QHBoxLayout()
         top.addWidget(self.toolbar, 1)
         lay.addLayout(top)
         lay.addWidget(self.graphics, 1)
-        lay.addWidget(self.proposal_progress)
         lay.addWidget(self.overlay_controls)
         lay.addWidget(self.transport)
 
@@ -259,8 +258,9 @@ class ClipView(QWidget):
             rgba = self._blank
         else:
             lut = self._lut_prop if kind == "PROPOSED" else self._lut
-            if self.overlay_controls.outline_only:
+            if self.overlay_controls.outline_only:  # edges at full strength: the image shows inside them
                 mask = outline_labels(mask)
+                lut = overlay_lut(self._visible, PROPOSAL_OPACITY if kind == "PROPOSED" else 1.0)
             rgba = compose_overlay(mask, self._visible, self._opacity, lut=lut)
         self.overlay_item.setImage(rgba, autoLevels=False)
         labelled = self.masks.labelled_frames()

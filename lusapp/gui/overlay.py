@@ -54,7 +54,8 @@ class OverlayControls(QWidget):
             lay.addWidget(lock)
             self.locks[cls] = lock
         self.outline_box = QCheckBox("Outline only", self)
-        self.outline_box.setToolTip("Draw only the edges of the masks, so the image under them stays visible (O)")
+        self.outline_box.setToolTip("Draw only the edges of the masks (at full strength), so the image under them stays "
+                                    "visible (O)")
         self.outline_box.toggled.connect(self.outline_changed)
         lay.addWidget(self.outline_box)
         lay.addWidget(QLabel("  Opacity", self))

@@ -4,7 +4,7 @@
 (:mod:`lusapp.gui.workers`); ``compute`` calls ``report(percent, text)`` after each frame and stops when
 ``cancelled()`` turns true, returning the frames done so far. The result comes back on the GUI thread as
 ``on_done(masks, was_cancelled)``; an error as one sentence through ``failed``. :class:`ProposalProgress` is the
-strip under the clip (what runs, a progress bar, Cancel) shown only while a run is going.
+strip over the bottom of the image (what runs, a progress bar, Cancel) shown only while a run is going.
 :func:`start_propagation` / :func:`start_interpolation` are the clip view's propagate / interpolate: they pick
 the frames, start the run, and turn its masks into proposals (one undo step, stored through the mask source).
 """
@@ -17,8 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from lusapp.core import propagate as prop
 from lusapp.core.interpolate import interpolate_masks
@@ -109,12 +109,16 @@ class ProposalRunner(QObject):
         return self._job is None
 
 
-class ProposalProgress(QWidget):
-    """What runs, how far, and Cancel; hidden while nothing runs."""
+class ProposalProgress(QFrame):
+    """What runs, how far, and Cancel, floating at the bottom of ``host`` (the image view, so the layout does
+    not jump when it comes and goes); hidden while nothing runs."""
 
-    def __init__(self, runner: ProposalRunner, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.runner = runner
+    def __init__(self, runner: ProposalRunner, host: QWidget):
+        super().__init__(host)
+        self.runner, self.host = runner, host
+        self.setAutoFillBackground(True)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        host.installEventFilter(self)
         self.text = QLabel(self)
         self.bar = QProgressBar(self)
         self.bar.setRange(0, 100)
@@ -132,10 +136,22 @@ class ProposalProgress(QWidget):
         runner.ended.connect(self.hide)
         self.hide()
 
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if obj is self.host and event.type() == QEvent.Type.Resize:
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        w = min(self.host.width() - 16, 560)
+        self.resize(w, self.sizeHint().height())
+        self.move(8, self.host.height() - self.height() - 8)
+
     def _on_started(self, label: str) -> None:
         self.text.setText(label + "…")
         self.bar.setValue(0)
+        self._place()
         self.show()
+        self.raise_()
 
     def _on_progress(self, pct: int, text: str) -> None:
         self.bar.setValue(int(pct))
