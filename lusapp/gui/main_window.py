@@ -17,6 +17,7 @@ from lusapp.gui.clip_binding import ClipBinding
 from lusapp.gui.dialogs import AboutDialog, ShortcutsDialog, error_box
 from lusapp.gui.export_dialog import open_export_dialog
 from lusapp.gui.measures_ctl import MeasuresController
+from lusapp.gui.message_line import install_message_line
 from lusapp.gui.model_ctl import ModelController
 from lusapp.gui.patient_list import PatientList
 from lusapp.gui.raters_panel import RatersPanel
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_rater)
         self.statusBar().addPermanentWidget(self.status_save)
         self.statusBar().addPermanentWidget(self.status_model)
+        self.message_line = install_message_line(self)  # the last message stays until the next one
         self._update_title()
         self._update_model_status()
         self._on_readonly(self.session.readonly, self.session.readonly_reason)

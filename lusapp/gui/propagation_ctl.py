@@ -134,7 +134,14 @@ class ProposalProgress(QFrame):
         runner.started.connect(self._on_started)
         runner.progress.connect(self._on_progress)
         runner.ended.connect(self.hide)
+        runner.failed.connect(self._on_failed)
+        self.error: QWidget | None = None  # the last failure's dialog (non-modal)
         self.hide()
+
+    def _on_failed(self, message: str) -> None:
+        from lusapp.gui.dialogs import error_box
+
+        self.error = error_box(self.host.window(), "Masks not proposed", message, modal=False)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
         if obj is self.host and event.type() == QEvent.Type.Resize:
