@@ -244,9 +244,10 @@ def assess_main(argv: list[str] | None = None) -> int:
         patient = media = None
         if single:  # bad input of a lone patient is reported before the model loads (exit 2)
             patient, media = load_patient_any(args.patients[0])
+        from lusapp.model.contract import ReviewEngine
         from lusapp.model.engine import Engine
 
-        engine = Engine(load_model(args.model), threads=args.threads)
+        engine: ReviewEngine = Engine(load_model(args.model), threads=args.threads)  # the CLI needs only assess
     except (LusError, OSError) as e:
         print(f"lusapp assess: {_one_line(e)}", file=sys.stderr)
         return 2
