@@ -63,7 +63,7 @@ def test_playback_advances_with_the_timer_and_labels_show_time(view, qtbot):
     clip = moving_disc_clip(n=40, fps=50.0)
     view.set_clip("L2", clip)
     seen = []
-    view.frame_changed.connect(seen.append)
+    view.frameChanged.connect(seen.append)
     view.play()
     qtbot.waitUntil(lambda: view.current_frame >= 10, timeout=3000)
     view.pause()
@@ -105,8 +105,8 @@ def test_brush_stroke_undo_redo_restores_exact_masks(view):
     start = rng.integers(0, 5, (clip.height, clip.width)).astype(np.uint8)
     src = MemoryMaskSource({2: start})
     edits, originals = [], []
-    view.mask_edited.connect(lambda z, f, m: edits.append((z, f, m)))
-    view.original_captured.connect(lambda *a: originals.append(a))
+    view.maskEdited.connect(lambda z, f, m: edits.append((z, f, m)))
+    view.originalCaptured.connect(lambda *a: originals.append(a))
     view.set_clip("R2", clip, src)
     assert view.frames.wait_until_cached()  # seeks below show their frame at once
     view.seek(2)
@@ -177,7 +177,7 @@ def test_copy_from_previous_and_mark_labelled(view):
     prev[5:15, 5:50] = PLEURAL_LINE
     src = MemoryMaskSource({1: prev})
     saved = []
-    view.mask_edited.connect(lambda z, f, m: saved.append((f, m)))
+    view.maskEdited.connect(lambda z, f, m: saved.append((f, m)))
     view.set_clip("R5", clip, src)
     assert view.frames.wait_until_cached()  # seeks below show their frame at once
     view.seek(0)
@@ -303,9 +303,9 @@ def test_each_clip_keeps_its_own_undo_history(view):
     zone's history."""
     a, b = moving_disc_clip(n=3), moving_disc_clip(n=3)
     edits = []
-    view.mask_edited.connect(lambda z, f, m: edits.append((z, f, m.copy())))
+    view.maskEdited.connect(lambda z, f, m: edits.append((z, f, m.copy())))
     unlabelled = []
-    view.mask_unlabelled.connect(lambda z, f: unlabelled.append((z, f, view.key)))
+    view.maskUnlabelled.connect(lambda z, f: unlabelled.append((z, f, view.key)))
     view.set_clip("R1", a, clip_key="P1/R1")
     view.tool_brush()
     view.controller.press(10, 10), view.controller.release(10, 10)

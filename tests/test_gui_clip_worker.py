@@ -44,7 +44,7 @@ def test_fake_engine_worker_delivers_ahead_while_gui_stays_responsive(qtbot, wor
     worker.set_engine(engine)
     clip = moving_disc_clip(n=24)
     got: list[int] = []
-    worker.mask_ready.connect(lambda key, i, m: got.append(i) if key == "k1" else None)
+    worker.maskReady.connect(lambda key, i, m: got.append(i) if key == "k1" else None)
     ticks = [0]
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
@@ -60,7 +60,7 @@ def test_fake_engine_worker_delivers_ahead_while_gui_stays_responsive(qtbot, wor
     m = worker.cached("k1", 13)
     assert m.shape == (clip.height, clip.width) and (m == 13 % 5).all()
     done = []
-    worker.clip_done.connect(done.append)
+    worker.clipDone.connect(done.append)
     qtbot.waitUntil(lambda: done == ["k1"], timeout=5000)
     assert sorted(got) == list(range(24)) and worker.model_id == "fake-0.0.1"
 
@@ -70,7 +70,7 @@ def test_fake_engine_seek_reprioritises_and_zone_change_cancels(qtbot, worker):
     engine = FakeEngine(delay=0.05)
     worker.set_engine(engine)
     got: list[tuple[str, int]] = []
-    worker.mask_ready.connect(lambda key, i, m: got.append((key, i)))
+    worker.maskReady.connect(lambda key, i, m: got.append((key, i)))
     worker.start("a", moving_disc_clip(n=60), playhead=0)
     qtbot.waitUntil(lambda: len(engine.calls) >= 1, timeout=3000)
     worker.set_playhead(40)
@@ -100,8 +100,8 @@ def test_view_shows_model_masks_and_saves_original_on_first_edit(qtbot, worker):
     clip = moving_disc_clip(n=12)
     final = np.full((clip.height, clip.width), B_LINE, np.uint8)
     originals, finals = [], []
-    view.original_captured.connect(lambda z, f, m, v: originals.append((z, f, m, v)))
-    view.mask_edited.connect(lambda z, f, m: finals.append((z, f, m)))
+    view.originalCaptured.connect(lambda z, f, m, v: originals.append((z, f, m, v)))
+    view.maskEdited.connect(lambda z, f, m: finals.append((z, f, m)))
     view.set_clip("L4", clip, MemoryMaskSource({0: final}))
     assert view.frames.wait_until_cached()
     assert view.mask_kind(0) == "FINAL"
@@ -137,7 +137,7 @@ def test_real_engine_random_bundle_through_the_worker(qtbot, tmp_path, worker):
     clip = moving_disc_clip(n=10, h=120, w=160)
     cache = FrameCache(clip)
     got: dict[int, np.ndarray] = {}
-    worker.mask_ready.connect(lambda key, i, m: got.__setitem__(i, m))
+    worker.maskReady.connect(lambda key, i, m: got.__setitem__(i, m))
     worker.start("real", CachedClip(cache), playhead=6)
     qtbot.waitUntil(lambda: len(got) == 10, timeout=20000)
     cache.close()
@@ -227,7 +227,7 @@ def test_engine_failure_is_reported_once_and_the_worker_survives(qtbot, worker):
     qtbot.wait(100)
     assert len(failures) == 1
     got = []
-    worker.mask_ready.connect(lambda k, i, m: got.append(i))
+    worker.maskReady.connect(lambda k, i, m: got.append(i))
     worker.set_engine(FakeEngine(delay=0.0))
     worker.start("good", moving_disc_clip(n=6))
     qtbot.waitUntil(lambda: len(got) == 6, timeout=3000)

@@ -26,8 +26,8 @@ def view(qtbot):
 def test_plain_click_of_a_drag_tool_changes_nothing(view):
     view.set_clip("R1", moving_disc_clip(n=3))
     hints, edits = [], []
-    view.status_message.connect(hints.append)
-    view.mask_edited.connect(lambda *a: edits.append(a))
+    view.statusMessage.connect(hints.append)
+    view.maskEdited.connect(lambda *a: edits.append(a))
     for tool in ("brush", "eraser", "line"):
         view.set_tool(tool)
         view.controller.set_size(40)
@@ -40,7 +40,7 @@ def test_tool_falls_back_to_pan_on_zone_change(view):
     view.set_clip("R1", moving_disc_clip(n=3))
     view.tool_eraser()
     msgs = []
-    view.status_message.connect(msgs.append)
+    view.statusMessage.connect(msgs.append)
     view.set_clip("R2", moving_disc_clip(n=3))
     assert view.controller.tool == "pan" and view.toolbar.buttons["pan"].isChecked()
     assert any("Pan/zoom" in m for m in msgs)
@@ -50,8 +50,8 @@ def test_undo_of_first_stroke_and_of_mark_labelled_withdraw_final(view):
     view.set_clip("R1", moving_disc_clip(n=4))
     assert view.frames.wait_until_cached()
     unl, edits = [], []
-    view.mask_unlabelled.connect(lambda z, f: unl.append((z, f)))
-    view.mask_edited.connect(lambda z, f, m: edits.append((z, f)))
+    view.maskUnlabelled.connect(lambda z, f: unl.append((z, f)))
+    view.maskEdited.connect(lambda z, f, m: edits.append((z, f)))
     view.tool_brush()
     c = view.controller
     c.press(10, 10), c.move(20, 12), c.release(30, 14)
@@ -76,7 +76,7 @@ def test_unlabel_reverts_to_the_model_and_is_undoable(view):
     view.set_clip("L1", clip, src)
     assert view.frames.wait_until_cached()
     unl = []
-    view.mask_unlabelled.connect(lambda z, f: unl.append((z, f)))
+    view.maskUnlabelled.connect(lambda z, f: unl.append((z, f)))
     view.seek(0)
     assert not view.unlabel_frame()  # not labelled: nothing to revert
     view.seek(1)

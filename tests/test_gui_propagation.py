@@ -45,8 +45,8 @@ def _open(view, n=10, k=3):
 def test_propagation_proposals_follow_the_motion_and_are_not_final(view):
     _, masks = _open(view, n=10, k=3)
     edits, unl = [], []
-    view.mask_edited.connect(lambda z, f, m: edits.append(f))
-    view.mask_unlabelled.connect(lambda z, f: unl.append(f))
+    view.maskEdited.connect(lambda z, f, m: edits.append(f))
+    view.maskUnlabelled.connect(lambda z, f: unl.append(f))
     _label(view, 0, masks[0])
     assert view.labelled_frames() == [0] and edits == [0]
     view.set_propagate_count(6)

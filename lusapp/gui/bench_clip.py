@@ -143,7 +143,7 @@ def _run(args, app, clip, worker, view) -> None:
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
 
     shown: list[int] = []
-    view.frame_changed.connect(shown.append)
+    view.frameChanged.connect(shown.append)
     view.seek(0)
     view.set_speed(1.0)
     t = time.perf_counter()
@@ -152,7 +152,7 @@ def _run(args, app, clip, worker, view) -> None:
         app.processEvents()
         time.sleep(0.001)
     view.pause()
-    view.frame_changed.disconnect(shown.append)
+    view.frameChanged.disconnect(shown.append)
     steps = np.diff(np.asarray(shown)) % clip.n_frames if len(shown) > 1 else np.zeros(0)
     expected = args.play_seconds * (clip.fps or 20.0)
     print(f"playback 1x for {args.play_seconds:.0f} s: {len(shown)} frames shown of ~{expected:.0f} due "
@@ -164,7 +164,7 @@ def _run(args, app, clip, worker, view) -> None:
 
         engine = Engine(load_bundle(args.bundle), threads=args.threads or None)
         got: list[float] = []
-        worker.mask_ready.connect(lambda k, i, mm: got.append(time.perf_counter()))
+        worker.maskReady.connect(lambda k, i, mm: got.append(time.perf_counter()))
         t = time.perf_counter()
         worker.set_engine(engine)  # drops the synthetic masks; the view's clip is segmented for real
         live, live_cpu = [], []

@@ -56,7 +56,7 @@ win.start_model_loading()
 wait(lambda: win.model.engine is not None, 120)
 report["model_loaded"] = rss()
 done = set()
-win.seg_worker.clip_done.connect(lambda key: done.add(key))
+win.seg_worker.clipDone.connect(lambda key: done.add(key))
 t0 = time.time()
 for z in zones:
     win.session.set_zone(z)

@@ -2,7 +2,7 @@
 
 - zone changes open the zone's media (``lusapp.io.open_media``) and hand it to ``ClipView.set_clip`` with
   the store's FINAL masks (``StoreMaskSource``); unreadable media -> error dialog, the view is cleared;
-- the view's ``mask_edited`` / ``original_captured`` masks are queued in the session (autosaved as
+- the view's ``maskEdited`` / ``originalCaptured`` masks are queued in the session (autosaved as
   FINAL / ORIGINAL masks with rater, time and model version);
 - the model controller's engine goes to the SegWorker; the measures controller follows the masks.
 """
@@ -27,9 +27,9 @@ class ClipBinding(QObject):
         session.zoneChanged.connect(self.load_zone)
         session.patientChanged.connect(lambda _p: self.load_zone(session.zone_id))
         session.dataChanged.connect(self._on_data)
-        clip_view.mask_edited.connect(self._on_edited)
-        clip_view.original_captured.connect(self._on_original)
-        clip_view.mask_unlabelled.connect(session.unlabel_mask)
+        clip_view.maskEdited.connect(self._on_edited)
+        clip_view.originalCaptured.connect(self._on_original)
+        clip_view.maskUnlabelled.connect(session.unlabel_mask)
         model.engineChanged.connect(self._on_engine)
         measures.attach(seg_worker)
         if model.engine is not None:

@@ -3,8 +3,8 @@
 Mask shown for a frame, first match wins: the FINAL mask edited in this session, the FINAL mask of the
 mask source (the store), the model's mask from the :class:`SegWorker` cache ('MODEL'), nothing.
 Editing a frame that has no FINAL mask starts from the model's mask; the model's mask is handed out once
-through ``original_captured`` (the shell stores it as ORIGINAL) and every change of the FINAL mask through
-``mask_edited`` (the shell stores it as FINAL). See docs/architecture.md, section GUI.
+through ``originalCaptured`` (the shell stores it as ORIGINAL) and every change of the FINAL mask through
+``maskEdited`` (the shell stores it as FINAL). See docs/architecture.md, section GUI.
 
 Propagation (issue 11): a FINAL frame's mask is carried over N frames (or up to the next labelled frame)
 forward or backward by optical flow (:mod:`lusapp.core.propagate`); the results are *proposals* (badge
@@ -49,12 +49,12 @@ PROPOSAL_OPACITY = 0.6  # proposals are drawn at this fraction of the overlay op
 
 
 class ClipView(QWidget):
-    frame_changed = Signal(int)
-    mask_edited = Signal(str, int, object)  # zone id, frame, FINAL mask (a copy)
-    original_captured = Signal(str, int, object, str)  # zone id, frame, model mask, model version
-    mask_unlabelled = Signal(str, int)  # zone id, frame: no longer FINAL (delete its FINAL mask)
-    tool_changed = Signal(str)
-    status_message = Signal(str)
+    frameChanged = Signal(int)
+    maskEdited = Signal(str, int, object)  # zone id, frame, FINAL mask (a copy)
+    originalCaptured = Signal(str, int, object, str)  # zone id, frame, model mask, model version
+    maskUnlabelled = Signal(str, int)  # zone id, frame: no longer FINAL (delete its FINAL mask)
+    toolChanged = Signal(str)
+    statusMessage = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, seg_worker=None, undo_group: QUndoGroup | None = None,
                  frame_budget_bytes: int = DEFAULT_BUDGET):
@@ -113,28 +113,28 @@ class ClipView(QWidget):
         lay.addWidget(self.overlay_controls)
         lay.addWidget(self.transport)
 
-        self.playback.frame_changed.connect(self._on_frame)
-        self.overlay_controls.visibility_changed.connect(self._on_visibility)
-        self.overlay_controls.opacity_changed.connect(self._on_opacity)
-        self.overlay_controls.lock_changed.connect(self.controller.set_locked)
-        self.overlay_controls.outline_changed.connect(lambda *_: self.refresh_overlay())
-        self.toolbar.copy_previous_requested.connect(self.copy_from_previous)
-        self.toolbar.mark_labelled_requested.connect(self.mark_labelled)
-        self.toolbar.unlabel_requested.connect(self.unlabel_frame)
-        self.toolbar.propagate_requested.connect(self.propagate)
-        self.toolbar.interpolate_requested.connect(self.interpolate)
-        self.propagator.failed.connect(self.status_message)
-        self.toolbar.accept_requested.connect(self.accept_proposal)
-        self.toolbar.accept_all_requested.connect(self.accept_all_proposals)
-        self.toolbar.discard_requested.connect(self.discard_proposals)
-        self.toolbar.fit_requested.connect(self.fit)
+        self.playback.frameChanged.connect(self._on_frame)
+        self.overlay_controls.visibilityChanged.connect(self._on_visibility)
+        self.overlay_controls.opacityChanged.connect(self._on_opacity)
+        self.overlay_controls.lockChanged.connect(self.controller.set_locked)
+        self.overlay_controls.outlineChanged.connect(lambda *_: self.refresh_overlay())
+        self.toolbar.copyPreviousRequested.connect(self.copy_from_previous)
+        self.toolbar.markLabelledRequested.connect(self.mark_labelled)
+        self.toolbar.unlabelRequested.connect(self.unlabel_frame)
+        self.toolbar.propagateRequested.connect(self.propagate)
+        self.toolbar.interpolateRequested.connect(self.interpolate)
+        self.propagator.failed.connect(self.statusMessage)
+        self.toolbar.acceptRequested.connect(self.accept_proposal)
+        self.toolbar.acceptAllRequested.connect(self.accept_all_proposals)
+        self.toolbar.discardRequested.connect(self.discard_proposals)
+        self.toolbar.fitRequested.connect(self.fit)
         self.toolbar.zoom100_requested.connect(self.zoom_100)
         self.view_box.sigRangeChanged.connect(lambda *_: self._show_zoom())
-        self.controller.hint.connect(self.status_message)
-        self.controller.tool_changed.connect(self.tool_changed)
+        self.controller.hint.connect(self.statusMessage)
+        self.controller.toolChanged.connect(self.toolChanged)
         if seg_worker is not None:
-            seg_worker.mask_ready.connect(self._on_mask_ready)
-            seg_worker.failed.connect(lambda key, msg: self.status_message.emit(f"Segmentation failed: {msg}"))
+            seg_worker.maskReady.connect(self._on_mask_ready)
+            seg_worker.failed.connect(lambda key, msg: self.statusMessage.emit(f"Segmentation failed: {msg}"))
         self.graphics.installEventFilter(self)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
@@ -148,7 +148,7 @@ class ClipView(QWidget):
         if self.controller.tool != "pan" and (str(zone_id) != self.zone_id or new_key != self.key):
             # a new zone starts with pan/zoom: a stray click must not paint into a clip just opened
             self.controller.set_tool("pan")
-            self.status_message.emit("Tool back to Pan/zoom for the new zone (B, E, L, P pick a tool)")
+            self.statusMessage.emit("Tool back to Pan/zoom for the new zone (B, E, L, P pick a tool)")
         self.playback.pause()
         if self.frames is not None:
             self.frames.close()
@@ -303,14 +303,14 @@ class ClipView(QWidget):
 
     def _on_frame(self, frame: int) -> None:
         self._show(frame)
-        self.frame_changed.emit(frame)
+        self.frameChanged.emit(frame)
 
     @Slot(str, int, object)
     def _on_mask_ready(self, key: str, frame: int, mask) -> None:
         self._changed(key, frame)
         zone = self.masks.mask_arrived(key, frame)
         if zone is not None:
-            self.original_captured.emit(zone, frame, np.array(mask, np.uint8, copy=True), self.worker.model_id)
+            self.originalCaptured.emit(zone, frame, np.array(mask, np.uint8, copy=True), self.worker.model_id)
         if key == self.key and (frame == self.shown_frame or frame in self._labelled_set()):
             self.refresh_overlay()
 
@@ -402,7 +402,7 @@ class ClipView(QWidget):
     # -- jumping along the timeline ---------------------------------------------------------------
     def _jump(self, target: int | None, what: str) -> bool:
         if target is None:
-            self.status_message.emit(f"No {what} frame in that direction")
+            self.statusMessage.emit(f"No {what} frame in that direction")
             return False
         self.playback.pause()
         self.seek(target)
@@ -479,7 +479,7 @@ class ClipView(QWidget):
         try:
             self.masks.set_proposals(key, masks, how, from_frame)
         except (OSError, LusError) as exc:
-            self.status_message.emit(f"Proposals could not be stored (they are kept until the app closes): {exc}")
+            self.statusMessage.emit(f"Proposals could not be stored (they are kept until the app closes): {exc}")
 
     def set_proposals(self, key: str, masks: dict) -> None:
         """Undo target of ProposalCommand."""
@@ -492,11 +492,11 @@ class ClipView(QWidget):
         """Accept the proposal of this frame as its FINAL mask (one undo step)."""
         frame = self.current_frame
         if self.key is None or frame not in self.masks.proposed_frames():
-            self.status_message.emit(f"Frame {frame + 1} has no proposed mask to accept")
+            self.statusMessage.emit(f"Frame {frame + 1} has no proposed mask to accept")
             return False
         m = self.masks.proposals[(self.key, frame)]
         self.undo_stack.push(AcceptProposalsCommand(self, self.key, self.zone_id, {frame: m}, "Accept proposal"))
-        self.status_message.emit(f"Frame {frame + 1}: proposal accepted, labelled")
+        self.statusMessage.emit(f"Frame {frame + 1}: proposal accepted, labelled")
         return True
 
     @Slot()
@@ -506,11 +506,11 @@ class ClipView(QWidget):
             return 0
         frames = self.masks.proposed_frames()
         if not frames:
-            self.status_message.emit("No proposed masks to accept")
+            self.statusMessage.emit("No proposed masks to accept")
             return 0
         masks = {f: self.masks.proposals[(self.key, f)] for f in frames}
         self.undo_stack.push(AcceptProposalsCommand(self, self.key, self.zone_id, masks, "Accept proposals"))
-        self.status_message.emit(f"{len(frames)} proposals accepted: frames labelled")
+        self.statusMessage.emit(f"{len(frames)} proposals accepted: frames labelled")
         return len(frames)
 
     @Slot()
@@ -520,13 +520,13 @@ class ClipView(QWidget):
             return 0
         before = self.masks.proposals_of(self.key)
         if not before:
-            self.status_message.emit("No proposed masks to discard")
+            self.statusMessage.emit("No proposed masks to discard")
             return 0
         after = {f: None for f in before}
         self._store_proposals(self.key, after)
         self.undo_stack.push(ProposalCommand(self, self.key, before, after, f"Discard {len(before)} proposals"))
         self.refresh_overlay()
-        self.status_message.emit(f"{len(before)} proposed masks discarded")
+        self.statusMessage.emit(f"{len(before)} proposed masks discarded")
         return len(before)
 
     def accept_proposals(self, key: str, zone_id: str, masks: dict) -> None:
@@ -537,7 +537,7 @@ class ClipView(QWidget):
             self._changed(key, f)
             if key == self.key:
                 self._capture_original(f)
-            self.mask_edited.emit(zone_id, f, final.copy())
+            self.maskEdited.emit(zone_id, f, final.copy())
         if key == self.key:
             self.refresh_overlay()
 
@@ -546,7 +546,7 @@ class ClipView(QWidget):
         for f, m in sorted(masks.items()):
             self.masks.unlabel(key, f)
             self._changed(key, f)
-            self.mask_unlabelled.emit(zone_id, f)
+            self.maskUnlabelled.emit(zone_id, f)
         self._store_proposals(key, dict(masks))
         if key == self.key:
             self.refresh_overlay()
@@ -637,7 +637,7 @@ class ClipView(QWidget):
         self._changed(self.key, frame)
         self.undo_stack.push(MaskEditCommand(self, self.key, self.zone_id, frame, diff, text,
                                              labels=not self._was_final))
-        self.mask_edited.emit(self.zone_id, frame, mask.copy())
+        self.maskEdited.emit(self.zone_id, frame, mask.copy())
         self.refresh_overlay()
 
     def apply_mask_diff(self, key: str, zone_id: str, frame: int, diff: MaskDiff, forward: bool,
@@ -648,30 +648,30 @@ class ClipView(QWidget):
             return
         self._changed(key, frame)
         if emit:
-            self.mask_edited.emit(zone_id, frame, mask.copy())
+            self.maskEdited.emit(zone_id, frame, mask.copy())
         if key == self.key:
             if frame != self.current_frame:
                 self.playback.pause()
                 self.seek(frame)
             self.refresh_overlay()
         else:
-            self.status_message.emit(f"{'Redid' if forward else 'Undid'} an edit of zone {zone_id}, frame {frame + 1}")
+            self.statusMessage.emit(f"{'Redid' if forward else 'Undid'} an edit of zone {zone_id}, frame {frame + 1}")
 
     def _capture_original(self, frame: int) -> None:
         expected = self.worker is not None and self.worker.engine is not None
         model = self.masks.original_for(self.key, self.zone_id, frame, expected)
         if model is not None:
-            self.original_captured.emit(self.zone_id, frame, model, self.worker.model_id if self.worker is not None else "")
+            self.originalCaptured.emit(self.zone_id, frame, model, self.worker.model_id if self.worker is not None else "")
 
     @Slot()
     def copy_from_previous(self) -> bool:
         """Replace this frame's mask with the mask of the previous labelled frame (one undo step)."""
         if self.clip is not None and self.shown_frame != self.current_frame:
-            self.status_message.emit("The frame is still being decoded; try again in a moment")
+            self.statusMessage.emit("The frame is still being decoded; try again in a moment")
             return False
         prev = self.masks.previous_labelled(self.current_frame)
         if prev is None:
-            self.status_message.emit("No labelled frame before this one to copy from")
+            self.statusMessage.emit("No labelled frame before this one to copy from")
             return False
         src = self.mask_and_kind(prev)[0].copy()
         mask = self.begin_edit()
@@ -686,9 +686,9 @@ class ClipView(QWidget):
 
     @Slot()
     def mark_labelled(self) -> bool:
-        """Accept the shown mask of this frame as FINAL (saved through ``mask_edited``; one undo step)."""
+        """Accept the shown mask of this frame as FINAL (saved through ``maskEdited``; one undo step)."""
         if self.clip is not None and self.mask_kind(self.current_frame) == "FINAL":
-            self.status_message.emit(f"Frame {self.current_frame + 1} is already labelled")
+            self.statusMessage.emit(f"Frame {self.current_frame + 1} is already labelled")
             return True
         mask = self.begin_edit()
         if mask is None:
@@ -697,29 +697,29 @@ class ClipView(QWidget):
         frame = self.current_frame
         self._capture_original(frame)
         self.undo_stack.push(LabelCommand(self, self.key, self.zone_id, frame, True, mask.copy(), "Mark labelled"))
-        self.mask_edited.emit(self.zone_id, frame, mask.copy())
+        self.maskEdited.emit(self.zone_id, frame, mask.copy())
         self.refresh_overlay()
-        self.status_message.emit(f"Frame {frame + 1} labelled")
+        self.statusMessage.emit(f"Frame {frame + 1} labelled")
         return True
 
     @Slot()
     def unlabel_frame(self) -> bool:
         """Revert this frame to the model's mask and unmark it labelled (one undo step; the shell deletes
-        the stored FINAL mask through ``mask_unlabelled``)."""
+        the stored FINAL mask through ``maskUnlabelled``)."""
         if self.clip is None or self.key is None:
             return False
         frame = self.current_frame
         if self.mask_kind(frame) != "FINAL":
-            self.status_message.emit(f"Frame {frame + 1} is not labelled: it already shows the model's mask")
+            self.statusMessage.emit(f"Frame {frame + 1} is not labelled: it already shows the model's mask")
             return False
         self.controller.cancel()
         old = self.masks.unlabel(self.key, frame)
         self._changed(self.key, frame)
         self.undo_stack.push(LabelCommand(self, self.key, self.zone_id, frame, False, old,
                                           "Revert to model / unlabel"))
-        self.mask_unlabelled.emit(self.zone_id, frame)
+        self.maskUnlabelled.emit(self.zone_id, frame)
         self.refresh_overlay()
-        self.status_message.emit(f"Frame {frame + 1}: back to the model's mask, no longer labelled")
+        self.statusMessage.emit(f"Frame {frame + 1}: back to the model's mask, no longer labelled")
         return True
 
     def set_labelled(self, key: str, zone_id: str, frame: int, mask) -> None:
@@ -731,14 +731,14 @@ class ClipView(QWidget):
         else:
             mask = self.masks.relabel(key, frame, mask)
         self._changed(key, frame)
-        self.mask_edited.emit(zone_id, frame, mask.copy())
+        self.maskEdited.emit(zone_id, frame, mask.copy())
         self._follow(key, zone_id, frame, "labelled again")
 
     def set_unlabelled(self, key: str, zone_id: str, frame: int) -> None:
         """Undo target: the frame is no longer FINAL (shows the model's mask)."""
         self.masks.unlabel(key, frame)
         self._changed(key, frame)
-        self.mask_unlabelled.emit(zone_id, frame)
+        self.maskUnlabelled.emit(zone_id, frame)
         self._follow(key, zone_id, frame, "no longer labelled")
 
     def _follow(self, key: str, zone_id: str, frame: int, what: str) -> None:
@@ -747,7 +747,7 @@ class ClipView(QWidget):
                 self.playback.pause()
                 self.seek(frame)
             self.refresh_overlay()
-        self.status_message.emit(f"Zone {zone_id}, frame {frame + 1}: {what}")
+        self.statusMessage.emit(f"Zone {zone_id}, frame {frame + 1}: {what}")
 
     # -- keys local to the view (no global shortcuts here) -----------------------------------------
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:

@@ -45,9 +45,9 @@ def _union(a: me.BBox | None, b: me.BBox | None) -> me.BBox | None:
 
 
 class ToolController(QObject):
-    tool_changed = Signal(str)
-    size_changed = Signal(int)
-    class_changed = Signal(int)
+    toolChanged = Signal(str)
+    sizeChanged = Signal(int)
+    classChanged = Signal(int)
     hint = Signal(str)  # a sentence for the status bar (e.g. a click that did nothing)
 
     def __init__(self, host: ToolHost, view_box: pg.ViewBox | None = None, parent: QObject | None = None):
@@ -82,14 +82,14 @@ class ToolController(QObject):
         if tool != self.tool:
             self.tool = tool
             self.cursor.setVisible(False)
-            self.tool_changed.emit(tool)
+            self.toolChanged.emit(tool)
 
     @Slot(int)
     def set_size(self, size: int) -> None:
         size = min(MAX_SIZE, max(MIN_SIZE, int(size)))
         if size != self.size:
             self.size = size
-            self.size_changed.emit(size)
+            self.sizeChanged.emit(size)
 
     @Slot(int, bool)
     def set_locked(self, cls: int, on: bool) -> None:
@@ -102,7 +102,7 @@ class ToolController(QObject):
             raise ValueError(f"class {cls} cannot be drawn")
         if int(cls) != self.edit_class:
             self.edit_class = int(cls)
-            self.class_changed.emit(self.edit_class)
+            self.classChanged.emit(self.edit_class)
             if self.polygon:  # the outline in progress takes the colour its fill will have
                 self._show_preview(self.polygon + self.polygon[:1])
 
@@ -272,15 +272,15 @@ class ToolBar(QWidget):
     """Tool buttons, class choice, brush size, eraser scope, undo/redo, copy-previous, mark labelled;
     propagation (backward / forward over N frames, accept one / all, discard); fit / 100 % zoom."""
 
-    copy_previous_requested = Signal()
-    mark_labelled_requested = Signal()
-    unlabel_requested = Signal()
-    propagate_requested = Signal(int)  # +1 forward, -1 backward
-    interpolate_requested = Signal()
-    accept_requested = Signal()
-    accept_all_requested = Signal()
-    discard_requested = Signal()
-    fit_requested = Signal()
+    copyPreviousRequested = Signal()
+    markLabelledRequested = Signal()
+    unlabelRequested = Signal()
+    propagateRequested = Signal(int)  # +1 forward, -1 backward
+    interpolateRequested = Signal()
+    acceptRequested = Signal()
+    acceptAllRequested = Signal()
+    discardRequested = Signal()
+    fitRequested = Signal()
     zoom100_requested = Signal()
 
     def __init__(self, controller: ToolController, undo_stack, parent: QWidget | None = None):
@@ -380,20 +380,20 @@ class ToolBar(QWidget):
         lay = _Group()
         for w in (self.fit_btn, self.zoom100_btn, self.zoom_label):
             lay.addWidget(w)
-        self.prop_back_btn.clicked.connect(lambda: self.propagate_requested.emit(-1))
-        self.prop_fwd_btn.clicked.connect(lambda: self.propagate_requested.emit(1))
-        self.interp_btn.clicked.connect(self.interpolate_requested)
-        self.accept_btn.clicked.connect(self.accept_requested)
-        self.accept_all_btn.clicked.connect(self.accept_all_requested)
-        self.discard_btn.clicked.connect(self.discard_requested)
-        self.fit_btn.clicked.connect(self.fit_requested)
+        self.prop_back_btn.clicked.connect(lambda: self.propagateRequested.emit(-1))
+        self.prop_fwd_btn.clicked.connect(lambda: self.propagateRequested.emit(1))
+        self.interp_btn.clicked.connect(self.interpolateRequested)
+        self.accept_btn.clicked.connect(self.acceptRequested)
+        self.accept_all_btn.clicked.connect(self.acceptAllRequested)
+        self.discard_btn.clicked.connect(self.discardRequested)
+        self.fit_btn.clicked.connect(self.fitRequested)
         self.zoom100_btn.clicked.connect(self.zoom100_requested)
-        self.copy_btn.clicked.connect(self.copy_previous_requested)
-        self.mark_btn.clicked.connect(self.mark_labelled_requested)
-        self.unlabel_btn.clicked.connect(self.unlabel_requested)
-        controller.tool_changed.connect(lambda t: self.buttons[t].setChecked(True))
-        controller.size_changed.connect(self._show_size)
-        controller.class_changed.connect(self._show_class)
+        self.copy_btn.clicked.connect(self.copyPreviousRequested)
+        self.mark_btn.clicked.connect(self.markLabelledRequested)
+        self.unlabel_btn.clicked.connect(self.unlabelRequested)
+        controller.toolChanged.connect(lambda t: self.buttons[t].setChecked(True))
+        controller.sizeChanged.connect(self._show_size)
+        controller.classChanged.connect(self._show_class)
         self._show_class(controller.edit_class)
 
     def hasHeightForWidth(self) -> bool:  # noqa: N802

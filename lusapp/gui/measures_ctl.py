@@ -32,8 +32,8 @@ class MeasuresController(QObject):
 
     def attach(self, seg_worker) -> None:
         self.seg_worker = seg_worker
-        seg_worker.mask_ready.connect(self._on_mask)
-        seg_worker.clip_done.connect(lambda key: self.recompute() if key == self.clip_key else None)
+        seg_worker.maskReady.connect(self._on_mask)
+        seg_worker.clipDone.connect(lambda key: self.recompute() if key == self.clip_key else None)
 
     def set_clip(self, clip_key: str, n_frames: int, mask_source=None) -> None:
         self.clip_key, self.n_frames, self.mask_source = clip_key, n_frames, mask_source

@@ -19,10 +19,10 @@ OVERLAY_CLASSES: tuple[int, ...] = tuple(sorted(CLASS_COLORS))
 class OverlayControls(QWidget):
     """Per-class visibility checkboxes (coloured) and an opacity slider (0..100 %)."""
 
-    visibility_changed = Signal(int, bool)
-    opacity_changed = Signal(float)
-    lock_changed = Signal(int, bool)  # class, locked
-    outline_changed = Signal(bool)
+    visibilityChanged = Signal(int, bool)
+    opacityChanged = Signal(float)
+    lockChanged = Signal(int, bool)  # class, locked
+    outlineChanged = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None, opacity: float = 0.5):
         super().__init__(parent)
@@ -42,7 +42,7 @@ class OverlayControls(QWidget):
             r, g, b = CLASS_COLORS[cls]
             box.setStyleSheet(f"QCheckBox {{ color: {QColor(r, g, b).name()}; font-weight: bold; }}")
             box.setToolTip(f"Show or hide the {CLASS_TITLES[cls]} overlay")
-            box.toggled.connect(lambda on, c=cls: self.visibility_changed.emit(c, on))
+            box.toggled.connect(lambda on, c=cls: self.visibilityChanged.emit(c, on))
             lay.addWidget(box)
             self.boxes[cls] = box
             lock = QToolButton(self, text="lock", checkable=True)
@@ -50,13 +50,13 @@ class OverlayControls(QWidget):
                             "they are")
             lock.setStyleSheet("QToolButton { padding: 0 3px; } QToolButton:checked { background: #b07800; "
                                "color: white; }")
-            lock.toggled.connect(lambda on, c=cls: self.lock_changed.emit(c, on))
+            lock.toggled.connect(lambda on, c=cls: self.lockChanged.emit(c, on))
             lay.addWidget(lock)
             self.locks[cls] = lock
         self.outline_box = QCheckBox("Outline only", self)
         self.outline_box.setToolTip("Draw only the edges of the masks (at full strength), so the image under them stays "
                                     "visible (O)")
-        self.outline_box.toggled.connect(self.outline_changed)
+        self.outline_box.toggled.connect(self.outlineChanged)
         lay.addWidget(self.outline_box)
         lay.addWidget(QLabel("  Opacity", self))
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
@@ -64,7 +64,7 @@ class OverlayControls(QWidget):
         self.slider.setValue(int(round(opacity * 100)))
         self.slider.setFixedWidth(120)
         self.slider.setToolTip("Mask overlay opacity")
-        self.slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
+        self.slider.valueChanged.connect(lambda v: self.opacityChanged.emit(v / 100.0))
         lay.addWidget(self.slider)
         self.labelled_label = QLabel("", self)
         self.labelled_label.setToolTip("Frames of this clip with a FINAL (clinician) mask")

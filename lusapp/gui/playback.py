@@ -30,8 +30,8 @@ class Playback(QObject):
     """Frame clock. During play the shown frame follows wall-clock time (``fps * speed``), so a slow
     redraw skips frames instead of slowing the clip down; ``step``/``seek`` move by exact frames."""
 
-    frame_changed = Signal(int)
-    playing_changed = Signal(bool)
+    frameChanged = Signal(int)
+    playingChanged = Signal(bool)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -67,13 +67,13 @@ class Playback(QObject):
             self._set(0)
         self._restart_clock()
         self._timer.start(max(5, int(1000.0 / (self.fps * self.speed) / 2)))
-        self.playing_changed.emit(True)
+        self.playingChanged.emit(True)
 
     @Slot()
     def pause(self) -> None:
         if self._timer.isActive():
             self._timer.stop()
-            self.playing_changed.emit(False)
+            self.playingChanged.emit(False)
 
     @Slot()
     def toggle(self) -> None:
@@ -113,7 +113,7 @@ class Playback(QObject):
     def _set(self, frame: int) -> None:
         if frame != self.frame:
             self.frame = frame
-            self.frame_changed.emit(frame)
+            self.frameChanged.emit(frame)
 
     def _tick(self) -> None:
         due = self._f0 + int((time.perf_counter() - self._t0) * self.fps * self.speed)
@@ -217,8 +217,8 @@ class TransportBar(QWidget):
         self.slider.valueChanged.connect(self._slider_moved)
         self.speed_box.currentIndexChanged.connect(lambda i: playback.set_speed(self.speed_box.itemData(i)))
         self.loop_box.toggled.connect(playback.set_loop)
-        playback.frame_changed.connect(self.show_frame)
-        playback.playing_changed.connect(lambda on: self.play_btn.setText("❚❚" if on else "▶"))
+        playback.frameChanged.connect(self.show_frame)
+        playback.playingChanged.connect(lambda on: self.play_btn.setText("❚❚" if on else "▶"))
         self.reset()
 
     def reset(self) -> None:

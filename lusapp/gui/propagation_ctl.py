@@ -169,7 +169,7 @@ class ProposalProgress(QFrame):
 # -- what the clip view's propagate / interpolate do (``view``: a ClipView) -------------------------------------
 def _busy(view) -> bool:
     if view.propagator.busy:
-        view.status_message.emit(f"{view.propagator.label} is still running: wait for it or press Cancel")
+        view.statusMessage.emit(f"{view.propagator.label} is still running: wait for it or press Cancel")
     return view.propagator.busy
 
 
@@ -181,13 +181,13 @@ def start_propagation(view, direction: int) -> list[int]:
     frame = view.current_frame
     src = view.masks.final_mask(frame)
     if src is None:
-        view.status_message.emit(f"Frame {frame + 1} has no FINAL mask to propagate: correct it or mark it "
+        view.statusMessage.emit(f"Frame {frame + 1} has no FINAL mask to propagate: correct it or mark it "
                                  "labelled first")
         return []
     targets = prop.propagation_frames(frame, 1 if direction > 0 else -1, view.playback.n_frames,
                                       view.labelled_frames(), view.propagate_count)
     if not targets:
-        view.status_message.emit("Nothing to propagate to: the next frame is labelled or the clip ends")
+        view.statusMessage.emit("Nothing to propagate to: the next frame is labelled or the clip ends")
         return []
     view.controller.cancel()
     view.playback.pause()
@@ -209,11 +209,11 @@ def start_interpolation(view) -> list[int]:
     a = frame if frame in lab else prop.next_frame(lab, frame, -1)
     b = prop.next_frame(lab, a if a is not None else frame, 1)
     if a is None or b is None:
-        view.status_message.emit("Interpolation needs a labelled frame on each side: label two keyframes "
+        view.statusMessage.emit("Interpolation needs a labelled frame on each side: label two keyframes "
                                  "(this one and a later one, or one before and one after)")
         return []
     if b - a < 2:
-        view.status_message.emit(f"Frames {a + 1} and {b + 1} are neighbours: nothing to interpolate")
+        view.statusMessage.emit(f"Frames {a + 1} and {b + 1} are neighbours: nothing to interpolate")
         return []
     view.controller.cancel()
     view.playback.pause()
@@ -233,7 +233,7 @@ def proposals_ready(view, key: str, after: dict, stopped: bool, how: str, from_f
     lab = set(view.labelled_frames())
     after = {f: m for f, m in after.items() if f not in lab}
     if not after:
-        view.status_message.emit("Stopped: no frame got a proposal" if stopped else
+        view.statusMessage.emit("Stopped: no frame got a proposal" if stopped else
                                  "No proposals: the frames were labelled meanwhile")
         return
     before = {f: view.masks.proposals.get((key, f)) for f in after}
@@ -242,5 +242,5 @@ def proposals_ready(view, key: str, after: dict, stopped: bool, how: str, from_f
     view.refresh_overlay()
     lo, hi = min(after) + 1, max(after) + 1
     done = f"stopped after {len(after)} of {planned}" if stopped else f"{len(after)}"
-    view.status_message.emit(f"Proposed masks for frames {lo}–{hi} ({done}), from frame {from_frame + 1}: "
+    view.statusMessage.emit(f"Proposed masks for frames {lo}–{hi} ({done}), from frame {from_frame + 1}: "
                              "not FINAL until accepted")

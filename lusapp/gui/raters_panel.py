@@ -94,7 +94,7 @@ class RatersPanel(QWidget):
             self.overlay = pg.ImageItem(axisOrder="row-major")
             self.overlay.setZValue(12)
             clip_view.view_box.addItem(self.overlay)
-            clip_view.frame_changed.connect(lambda _f: self.refresh_frame())
+            clip_view.frameChanged.connect(lambda _f: self.refresh_frame())
         self.adopt_score.clicked.connect(self.adopt_selected_score)
         self.set_score.clicked.connect(lambda: self.set_consensus_value(self.value.value()))
         self.clear_score.clicked.connect(self.clear_consensus)

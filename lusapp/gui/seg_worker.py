@@ -1,7 +1,7 @@
 """Live masks: a worker thread segments batches of frames ahead of the play head and emits them.
 
     worker = SegWorker(engine)
-    worker.mask_ready.connect(view.on_mask_ready)      # (clip key, frame index, uint8 HxW mask)
+    worker.maskReady.connect(view.on_mask_ready)      # (clip key, frame index, uint8 HxW mask)
     worker.start("R1:/path/R1.mp4", clip)               # a new clip/zone: the old job is cancelled
     worker.set_playhead(40)                              # seek: the next batch starts at frame 40
 
@@ -96,9 +96,9 @@ class _Loop(QThread):
 class SegWorker(QObject):
     """Segments frames of the clip in view, ahead of the play head, in its own thread."""
 
-    mask_ready = Signal(str, int, object)  # clip key, frame index, uint8 HxW mask (original coordinates)
+    maskReady = Signal(str, int, object)  # clip key, frame index, uint8 HxW mask (original coordinates)
     failed = Signal(str, str)  # clip key, message
-    clip_done = Signal(str)  # every frame of the clip has a mask
+    clipDone = Signal(str)  # every frame of the clip has a mask
 
     def __init__(self, engine=None, batch_size: int = 8, max_cache_bytes: int = DEFAULT_MASK_BUDGET,
                  parent: QObject | None = None):
@@ -210,7 +210,7 @@ class SegWorker(QObject):
                 if job is not None and not job.failed and self._engine is not None \
                         and (job.key, job.generation) not in self._announced:
                     self._announced.add((job.key, job.generation))
-                    self.clip_done.emit(job.key)
+                    self.clipDone.emit(job.key)
                 self.busy = False
                 self._cond.wait(0.5)
                 return not self._stop
@@ -240,5 +240,5 @@ class SegWorker(QObject):
             for i, m in zip(indices, masks):
                 cache.put(job.key, i, m, job.playhead, n)
         for i, m in zip(indices, masks):
-            self.mask_ready.emit(job.key, i, m)
+            self.maskReady.emit(job.key, i, m)
         return True

@@ -2,7 +2,7 @@
 
 A mask source answers for one zone of one patient: which frames have a FINAL mask, the FINAL mask of a
 frame, and whether an ORIGINAL (model) mask was already stored for it. Saving is *not* done here: the view
-emits ``mask_edited`` / ``original_captured`` and the shell's session controller autosaves them
+emits ``maskEdited`` / ``originalCaptured`` and the shell's session controller autosaves them
 (``StoreMaskSource.save_final`` / ``save_original`` are there for a controller that wants to delegate).
 Proposals (propagated / interpolated masks, never FINAL) are the exception: a source with
 ``save_proposals`` / ``drop_proposals`` stores them as they are made, so they survive a restart.
