@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "finetune": "model_training.finetune:main",
     "pocus": "model_training.pocus_check:main",
     "realbench": "model_training.realbench:main",
+    "propcheck": "model_training.propagation_check:main",
     "findings": "model_training.findings_train:main",
     "zonecheck": "model_training.zone_check:main",
     "contactsheet": "model_training.contact_sheet:main",

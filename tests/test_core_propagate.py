@@ -108,3 +108,21 @@ def test_jump_helpers():
     assert pr.next_frame([0, 5], 7, 1) is None
     assert pr.next_unlabelled([3, 4, 5], 3, 1, 10) == 6
     assert pr.next_unlabelled([0, 1, 2], 2, -1, 10) is None
+
+
+def test_model_guidance_keeps_the_models_outline_of_confirmed_patterns_only():
+    """guide_with_model: a model region overlapping the warped mask is kept whole (its outline follows the
+    frame), a model region the clinician removed is dropped, a warped region the model missed stays."""
+    warped = np.zeros((60, 80), np.uint8)
+    warped[20:23, 10:60] = PLEURAL_LINE  # warped slightly off
+    warped[30:50, 65:70] = B_LINE  # a B-line the model does not see
+    model = np.zeros_like(warped)
+    model[21:25, 5:70] = PLEURAL_LINE  # the model's pleural line on this frame
+    model[40:55, 20:40] = CONSOLIDATION  # removed by the clinician on the keyframe
+    out = pr.guide_with_model(warped, model)
+    assert np.array_equal(out == PLEURAL_LINE, model == PLEURAL_LINE)
+    assert np.array_equal(out == B_LINE, warped == B_LINE)
+    assert not (out == CONSOLIDATION).any()
+    assert np.array_equal(pr.guide_with_model(warped, None), warped)
+    with pytest.raises(ValueError, match="shapes differ"):
+        pr.guide_with_model(warped, model[:10])

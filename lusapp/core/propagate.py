@@ -128,6 +128,43 @@ def propagate(mask: np.ndarray, start: int, targets: Sequence[int], read_frame: 
         yield int(t), cur
 
 
+def guide_with_model(flow_mask: np.ndarray, model_mask: np.ndarray | None,
+                     classes: Iterable[int] = PATTERN_CLASSES) -> np.ndarray:
+    """A propagated mask corrected by the model's mask of the same frame (model-guided propagation).
+
+    Per class: each 8-connected region of the model's mask that overlaps the flow-warped (clinician-corrected)
+    mask is kept whole -- the model's outline, which follows this frame's image, for a pattern the clinician
+    confirmed -- and each warped region the model has nothing under is kept as warped (a pattern the model
+    missed). Model regions away from every warped region of their class are dropped (the clinician removed
+    them on the keyframe). Without a model mask (not segmented yet) the warped mask is returned."""
+    flow_mask = np.asarray(flow_mask, np.uint8)
+    if model_mask is None:
+        return flow_mask.copy()
+    model_mask = np.asarray(model_mask, np.uint8)
+    if model_mask.shape != flow_mask.shape:
+        raise ValueError(f"mask shapes differ: {flow_mask.shape} vs {model_mask.shape}")
+    layers: dict[int, np.ndarray] = {}
+    for c in classes:
+        warped, model = flow_mask == c, model_mask == c
+        keep = np.zeros_like(warped)
+        for src, other in ((model, warped), (warped, model)):
+            n, lab = cv2.connectedComponents(src.astype(np.uint8), connectivity=8)
+            if n <= 1:
+                continue
+            touched = np.unique(lab[other & src])
+            if src is model:
+                keep |= np.isin(lab, touched[touched > 0])
+            else:
+                lone = np.setdiff1d(np.arange(1, n), touched)
+                keep |= np.isin(lab, lone)
+        layers[int(c)] = keep
+    out = np.where(np.isin(flow_mask, list(layers)), 0, flow_mask).astype(np.uint8)
+    for c in DRAW_ORDER:
+        if c in layers:
+            out[layers[c]] = c
+    return out
+
+
 def class_dice(a: np.ndarray, b: np.ndarray, classes: Iterable[int] = PATTERN_CLASSES) -> dict[int, float]:
     """Dice per class of two label maps; a class absent from both is left out."""
     if a.shape != b.shape:
