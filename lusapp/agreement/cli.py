@@ -1,10 +1,11 @@
-"""``lusapp agreement STORE [--json | --csv FILE] [--queue N]``: agreement between raters (and the model).
+"""``lusapp agreement STORE [--json | --csv FILE] [--queue N] [--uncertain]``: agreement between raters (and the model).
 
 The store is opened read-only (nothing is written to it; a store open for writing in the app can be read).
 Default output: a summary for the store and per patient, then the review queue. ``--json``: one JSON object
 ``{"store", "patients", "problems", "queue"}`` on stdout. ``--csv FILE``: one row per number (scope, patient,
 measure, a, b, class, n, value) written atomically to FILE. ``--queue N``: at most N queue items (default 10;
-0: none). Exit 0; 2 with one line on stderr for a bad argument or a folder that is not a readable store; 1 when
+0: none); ``--uncertain`` adds the zones nobody has reviewed where the model is unsure (the annotator's "label
+next", :mod:`lusapp.agreement.uncertainty`). Exit 0; 2 with one line on stderr for a bad argument or a folder that is not a readable store; 1 when
 the CSV file cannot be written.
 """
 
@@ -24,7 +25,7 @@ PROG = "lusapp agreement"
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
-        print(f"{PROG}: {message} (usage: {PROG} STORE [--json | --csv FILE] [--queue N])", file=sys.stderr)
+        print(f"{PROG}: {message} (usage: {PROG} STORE [--json | --csv FILE] [--queue N] [--uncertain])", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -75,8 +76,9 @@ def queue_lines(queue: list[dict]) -> list[str]:
     return out
 
 
-def run(store_path: str | Path, queue_limit: int | None = 10) -> dict:
-    """Everything the command reports: ``store_agreement`` plus ``queue`` (raises ``LusError`` for a bad store)."""
+def run(store_path: str | Path, queue_limit: int | None = 10, uncertain: bool = False) -> dict:
+    """Everything the command reports: ``store_agreement`` plus ``queue`` (raises ``LusError`` for a bad store);
+    ``uncertain``: the queue also lists unreviewed zones where the model is unsure."""
     from lusapp.agreement.collect import collect
     from lusapp.agreement.queue import review_queue
     from lusapp.agreement.summary import store_agreement
@@ -85,7 +87,7 @@ def run(store_path: str | Path, queue_limit: int | None = 10) -> dict:
     with Store.open(store_path, readonly=True) as store:
         ratings = collect(store)
     result = store_agreement(ratings)
-    result["queue"] = [q.to_dict() for q in review_queue(ratings, queue_limit)]
+    result["queue"] = [q.to_dict() for q in review_queue(ratings, queue_limit, uncertain)]
     return result
 
 
@@ -106,6 +108,8 @@ def agreement_main(argv: list[str]) -> int:
     out.add_argument("--json", action="store_true", help="one JSON object on stdout")
     out.add_argument("--csv", metavar="FILE", help="write one row per number to FILE")
     parser.add_argument("--queue", type=int, default=10, metavar="N", help="review queue length (0: none)")
+    parser.add_argument("--uncertain", action="store_true",
+                        help="the queue also lists zones no rater has reviewed where the model is unsure")
     args = parser.parse_args(argv)
     if args.queue < 0:
         parser.error(f"--queue {args.queue} should be 0 or more")
@@ -113,7 +117,7 @@ def agreement_main(argv: list[str]) -> int:
         print(f"{PROG}: {display_path(Path(args.csv).parent)}: no such folder for the CSV file", file=sys.stderr)
         return 2
     try:
-        result = run(args.store, args.queue)
+        result = run(args.store, args.queue, args.uncertain)
     except LusError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ from itertools import combinations
 import numpy as np
 
 from lusapp.agreement.statistics import dice_per_class
+from lusapp.agreement.uncertainty import zone_uncertainty
 from lusapp.core.errors import LusError
 from lusapp.core.raters import rater_scores
 from lusapp.model.measures import frame_measures
@@ -45,6 +46,9 @@ class ZoneRatings:
     model_expected: float | None = None
     consensus: int | None = None
     frames: list[FrameRatings] = field(default_factory=list)
+    has_media: bool = False
+    model_uncertainty: float | None = None  # lusapp.agreement.uncertainty: 0 sure .. 1 unsure
+    uncertain_why: str = ""
 
 
 @dataclass
@@ -93,8 +97,10 @@ def zone_ratings(store, patient, zone_id: str) -> ZoneRatings:
                      {r: int(e.value) for r, e in rater_scores(rec).items()},
                      model=None if ms is None else int(ms.score), model_expected=None if ms is None else ms.expected,
                      consensus=None if rec.consensus_score is None else int(rec.consensus_score.value))
+    zr.model_uncertainty, zr.uncertain_why = zone_uncertainty(ms)
     if rec.media is None:
         return zr
+    zr.has_media = True
     adjudicated = set(store.consensus(patient.patient_id, zone_id))
     for frame, raters in store.final_raters(patient.patient_id, zone_id).items():
         zr.frames.append(_frame(store, patient.patient_id, zone_id, frame, raters, frame in adjudicated))

@@ -6,6 +6,11 @@ the model's expected score is within half a point of them. Order, most
 urgent first: the larger of the raters' spread (highest minus lowest score) and the model's gap (distance of the
 model's expected score from the raters' mean), both in scale points; then their sum; then the lowest mean Dice
 between raters' masks of the zone (1 when there is none); then patient and zone for a stable order.
+
+With ``uncertain=True`` (the annotator's "label next": ``lusapp agreement --queue N --uncertain``, the app's
+*Label next* dock) the queue also holds zones with media that no rater has scored or labelled yet and where the
+model is unsure (:mod:`lusapp.agreement.uncertainty`, at least ``UNSURE``), after the disagreements, the most
+uncertain first.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 from lusapp.agreement.collect import Ratings, ZoneRatings
 from lusapp.agreement.statistics import mean_or_none
+from lusapp.agreement.uncertainty import UNSURE
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class QueueItem:
     mask_dice: float | None  # lowest mean Dice (over classes present) of a rater pair's masks in the zone
     frames_to_adjudicate: list[int]  # frames labelled by several raters without a consensus mask
     reason: str
+    model_uncertainty: float | None = None  # 0 sure .. 1 unsure (lusapp.agreement.uncertainty)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,10 +57,14 @@ def _reason(spread: int, gap: float | None, n_frames: int, z: ZoneRatings) -> st
     return "; ".join(bits) or "one rater, model agrees"
 
 
-def item(z: ZoneRatings) -> QueueItem | None:
-    """The queue item of a zone, None when the zone has nothing to review or is settled."""
+def item(z: ZoneRatings, uncertain: bool = False) -> QueueItem | None:
+    """The queue item of a zone, None when the zone has nothing to review or is settled (``uncertain``: an
+    unreviewed zone where the model is unsure is queued too)."""
     values = list(z.scores.values())
     if not values and not z.frames:
+        if uncertain and z.has_media and z.model_uncertainty is not None and z.model_uncertainty >= UNSURE:
+            return QueueItem(z.patient, z.zone, {}, z.model, z.consensus, 0, None, None, [],
+                             f"no rater yet; {z.uncertain_why}", z.model_uncertainty)
         return None
     spread = max(values) - min(values) if values else 0
     gap = None
@@ -65,17 +76,19 @@ def item(z: ZoneRatings) -> QueueItem | None:
     if settled_scores and not pending and (gap is None or gap < 0.5 or z.consensus is not None):
         return None
     return QueueItem(z.patient, z.zone, dict(z.scores), z.model, z.consensus, spread, gap, _mask_dice(z), pending,
-                     _reason(spread, gap, len(pending), z))
+                     _reason(spread, gap, len(pending), z), z.model_uncertainty)
 
 
 def _key(q: QueueItem) -> tuple:
     spread = 0 if q.consensus is not None else q.rater_spread
     gap = q.model_gap or 0.0
-    return (-max(spread, gap), -(spread + gap), q.mask_dice if q.mask_dice is not None else 1.0, q.patient, q.zone)
+    return (-max(spread, gap), -(spread + gap), q.mask_dice if q.mask_dice is not None else 1.0,
+            -(q.model_uncertainty or 0.0), q.patient, q.zone)
 
 
-def review_queue(ratings: Ratings, limit: int | None = None) -> list[QueueItem]:
-    """Unsettled zones, most urgent first (see the module docstring); at most ``limit``."""
-    items = [q for q in (item(z) for z in ratings.zones) if q is not None]
+def review_queue(ratings: Ratings, limit: int | None = None, uncertain: bool = False) -> list[QueueItem]:
+    """Unsettled zones, most urgent first (see the module docstring); at most ``limit``; ``uncertain``: also
+    unreviewed zones where the model is unsure."""
+    items = [q for q in (item(z, uncertain) for z in ratings.zones) if q is not None]
     items.sort(key=_key)
     return items if limit is None else items[:limit]
