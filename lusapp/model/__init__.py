@@ -1,4 +1,5 @@
-"""Qt-free models: networks (plain torch), bundles, registry, inference engine, quantitative measures.
+"""Qt-free models: inference engine (ONNX Runtime on the bundle's graphs; torch for training and bundles without
+graphs), networks (plain torch), bundles, registry, quantitative measures.
 
 Importing this package before torch sets ``OMP_WAIT_POLICY=PASSIVE`` (unless already set): torch's OpenMP
 threads then sleep instead of spin-waiting between parallel regions. In a desktop app whose GUI, decoder and
