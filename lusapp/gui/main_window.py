@@ -16,6 +16,7 @@ from lusapp.gui.clinical_form import ClinicalForm
 from lusapp.gui.clip_binding import ClipBinding
 from lusapp.gui.dialogs import AboutDialog, ShortcutsDialog, error_box
 from lusapp.gui.export_dialog import open_export_dialog
+from lusapp.gui.label_next import LabelNextPanel
 from lusapp.gui.measures_ctl import MeasuresController
 from lusapp.gui.message_line import install_message_line
 from lusapp.gui.model_ctl import ModelController
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.zone_panel = ZonePanel(self.session)
         self.clinical = ClinicalForm(self.session)
         self.raters = RatersPanel(self.session, self.clip_view)  # several raters, adjudication, agreement
+        self.label_next = LabelNextPanel(self.session)  # what to label next (the review queue)
         self.severity = SeverityPanel(self.session, self.model, self.actions_.action("model.assess"))
         self.measures = MeasuresController(self.session, self.zone_panel, self)
         self.severity.assessmentApplied.connect(self.zone_panel.set_assessment)  # findings to the zone panel
@@ -118,6 +120,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["severity"], self.docks["clinical"])
         self._dock("raters", "Raters", self.raters, right)
         self.tabifyDockWidget(self.docks["severity"], self.docks["raters"])
+        self._dock("label_next", "Label next", self.label_next, right)
+        self.tabifyDockWidget(self.docks["severity"], self.docks["label_next"])
         self.docks["severity"].raise_()
         self.compact = False
 
@@ -132,6 +136,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["zone"], self.docks["severity"])
         self.tabifyDockWidget(self.docks["zone"], self.docks["clinical"])
         self.tabifyDockWidget(self.docks["zone"], self.docks["raters"])
+        self.tabifyDockWidget(self.docks["zone"], self.docks["label_next"])
         self.docks["zone"].raise_()
 
     def default_dock_sizes(self) -> None:
