@@ -12,8 +12,7 @@ from lusapp.store import Store
 from gui_shell_support import make_patient_folder
 
 
-@pytest.fixture
-def session(qtbot, tmp_path):
+def _store(tmp_path):
     root = tmp_path / "store"
     with Store.create(root) as store:
         pid = store.import_folder(make_patient_folder(tmp_path / "src", pid="P1", clips=("R1", "R2"), stills=()),
@@ -24,8 +23,13 @@ def session(qtbot, tmp_path):
         p.zones["R1"].model_score = ModelZoneScore([0.05, 0.9, 0.05, 0, 0], 1, 1.0, "m-1", "2026-01-01T10:00:00Z")
         p.zones["R2"].model_score = ModelZoneScore([0.3, 0.3, 0.4, 0, 0], 2, 1.1, "m-1", "2026-01-01T10:00:00Z")
         store.save_patient(p, "t")
+    return root
+
+
+@pytest.fixture
+def session(qtbot, tmp_path):
     s = SessionController(rater="dr_a")
-    assert s.open_store(root)
+    assert s.open_store(_store(tmp_path))
     yield s
     s.close_store()
 
@@ -45,8 +49,13 @@ def test_unsure_zones_are_listed_and_a_double_click_opens_one(qtbot, session):
     assert not panel.jump(5)
 
 
-def test_without_a_store_it_says_so(qtbot):
-    panel = LabelNextPanel(SessionController(rater="dr_a"))
+def test_without_a_store_it_says_so_and_a_store_opened_later_fills_it(qtbot, tmp_path):
+    s = SessionController(rater="dr_a")
+    panel = LabelNextPanel(s)
     qtbot.addWidget(panel)
-    panel.refresh()
+    panel.show()
     assert panel.status.text() == "Open a store first."
+    assert s.open_store(_store(tmp_path))
+    qtbot.waitUntil(lambda: bool(panel.items), timeout=10000)
+    assert panel.items[0]["zone"] == "R2"
+    s.close_store()

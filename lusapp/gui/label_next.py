@@ -4,7 +4,8 @@ The list is ``lusapp.agreement.queue.review_queue(..., uncertain=True)`` (what `
 --uncertain`` prints): zones where raters disagree, or the model's score is far from theirs, or frames wait
 for a consensus mask; then zones nobody has reviewed where the model is unsure (its score probabilities
 spread, a finding near 0.5). It is computed from what is saved (the open patient is saved first), in a worker
-thread, when the dock is first shown and on *Refresh*. Double-click (or Enter) opens the zone.
+thread, when the dock is shown after the store changed (another store, an import; a save marks the list out of
+date for the next showing) and on *Refresh*. Double-click (or Enter) opens the zone.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class LabelNextPanel(QWidget):
         self.session = session
         self.items: list[dict] = []
         self.job = None
-        self._shown_once = False
+        self._stale = True  # the store changed since the list was computed
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.refresh_button = QPushButton("Refresh")
@@ -74,20 +75,30 @@ class LabelNextPanel(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.table.cellDoubleClicked.connect(lambda row, _c: self.jump(row))
         self.table.activated.connect(lambda index: self.jump(index.row()))
+        session.storeChanged.connect(lambda _s: self._changed(now=True))
+        session.patientsChanged.connect(lambda: self._changed(now=True))
+        session.saved.connect(lambda _r: self._changed(now=False))
+
+    def _changed(self, now: bool) -> None:
+        self._stale = True
+        if now and self.isVisible():
+            self.refresh()
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
-        if not self._shown_once:
-            self._shown_once = True
+        if self._stale:
             self.refresh()
 
     def refresh(self) -> None:
         s = self.session
         if s.store is None:
             self.status.setText("Open a store first.")
+            self.items = []
+            self.table.setRowCount(0)
             return
         if self.job is not None and self.job.running:
             return
+        self._stale = False
         if s.dirty and not s.readonly:
             s.save()  # the list is computed from what is saved
         self.status.setText("Looking for what to label next…")
