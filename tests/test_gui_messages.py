@@ -30,6 +30,17 @@ def test_a_message_outlives_the_status_bars_timeout_until_the_next(window, qtbot
     assert line.toolTip().index("Proposed masks") < line.toolTip().index("Frame 1 labelled")  # newest first
 
 
+def test_status_tips_of_buttons_are_not_kept(window):
+    from PySide6.QtGui import QStatusTipEvent
+    from PySide6.QtWidgets import QApplication
+
+    line = install_message_line(window)
+    window.statusBar().showMessage("Saved", 50)
+    QApplication.sendEvent(window, QStatusTipEvent("Run the severity model on this patient"))
+    assert window.statusBar().currentMessage() == "Run the severity model on this patient"  # Qt shows the tip
+    assert line.message == "Saved"  # the line keeps the last real message
+
+
 def test_history_is_bounded(window):
     line = install_message_line(window)
     for i in range(HISTORY + 5):

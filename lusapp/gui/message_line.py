@@ -4,7 +4,8 @@ recent ones in its tooltip.
 Qt's ``QStatusBar.showMessage(text, timeout)`` drops a message after a few seconds, so a clinician who looked
 at the image missed it. :func:`install_message_line` puts a :class:`MessageLine` in the window's status bar
 and copies every temporary message the window shows into it (whoever calls ``showMessage``): when the
-temporary message times out, the line under it still shows the text, until the next message. Errors still open a
+temporary message times out, the line under it still shows the text, until the next message. The status tips
+Qt shows while the pointer is over a button or menu item are not messages and are left out. Errors still open a
 dialog (``MainWindow.show_error``); the line is for what happened.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QLabel, QMainWindow, QSizePolicy, QWidget
 
 HISTORY = 12  # messages kept for the tooltip
@@ -38,11 +40,30 @@ class MessageLine(QLabel):
         self.setToolTip("Recent messages:\n" + "\n".join(f"{t}  {m}" for t, m in reversed(self.history)))
 
 
+class _TipWatch(QObject):
+    """Remembers the status tip the window is showing (the pointer over a button), so it is not kept."""
+
+    def __init__(self, window: QMainWindow):
+        super().__init__(window)
+        self.tip = ""
+        window.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.StatusTip:
+            self.tip = event.tip()
+        return False
+
+
 def install_message_line(window: QMainWindow) -> MessageLine:
     """Add the line to ``window``'s status bar (stretching) and keep every temporary message in it."""
     bar = window.statusBar()
     line = MessageLine(bar)
     bar.addWidget(line, 1)
+    tips = _TipWatch(window)
 
-    bar.messageChanged.connect(line.show_message)  # the bar shows it for a while, then the line keeps it
+    def take(text: str) -> None:
+        if text and text != tips.tip:  # the bar shows it for a while, then the line keeps it
+            line.show_message(text)
+
+    bar.messageChanged.connect(take)
     return line
