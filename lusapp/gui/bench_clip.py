@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeks", type=int, default=200)
     ap.add_argument("--play-seconds", type=float, default=2.0)
     ap.add_argument("--bundle", help="a model bundle folder: also time live masks (Engine via SegWorker)")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads of the Engine (default: torch's)")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads of the Engine (default: the runtime's)")
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -159,10 +159,10 @@ def _run(args, app, clip, worker, view) -> None:
           f"({100 * len(shown) / max(1, expected):.0f} %), {int((steps > 1).sum())} skips")
 
     if args.bundle:
-        from lusapp.model.bundle import load_bundle
         from lusapp.model.engine import Engine
+        from lusapp.model.onnx_bundle import open_bundle
 
-        engine = Engine(load_bundle(args.bundle), threads=args.threads or None)
+        engine = Engine(open_bundle(args.bundle), threads=args.threads or None)
         got: list[float] = []
         worker.maskReady.connect(lambda k, i, mm: got.append(time.perf_counter()))
         t = time.perf_counter()
@@ -177,7 +177,7 @@ def _run(args, app, clip, worker, view) -> None:
             live_cpu.append(1000 * (time.thread_time() - c1))
             time.sleep(0.01)
         dt = time.perf_counter() - t
-        print(f"live masks ({engine.model_id}, torch threads {__import__('torch').get_num_threads()}): "
+        print(f"live masks ({engine.model_id}, {engine.backend.name}, threads {engine.backend.threads or 'default'}): "
               f"{len(got)} frames in {dt:.2f} s = {len(got) / dt:.1f} frames/s, first mask after "
               f"{1000 * (got[0] - t):.0f} ms" if got else "live masks: none arrived")
         if live:
