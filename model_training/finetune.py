@@ -1,4 +1,8 @@
-"""``python -m model_training finetune --store STORE [--registry-dir DIR]``: retrain from the store's FINAL labels.
+"""``python -m model_training finetune --store STORE [STORE ...] [--registry-dir DIR]``: retrain from FINAL labels.
+
+``--store`` takes one or several stores and/or ``lusapp export`` folders, merged as ``train --store`` merges them
+(:func:`model_training.data.build_index`; a patient id in two of them is an error naming both), so that
+corrections sent from several sites as de-identified exports retrain one model.
 
 1. Loads the active model (``ModelRegistry.active()``: newest valid bundle, or the pinned version).
 2. Plans the stages from what the store holds (:func:`plan_stages`); a stage without enough data is *skipped*
@@ -197,11 +201,12 @@ def _measures_in_words(m: dict) -> str:
     return ", ".join(parts) or "nothing measurable"
 
 
-def finetune(store: str, registry_dir=None, bundled_dir=None, holdout: float = 0.2, cfg=None,
+def finetune(store: str | list[str], registry_dir=None, bundled_dir=None, holdout: float = 0.2, cfg=None,
              cache_dir=None, device: str = "auto", progress=None, candidate_hook=None, work_dir=None,
              real_check: bool = True) -> dict:
     """Run steps 1-5; returns the result dict. ``candidate_hook(seg, zone, sev)`` (tests) may alter the
-    candidate's modules in place before it is evaluated (they are copies: the active model is never touched)."""
+    candidate's modules in place before it is evaluated (they are copies: the active model is never touched).
+    ``store``: a store or export folder, or a list of them (merged)."""
     import torch  # noqa: F401 - heavy imports here: the GUI imports this module for plan_stages only
 
     from lusapp.core.errors import LusError
@@ -213,10 +218,11 @@ def finetune(store: str, registry_dir=None, bundled_dir=None, holdout: float = 0
     from model_training.train import TrainConfig, features_for, run_patient, run_seg, run_zone
 
     say = progress or (lambda pct, msg: None)
+    stores = [str(s) for s in store] if isinstance(store, (list, tuple)) else [str(store)]
     try:
-        index = build_index(store)
+        index = build_index(stores[0] if len(stores) == 1 else stores)
     except (LusError, OSError, ValueError) as e:
-        raise BadStore(f"{store} cannot be used as a training store: {e}") from None
+        raise BadStore(f"{' + '.join(stores)} cannot be used for training: {e}") from None
     counts = store_counts(index)
     say(2, f"store: {_n(counts['patients'], 'patient')}, {_n(counts['final_mask_frames'], 'corrected frame')}, "
            f"{_n(counts['zones_scored'], 'scored zone')}, {_n(counts['patients_with_severity'], 'final severity', 'final severities')}")
@@ -360,7 +366,7 @@ def finetune(store: str, registry_dir=None, bundled_dir=None, holdout: float = 0
             kept = [STAGE_NAMES[s].lower() for s in ("seg", "zone", "severity") if s not in stages]
             keep.update(version=new_version, parent_version=active.version, metrics=mets,
                         training_data=json.dumps({k: v for k, v in counts.items()}),
-                        recipe=f"python -m model_training finetune --store {store} (retrained: "
+                        recipe=f"python -m model_training finetune --store {' '.join(stores)} (retrained: "
                                f"{', '.join(STAGE_NAMES[s].lower() for s in sorted(stages))}"
                                f"{'; encoder frozen' if cfg.freeze_encoder else ''}"
                                f"{'; kept from ' + active.version + ': ' + ', '.join(kept) if kept else ''})")
@@ -395,7 +401,8 @@ def _copy_findings(active, cand_dir: Path) -> None:
 
 
 def add_args(p) -> None:
-    p.add_argument("--store", required=True)
+    p.add_argument("--store", required=True, nargs="+",
+                   help="a store or a lusapp export folder; several (stores and exports) are merged")
     p.add_argument("--registry-dir", help="user model folder to publish into (default $LUSAPP_MODELS_DIR / user data)")
     p.add_argument("--bundled-dir", help="bundled models folder (default resources/models)")
     p.add_argument("--holdout", type=float, default=0.2)
@@ -436,7 +443,8 @@ def main(argv=None) -> int:
     cfg.update({"seg_epochs": a.epochs, "seg_samples": a.seg_samples, "zone_epochs": a.zone_epochs,
                 "patient_epochs": a.patient_epochs})
     try:
-        res = finetune(a.store, a.registry_dir, a.bundled_dir, a.holdout, cfg, a.cache_dir, a.device, progress,
+        store = a.store[0] if len(a.store) == 1 else a.store
+        res = finetune(store, a.registry_dir, a.bundled_dir, a.holdout, cfg, a.cache_dir, a.device, progress,
                        real_check=not a.no_real_check)
     except (BadStore, LusError) as e:  # e.g. not a store, no valid active model installed
         return _fail(str(e).rstrip(".") + ".")

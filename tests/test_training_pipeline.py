@@ -325,3 +325,28 @@ def test_finetune_errors_are_sentences(tmp_path, capsys):
     doc = json.loads(out.strip().splitlines()[-1])
     assert doc["published"] is False and doc["error"].endswith(".") and str(tmp_path / "nope") in doc["error"]
     assert err.startswith("error: ") and "Traceback" not in err and "{'" not in err + doc["error"]
+
+
+def test_finetune_merges_a_store_and_an_export(tiny, tmp_path, capsys):
+    """finetune --store takes several stores / lusapp exports, merged as train --store merges them: a store and a
+    de-identified export of it (pseudonymised ids) are twice the patients; the same export twice is refused."""
+    from lusapp.export.exporter import export_store
+    from model_training.finetune import main
+
+    bundled, user = _registry_with(tiny, tmp_path)
+    export = tmp_path / "export"
+    export_store(tiny["store"], export, True, key_path=tmp_path / "site.key")
+    n = len(build_index(tiny["store"]).patients)
+    rc = main(["--store", str(tiny["store"]), str(export), "--registry-dir", str(user), "--bundled-dir",
+               str(bundled), "--epochs", "1", "--seg-samples", "16", "--zone-epochs", "2", "--patient-epochs", "2",
+               "--cache-dir", str(tiny["cache"]), "--no-real-check"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in out + err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["counts"]["patients"] == 2 * n
+    assert f"PROGRESS 2 store: {2 * n} patients" in out
+    assert res["trained_on"] + len(res["held_out"]) == 2 * n
+
+    rc = main(["--store", str(export), str(export), "--registry-dir", str(user), "--bundled-dir", str(bundled)])
+    out, err = capsys.readouterr()
+    assert rc == 2 and "in both" in err and str(export) in err and "Traceback" not in err
