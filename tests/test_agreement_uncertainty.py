@@ -78,5 +78,8 @@ def test_cli_uncertain_flag(store_root, capsys):
     assert main(["agreement", str(store_root), "--json", "--uncertain"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [q["zone"] for q in out["queue"]] == ["R4", "R3", "R1"] and out["queue"][2]["model_uncertainty"] == pytest.approx(0.681, abs=1e-3)
+    assert main(["agreement", str(store_root), "--queue", "5", "--uncertain"]) == 0
+    text = capsys.readouterr().out
+    assert "P1 R1: no rater yet; model unsure: score 1 at 35% (spread 0.68) [model 1]" in text
     assert main(["agreement", str(store_root), "--queue", "5"]) == 0
     assert "no rater yet" not in capsys.readouterr().out

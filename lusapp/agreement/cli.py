@@ -70,9 +70,8 @@ def summary_lines(block: dict, indent: str = "  ") -> list[str]:
 def queue_lines(queue: list[dict]) -> list[str]:
     out = []
     for i, q in enumerate(queue, 1):
-        who = ", ".join(f"{r} {v}" for r, v in q["scores"].items())
-        model = "" if q["model"] is None else f", model {q['model']}"
-        out.append(f"  {i}. {q['patient']} {q['zone']}: {q['reason']} [{who}{model}]")
+        who = [f"{r} {v}" for r, v in q["scores"].items()] + ([] if q["model"] is None else [f"model {q['model']}"])
+        out.append(f"  {i}. {q['patient']} {q['zone']}: {q['reason']} [{', '.join(who)}]")
     return out
 
 
