@@ -428,3 +428,28 @@ def test_unreadable_stored_clip_gives_a_named_error_and_app_continues(qtbot, tmp
     w.session.set_zone("R1")  # the other zones still work
     assert w.clip_view.clip is not None and w.clip_view.clip.n_frames == 10
     w.close()
+
+
+@pytest.mark.parametrize("width", [300, 330, 420, 800])
+def test_zone_board_legend_is_never_cut(qtbot, session, width):
+    """The legend gets as many lines as it needs at the board's width (three on a 1280 x 720 screen's board),
+    and no tile covers it."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QFontMetricsF
+
+    from lusapp.gui.zone_board import LEGEND, ZoneBoard
+
+    b = ZoneBoard()
+    qtbot.addWidget(b)
+    font = b.font()
+    font.setPointSizeF(13)  # a large system font: the legend wraps to three or four lines
+    b.setFont(font)
+    b.resize(width, 420)
+    b.show()
+    b.set_patient(session.patient)
+    need = QFontMetricsF(b._small_font()).boundingRect(
+        QRectF(0, 0, width - 12, 1000), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), LEGEND)
+    lh = b._legend_height()
+    assert lh >= need.height()
+    legend_top = b.height() - lh - 2
+    assert all(r.bottom() <= legend_top for r in b._rects.values())

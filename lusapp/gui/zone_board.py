@@ -173,11 +173,13 @@ class ZoneBoard(QWidget):
         super().resizeEvent(event)
 
     def _legend_height(self) -> float:
-        """0 on small boards; else one or two lines, as the width needs."""
+        """0 on small boards; else as many lines as the legend needs wrapped to the board's width."""
         if self.height() < 260 or self.width() < 300:
             return 0.0
-        one_line = self._small_font_metrics().horizontalAdvance(LEGEND) + 12 <= self.width()
-        return LEGEND_H if one_line else 2 * LEGEND_H
+        box = self._small_font_metrics().boundingRect(QRectF(0, 0, self.width() - 12, 10 * LEGEND_H),
+                                                      int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                                                      LEGEND)
+        return max(LEGEND_H, math.ceil(box.height()) + 2.0)
 
     def _small_font(self) -> QFont:
         f = QFont(self.font())
