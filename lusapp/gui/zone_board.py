@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from lusapp.gui import theme
@@ -26,7 +26,7 @@ VIEW_TITLES = {"front": "Front (anterior + lateral)", "back": "Back (posterior)"
 TILE_W, TILE_H = 0.2, 0.18  # fraction of a view panel
 PANEL_ASPECT = 0.9  # torso panel width / height
 LEGEND_H = 16.0
-LEGEND = "C clinician (solid) · M model (hatched) · ▶ clip · ◻ still · dashed: no image · bar: attention weight"
+LEGEND = "C clinician · M model (hatched) · ▶ clip · ◻ still · dashed: no image · bar: attention"
 
 
 def _torso_path(r: QRectF) -> QPainterPath:
@@ -187,8 +187,6 @@ class ZoneBoard(QWidget):
         return f
 
     def _small_font_metrics(self):
-        from PySide6.QtGui import QFontMetricsF
-
         return QFontMetricsF(self._small_font())
 
     # ------------------------------------------------------------------ painting
@@ -207,8 +205,10 @@ class ZoneBoard(QWidget):
             p.drawPath(_torso_path(panel))
             p.setPen(theme.TEXT_DIM)
             p.setFont(small)
-            title = QRectF(panel.left(), panel.top() - 18, panel.width(), 16)
-            p.drawText(title, Qt.AlignmentFlag.AlignCenter, VIEW_TITLES.get(view, view))
+            text = VIEW_TITLES.get(view, view)  # centred on the panel, wider than it when it must be
+            tw = min(self.width() - 4.0, max(panel.width(), QFontMetricsF(small).horizontalAdvance(text) + 4))
+            left = min(max(2.0, panel.center().x() - tw / 2), self.width() - 2.0 - tw)
+            p.drawText(QRectF(left, panel.top() - 18, tw, 16), Qt.AlignmentFlag.AlignCenter, text)
             # the patient's sides, so front and back are never mixed up
             left_side, right_side = ("R", "L") if view == "front" else ("L", "R")
             side_y = panel.top() + 0.88 * panel.height()
