@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lusapp.core.errors import StoreError, ValidationError
+from lusapp.core.errors import DamagedDocument, StoreError, ValidationError
 from lusapp.store import Store
 
 
@@ -77,3 +77,15 @@ def test_a_read_only_store_refuses_proposals(store):
     with pytest.raises(StoreError, match="read-only"):
         ro.save_proposals("P1", "R1", {1: _mask(1)}, rater="dr_a")
     ro.close()
+
+
+def test_a_damaged_proposal_table_is_named(store):
+    import json
+
+    store.save_proposals("P1", "R1", {3: _mask(1)}, rater="dr_a")
+    path = store.patient_dir("P1") / "masks" / "R1" / "labels.json"
+    doc = json.loads(path.read_text())
+    doc["frames"]["proposal"]["x7"] = doc["frames"]["proposal"].pop("3")
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DamagedDocument, match="frames.proposal has the key 'x7'"):
+        store.proposals("P1", "R1")

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lusapp.core.errors import ValidationError
+from lusapp.core.errors import DamagedDocument, ValidationError
 from lusapp.core.patient import utc_now
 from lusapp.store import masks as _masks
 from lusapp.store.durable import atomic_write_bytes, atomic_write_json
@@ -35,10 +35,16 @@ def proposal_path(zone_dir: Path, frame: int) -> Path:
     return zone_dir / PROPOSAL / _masks.frame_path(zone_dir, "final", frame).name
 
 
-def proposal_table(labels: dict) -> dict:
+def proposal_table(labels: dict, zone_dir: Path) -> dict:
+    """``frames.proposal`` of a ``labels.json`` (created empty); ``DamagedDocument`` naming the file when it is
+    not an object of frame numbers."""
     table = labels["frames"].setdefault(PROPOSAL, {})
+    path = zone_dir / _masks.LABELS_NAME
     if not isinstance(table, dict):
-        raise ValidationError("labels.json frames.proposal", "is not an object")
+        raise DamagedDocument(path, "frames.proposal is not an object")
+    bad = next((k for k in table if not (isinstance(k, str) and k.isdigit() and len(k) <= 5)), None)
+    if bad is not None:
+        raise DamagedDocument(path, f"frames.proposal has the key {bad!r}, not a frame number")
     return table
 
 
@@ -49,8 +55,9 @@ class ProposalMasks:
 
     def proposals(self, pid: str, zone_id: str) -> dict[int, dict]:
         """{frame: provenance} of the zone's proposals (``rater``, ``time``, ``source``, ``from_frame``)."""
-        labels = _masks.read_labels(self._zone_dir(pid, zone_id))
-        return {int(f): e for f, e in sorted(proposal_table(labels).items(), key=lambda kv: int(kv[0]))}
+        zone_dir = self._zone_dir(pid, zone_id)
+        table = proposal_table(_masks.read_labels(zone_dir), zone_dir)
+        return {int(f): e for f, e in sorted(table.items(), key=lambda kv: int(kv[0]))}
 
     def load_proposal(self, pid: str, zone_id: str, frame: int) -> np.ndarray | None:
         """The proposed mask of ``frame``, None when it has none."""
@@ -73,7 +80,7 @@ class ProposalMasks:
         zone_dir = self._zone_dir(pid, zone_id)
         targets = {i: self._inside(proposal_path(zone_dir, i)) for i in checked}
         labels = _masks.read_labels(zone_dir)
-        table, now = proposal_table(labels), utc_now()
+        table, now = proposal_table(labels, zone_dir), utc_now()
         op = Operation(self.root, "save-mask-proposal")
         try:
             files = []
@@ -105,7 +112,7 @@ class ProposalMasks:
         self._writable()
         zone_dir = self._zone_dir(pid, zone_id)
         labels = _masks.read_labels(zone_dir)
-        table = proposal_table(labels)
+        table = proposal_table(labels, zone_dir)
         gone = sorted({int(f) for f in frames if str(int(f)) in table})
         if not gone:
             return []
