@@ -52,8 +52,11 @@ class ZoneReport:
 
     @property
     def shown_score(self) -> tuple[int | None, str]:
-        """(score, 'clinician' | 'model' | '') as the report shows it."""
+        """(score, 'clinician' | 'model' | '') as the report shows it: the adjudicated consensus, else the first
+        rater's score, else the model's."""
         rec = self.record
+        if rec.consensus_score is not None:
+            return rec.consensus_score.value, "clinician"
         if rec.clinician_score is not None:
             return rec.clinician_score.value, "clinician"
         if rec.model_score is not None:

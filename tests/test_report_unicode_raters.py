@@ -1,0 +1,114 @@
+"""The patient report in any script and with several raters (issue 14): names in Polish, Greek and Russian print
+as written in the bundled DejaVu Sans (embedded as a subset, nothing replaced by '?'); Chinese characters, which
+the font lacks, print as a replacement mark and the report says which in words; every rater's score, the
+adjudicated consensus and their times are in the report, and the consensus is the score shown."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from pypdf import PdfReader
+
+from lusapp.core.raters import set_consensus, set_rater_score
+from lusapp.report.content import gather_store
+from lusapp.report.pdf import render_pdf, render_report, write_report
+from lusapp.resources import resource
+from lusapp.store import Store
+
+NAMES = ("Łukasz Żółć", "Σοφία", "Алексей")
+CJK = "李雷"
+T1, T2, T3 = "2026-03-01T09:00:00Z", "2026-03-01T10:30:00Z", "2026-03-02T08:15:00Z"
+
+
+def pdf_text(data: bytes) -> str:
+    reader = PdfReader(io.BytesIO(data))
+    return re.sub(r"\s+", " ", " ".join(page.extract_text() or "" for page in reader.pages))
+
+
+@pytest.fixture
+def demo(tmp_path):
+    root = tmp_path / "store"
+    with Store.create(root) as store:
+        pid = store.import_folder(resource("demo"), actor="test")
+    return root, pid
+
+
+def _edit(root, pid, change) -> None:
+    with Store.open(root) as store:
+        p = store.load_patient(pid)
+        change(p)
+        store.save_patient(p, "test")
+
+
+def _content(root, pid):
+    with Store.open(root, readonly=True) as store:
+        return gather_store(store, pid)
+
+
+def test_names_in_greek_cyrillic_and_polish_print_as_written(demo):
+    root, pid = demo
+
+    def change(p):
+        p.notes = "Referred by " + ", ".join(NAMES) + "."
+        p.zones["R1"].clinician_score = p.zones["R2"].clinician_score = None  # the demo's own rater "import"
+        set_rater_score(p.zones["R1"], NAMES[0], 2, T1)
+        set_rater_score(p.zones["R1"], NAMES[1], 3, T2)
+        set_rater_score(p.zones["R2"], NAMES[2], 1, T1)
+        p.zones["R2"].notes = f"Checked with {NAMES[2]}"
+
+    _edit(root, pid, change)
+    rendered = render_report(_content(root, pid))
+    text = pdf_text(rendered.data)
+    for name in NAMES:
+        assert text.count(name) >= 2, name  # the notes, the zone table and the key-frame captions
+    assert f"{NAMES[0]} 2, {NAMES[1]} 3; disagree" in text  # page 1's table: both raters of R1
+    assert "?" not in text  # nothing reduced to '?'
+    assert rendered.notes == []  # every character has its glyph
+    assert b"DejaVuSans" in rendered.data and b"/FontFile2" in rendered.data  # the TTF embedded
+    assert len(rendered.data) < 600_000  # a subset, not the three 0.7 MB fonts
+
+
+def test_chinese_names_print_as_a_mark_and_the_report_says_so(demo, tmp_path):
+    root, pid = demo
+    def change(p):
+        p.zones["R1"].clinician_score = None
+        set_rater_score(p.zones["R1"], CJK, 4, T1)
+
+    _edit(root, pid, change)
+    content = _content(root, pid)
+    out = write_report(content, tmp_path / "r.pdf")
+    text = pdf_text(out.read_bytes())
+    assert CJK not in text and "?" not in text
+    assert "\ufffd\ufffd 4" in text  # the rater's two characters as marks, then the score
+    note = "2 characters cannot be shown in the report's font (no glyph) and print as a replacement mark: " \
+           "U+674E, U+96F7"
+    assert note in text  # page 1, under Problems
+    assert content.warnings.count(note) == 1  # what `lusapp report` prints on stderr
+    assert render_pdf(content) == out.read_bytes()  # rendering again gives the same bytes
+
+
+def test_every_rater_and_the_consensus_with_times(demo):
+    root, pid = demo
+
+    def change(p):
+        p.zones["R1"].clinician_score = p.zones["R2"].clinician_score = None
+        set_rater_score(p.zones["R1"], "dr_a", 2, T1)
+        set_rater_score(p.zones["R1"], "dr_b", 4, T2)
+        set_consensus(p.zones["R1"], "dr_c", from_rater="dr_b", time=T3)
+        set_rater_score(p.zones["R2"], "dr_a", 1, T1)
+        set_rater_score(p.zones["R2"], "dr_b", 3, T2)
+
+    _edit(root, pid, change)
+    content = _content(root, pid)
+    zones = {z.zone.id: z for z in content.zones}
+    assert zones["R1"].shown_score == (4, "clinician")  # the consensus, not the first rater's 2
+    assert zones["R2"].shown_score == (1, "clinician")  # no consensus: the first rater's
+    text = pdf_text(render_pdf(content))
+    assert "dr_a 2, dr_b 4; consensus 4 (dr_c)" in text and "dr_a 1, dr_b 3; disagree" in text  # the table
+    assert ("Raters: dr_a 2 (2026-03-01 09:00 UTC), dr_b 4 (2026-03-01 10:30 UTC); consensus 4 by dr_c (dr_b's), "
+            "2026-03-02 08:15 UTC") in text  # the key-frame caption
+    assert "raters disagree, not adjudicated" in text
+    total = sum(z.shown_score[0] for z in content.zones if z.shown_score[0] is not None)
+    assert f"{total} / 48" in text  # the total adds what the tiles show
