@@ -25,6 +25,7 @@ SAMPLE_BINARIES = [
 SAMPLE_LINKS = [("libQt6Widgets.so.6", "PySide6/Qt/lib/libQt6Widgets.so.6"),
                 ("libQt6Pdf.so.6", "PySide6/Qt/lib/libQt6Pdf.so.6")]
 SAMPLE_DATAS = ["resources/protocols/lus12.json", "resources/models/lus-staged-1.2.0/frames_full.onnx",
+                "resources/fonts/DejaVuSans.ttf", "resources/fonts/LICENSE-DejaVu.txt",
                 "PySide6/Qt/translations/qt_de.qm", "onnxruntime/tools/mobile_helpers/usability_checker.py",
                 "onnxruntime/transformers/models/bert/README.md"]
 KEPT = {
@@ -33,6 +34,7 @@ KEPT = {
     "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
     "PySide6/Qt/plugins/imageformats/libqsvg.so", "PySide6/Qt/lib/libQt6Widgets.so.6", "cv2/cv2.abi3.so",
     "resources/protocols/lus12.json", "libglib-2.0.so.0", "libQt6Widgets.so.6",
+    "resources/fonts/DejaVuSans.ttf", "resources/fonts/LICENSE-DejaVu.txt",  # the report's font and its licence
 }
 TORCH_PATH = {"lusapp.model.torch_backend", "lusapp.model.bundle", "lusapp.model.networks",
               "lusapp.model.findings_branch"}
