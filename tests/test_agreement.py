@@ -139,7 +139,8 @@ def test_review_queue_puts_the_largest_disagreement_first_and_drops_settled_zone
     # P1 R3: raters agree (3) but the model says 0 -> gap 3; P2 L1: raters 2 apart; P1 R2: 1 apart, model
     # 0.5 off; P1 R1: everyone agrees on the score, but frame 0 has two raters' masks and no consensus.
     assert [(q.patient, q.zone) for q in queue] == [("P1", "R3"), ("P2", "L1"), ("P1", "R2"), ("P1", "R1")]
-    assert queue[0].reason == "raters agree; model 3.0 from the raters" and queue[3].frames_to_adjudicate == [0]
+    assert queue[0].reason == "raters agree; model expects 0.0, 3.0 from the raters' mean"
+    assert queue[3].frames_to_adjudicate == [0]
     with Store.open(two_raters) as store:
         p = store.load_patient("P1")
         set_consensus(p.zones["R3"], "dr_chief", from_rater="dr_a")

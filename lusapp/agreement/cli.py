@@ -138,7 +138,8 @@ def agreement_main(argv: list[str]) -> int:
             return 1
         print(args.csv)
         return 0
-    lines = [f"Store {display_path(args.store)}: {result['store']['patients']} patients"]
+    n = result['store']['patients']
+    lines = [f"Store {display_path(args.store)}: {n} patient{'' if n == 1 else 's'}"]
     lines += summary_lines(result["store"])
     for pid, block in result["patients"].items():
         lines.append(f"Patient {pid}")

@@ -46,12 +46,14 @@ def _mask_dice(z: ZoneRatings) -> float | None:
     return min(means) if means else None
 
 
-def _reason(spread: int, gap: float | None, n_frames: int, z: ZoneRatings) -> str:
+def _reason(spread: int, gap: float | None, n_frames: int, z: ZoneRatings, model: float | None = None) -> str:
     bits = []
     if len(z.scores) >= 2:
         bits.append(f"raters {spread} apart" if spread else "raters agree")
     if gap is not None and gap >= 0.5:
-        bits.append(f"model {gap:.1f} from the raters")
+        # the model's expected score (not the score in brackets), so a model score equal to the raters' can
+        # still be far from them when the model was unsure
+        bits.append(f"model expects {model:.1f}, {gap:.1f} from the raters' mean")
     if n_frames:
         bits.append(f"{n_frames} frame{'s' if n_frames != 1 else ''} labelled by several raters, not adjudicated")
     return "; ".join(bits) or "one rater, model agrees"
@@ -67,7 +69,7 @@ def item(z: ZoneRatings, uncertain: bool = False) -> QueueItem | None:
                              f"no rater yet; {z.uncertain_why}", z.model_uncertainty)
         return None
     spread = max(values) - min(values) if values else 0
-    gap = None
+    gap = model = None
     if values and z.model is not None:
         model = z.model_expected if z.model_expected is not None else z.model
         gap = round(abs(model - sum(values) / len(values)), 3)
@@ -76,7 +78,7 @@ def item(z: ZoneRatings, uncertain: bool = False) -> QueueItem | None:
     if settled_scores and not pending and (gap is None or gap < 0.5 or z.consensus is not None):
         return None
     return QueueItem(z.patient, z.zone, dict(z.scores), z.model, z.consensus, spread, gap, _mask_dice(z), pending,
-                     _reason(spread, gap, len(pending), z), z.model_uncertainty)
+                     _reason(spread, gap, len(pending), z, model if gap is not None else None), z.model_uncertainty)
 
 
 def _key(q: QueueItem) -> tuple:
