@@ -112,3 +112,26 @@ def test_every_rater_and_the_consensus_with_times(demo):
     assert "raters disagree, not adjudicated" in text
     total = sum(z.shown_score[0] for z in content.zones if z.shown_score[0] is not None)
     assert f"{total} / 48" in text  # the total adds what the tiles show
+
+
+def test_the_adjudicated_mask_is_the_key_frame_and_says_whose_it_was(demo):
+    import numpy as np
+
+    from lusapp.core.labels import B_LINE, PLEURAL_LINE
+
+    root, pid = demo
+    with Store.open(root) as store:
+        ref = store.load_patient(pid).zones["R1"].media
+        a = np.zeros((ref.height, ref.width), np.uint8)
+        a[20:24, 10:-10] = PLEURAL_LINE
+        b = a.copy()
+        b[24:-20, 40:46] = B_LINE
+        store.save_masks(pid, "R1", {4: a, 9: a}, "final", "dr_a")
+        store.save_masks(pid, "R1", {4: a, 9: b}, "final", "dr_b")
+        store.save_consensus_masks(pid, "R1", {4: a, 9: b}, "dr_c", from_rater="dr_b")
+    zr = next(z for z in _content(root, pid).zones if z.zone.id == "R1")
+    key = zr.key
+    assert (key.frame, key.why, key.mask_kind, key.mask_rater, key.mask_from) == \
+        (9, "labelled FINAL", "consensus", "dr_c", "dr_b")  # the consensus frame with the B-line
+    text = pdf_text(render_pdf(_content(root, pid)))
+    assert "Frame 10 of 59: labelled FINAL; consensus mask by dr_c (dr_b's)," in text

@@ -33,8 +33,9 @@ class KeyFrame:
     frame: int  # 0-based index in the clip
     n_frames: int
     why: str  # 'labelled FINAL' | 'most B-line pixels' | 'first stored mask' | 'middle frame (no stored masks)'
-    mask_kind: str | None  # 'final' | 'original' | None
-    mask_rater: str = ""
+    mask_kind: str | None  # 'consensus' (adjudicated) | 'final' | 'original' | None
+    mask_rater: str = ""  # the adjudicator of a consensus mask
+    mask_from: str = ""  # a consensus mask: the rater whose FINAL was picked ("" when drawn by the adjudicator)
     mask_time: str = ""
     image: np.ndarray | None = None  # uint8 HxWx3 RGB, masks drawn in, at most KEY_FRAME_WIDTH wide
 
@@ -136,13 +137,17 @@ def overlay(frame: np.ndarray, mask: np.ndarray | None, alpha: float = OVERLAY_A
 
 
 def _stored_masks(store: Store, pid: str, zid: str) -> tuple[dict[int, tuple[np.ndarray, str]], dict, dict]:
-    """({frame: (mask, kind)} FINAL over ORIGINAL, FINAL provenance, ORIGINAL provenance)."""
+    """({frame: (mask, kind)} the adjudicated consensus over FINAL over ORIGINAL, FINAL and consensus provenance,
+    ORIGINAL provenance)."""
     final = {f: store.load_mask(pid, zid, f, "final") for f in store.mask_frames(pid, zid, "final")}
     original = {f: store.load_mask(pid, zid, f, "original") for f in store.mask_frames(pid, zid, "original")}
+    consensus = store.consensus(pid, zid)
     masks: dict[int, tuple[np.ndarray, str]] = {f: (m, "original") for f, m in original.items() if m is not None}
     masks.update({f: (m, "final") for f, m in final.items() if m is not None})
-    return dict(sorted(masks.items())), store.mask_provenance(pid, zid, "final"), \
-        store.mask_provenance(pid, zid, "original")
+    masks.update({f: (m, "consensus") for f in consensus
+                  if (m := store.load_consensus_mask(pid, zid, f)) is not None})
+    final_prov = {**store.mask_provenance(pid, zid, "final"), **consensus}
+    return dict(sorted(masks.items())), final_prov, store.mask_provenance(pid, zid, "original")
 
 
 def choose_key_frame(masks: dict[int, tuple[np.ndarray, str]], final_prov: dict[int, dict],
@@ -153,7 +158,8 @@ def choose_key_frame(masks: dict[int, tuple[np.ndarray, str]], final_prov: dict[
     def b_pixels(f: int) -> int:
         return int(np.count_nonzero(masks[f][0] == B_LINE))
 
-    labelled = [f for f, (_m, kind) in masks.items() if kind == "final" and final_prov.get(f, {}).get("labelled", True)]
+    labelled = [f for f, (_m, kind) in masks.items()
+                if kind in ("final", "consensus") and final_prov.get(f, {}).get("labelled", True)]
     if labelled:
         return max(labelled, key=lambda f: (b_pixels(f), -f)), "labelled FINAL"
     if masks:
@@ -164,7 +170,7 @@ def choose_key_frame(masks: dict[int, tuple[np.ndarray, str]], final_prov: dict[
 
 def _zone_report(zone: Zone, rec: ZoneRecord, media: Path | None, masks: dict, final_prov: dict,
                  original_prov: dict) -> ZoneReport:
-    zr = ZoneReport(zone=zone, record=rec, n_final=sum(1 for _m, k in masks.values() if k == "final"),
+    zr = ZoneReport(zone=zone, record=rec, n_final=sum(1 for _m, k in masks.values() if k != "original"),
                     n_original=sum(1 for _m, k in masks.values() if k == "original"))
     spacing = rec.media.pixel_spacing_mm if rec.media is not None else None
     if masks:
@@ -185,9 +191,10 @@ def _zone_report(zone: Zone, rec: ZoneRecord, media: Path | None, masks: dict, f
         zr.problem = f"{display_path(media)}: cannot be read ({type(exc).__name__})"
         return zr
     mask, kind = masks.get(frame, (None, None))
-    prov = (final_prov if kind == "final" else original_prov).get(frame, {}) if kind else {}
+    prov = (original_prov if kind == "original" else final_prov).get(frame, {}) if kind else {}
     zr.key = KeyFrame(frame=frame, n_frames=n, why=why, mask_kind=kind, mask_rater=str(prov.get("rater", "")),
-                      mask_time=str(prov.get("time", "")), image=overlay(image, mask))
+                      mask_time=str(prov.get("time", "")), image=overlay(image, mask),
+                      mask_from=str(prov.get("from_rater", "")))
     return zr
 
 

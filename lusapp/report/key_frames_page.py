@@ -55,7 +55,10 @@ def _key_tile(pdf: ReportPdf, zr: ZoneReport, x: float, y: float, w: float, h: f
     # caption
     lines: list[tuple[str, str]] = [("B", f"{zr.zone.id} {zr.zone.name}")]
     if key is not None:
-        if key.mask_kind == "final":
+        if key.mask_kind == "consensus":
+            picked = f" ({key.mask_from}'s)" if key.mask_from else ""
+            mask = f"; consensus mask by {key.mask_rater}{picked}, {fmt_time(key.mask_time)}"
+        elif key.mask_kind == "final":
             mask = f"; FINAL mask by {key.mask_rater or 'clinician'}, {fmt_time(key.mask_time)}"
         elif key.mask_kind == "original":
             mask = "; the model's mask (ORIGINAL)"
@@ -93,7 +96,7 @@ def draw_key_frames_page(pdf: ReportPdf) -> None:
     _legend(pdf, MARGIN, y)
     y += 4.2
     pdf.text_at(MARGIN, y, BODY_W, 3.5, "Per zone: the labelled FINAL frame, else the stored-mask frame with most "
-                "B-line pixels, else the middle frame. Masks: FINAL (clinician-checked) over ORIGINAL (model).", 6.5,
+                "B-line pixels, else the middle frame. Masks: consensus over FINAL (clinician-checked) over ORIGINAL (model).", 6.5,
                 color=GREY)
     y += 5
     n = len(c.zones)
