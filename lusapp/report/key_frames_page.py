@@ -95,8 +95,8 @@ def draw_key_frames_page(pdf: ReportPdf) -> None:
     y += 6.5
     _legend(pdf, MARGIN, y)
     y += 4.2
-    pdf.text_at(MARGIN, y, BODY_W, 3.5, "Per zone: the labelled FINAL frame, else the stored-mask frame with most "
-                "B-line pixels, else the middle frame. Masks: consensus over FINAL (clinician-checked) over ORIGINAL (model).", 6.5,
+    pdf.text_at(MARGIN, y, BODY_W, 3.5, "Per zone: the labelled frame, else the stored-mask frame with most B-line "
+                "pixels, else the middle frame. Masks: consensus, else FINAL, else ORIGINAL (model).", 6.5,
                 color=GREY)
     y += 5
     n = len(c.zones)
