@@ -1,4 +1,6 @@
-"""Agreement statistics: quadratic-weighted Cohen kappa (scikit-learn), Krippendorff's alpha (``krippendorff``),
+"""Agreement statistics: Cohen's kappa (unweighted, linear or quadratic weights; numpy, the same arithmetic as
+scikit-learn's ``cohen_kappa_score``, which the clinic bundle does not ship: docs/decisions/0011), Krippendorff's
+alpha (``krippendorff``),
 the intraclass correlations ICC(2,1) and ICC(3,1) of Shrout & Fleiss (1979) from their two-way ANOVA mean
 squares, and Dice per mask class.
 
@@ -25,19 +27,51 @@ def _finite(x: float) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else float(x)
 
 
+KAPPA_WEIGHTS = (None, "linear", "quadratic")
+
+
+def cohen_kappa(a: Sequence, b: Sequence, weights: str | None = None, labels: Sequence | None = None) -> float:
+    """Cohen's kappa of two raters' labels of the same units: 1 - sum(W * O) / sum(W * E), with O the confusion
+    matrix (rows ``a``, columns ``b``) over ``labels`` (default: the sorted labels either rater used; units with a
+    label outside ``labels`` are left out), E the counts expected by chance from its margins, and W the
+    disagreement weights by label index: 1 off the diagonal (``weights=None``), |i - j| ('linear') or
+    (i - j)^2 ('quadratic'). nan where it is undefined (no unit, or chance agreement is total)."""
+    if weights not in KAPPA_WEIGHTS:
+        raise ValueError(f"kappa weights must be one of None, 'linear', 'quadratic', not {weights!r}")
+    a, b = np.asarray(list(a)), np.asarray(list(b))
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"two raters' labels of the same units differ in length ({a.size} vs {b.size})")
+    classes = np.unique(np.concatenate([a, b])) if labels is None else np.asarray(list(labels))
+    n = len(classes)
+    index = {v: i for i, v in enumerate(classes.tolist())}
+    ia = np.array([index.get(v, -1) for v in a.tolist()], dtype=np.int64)
+    ib = np.array([index.get(v, -1) for v in b.tolist()], dtype=np.int64)
+    both = (ia >= 0) & (ib >= 0)
+    observed = np.zeros((n, n), dtype=np.int64)
+    np.add.at(observed, (ia[both], ib[both]), 1)
+    sum0, sum1 = observed.sum(axis=0), observed.sum(axis=1)
+    if observed.sum() == 0:
+        return math.nan
+    expected = np.outer(sum0, sum1) / np.sum(sum0)
+    if weights is None:
+        w = np.ones((n, n))
+        np.fill_diagonal(w, 0)
+    else:
+        offset = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]).astype(float)
+        w = offset if weights == "linear" else offset ** 2
+    denominator = np.sum(w * expected)
+    if denominator == 0:
+        return math.nan
+    return float(1 - np.sum(w * observed) / denominator)
+
+
 def quadratic_kappa(a: Sequence[int], b: Sequence[int], labels: Sequence[int] | None = None) -> float | None:
     """Cohen's kappa with quadratic disagreement weights between two raters' scores of the same units."""
     if len(a) != len(b):
         raise ValueError(f"two raters' scores of the same units differ in length ({len(a)} vs {len(b)})")
     if len(a) < 2:
         return None
-    from sklearn.metrics import cohen_kappa_score
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # undefined kappa (one value everywhere) is nan, returned as None
-        value = cohen_kappa_score(list(a), list(b), weights="quadratic",
-                                  labels=sorted(set(labels)) if labels is not None else None)
-    return _finite(value)
+    return _finite(cohen_kappa(a, b, weights="quadratic", labels=sorted(set(labels)) if labels is not None else None))
 
 
 def krippendorff_alpha(ratings: Sequence[Sequence[float | None]], level: str = "ordinal",
