@@ -39,6 +39,7 @@ def export_main(argv: list[str]) -> int:
     from lusapp.logs import log_to_console
 
     log_to_console()  # progress through logging, shown on stderr as before
+    logging.getLogger("highdicom").setLevel(logging.WARNING)  # --dicom: not its per-attribute "copy ..." lines
     log = logging.getLogger(__name__)
     last = [-1]
 
@@ -61,5 +62,15 @@ def export_main(argv: list[str]) -> int:
         return 2
     for w in res.warnings:
         print(f"lusapp export: warning: {w}", file=sys.stderr)
+    if args.dicom and not res.dicom_objects:
+        print("lusapp export: --dicom: no DICOM SEG or SR written: none of the exported zones' clips came from a "
+              "DICOM file (they are written only for DICOM clips)", file=sys.stderr)
+    if args.deidentify:  # the key is what keeps a patient's pseudonym and date shift the same in later exports
+        from lusapp.core.errors import display_path
+        from lusapp.export.deid import default_key_path
+
+        key = display_path(args.key_file or default_key_path())
+        print(f"lusapp export: pseudonyms and date shifts from the site key {key}: keep it private, and use it "
+              "for every later export of this site (--key-file)", file=sys.stderr)
     print(res.path)
     return 0

@@ -6,8 +6,10 @@
   loop's frame): highdicom, like the standard's multi-frame SEG, needs a frame of reference to map several
   frames, which ultrasound loops do not have. A still DICOM is referenced directly.
 * one Comprehensive SR per patient, a TID 1500 Measurement Report: one measurement group per DICOM zone with
-  a score (the clinician's, else the model's; tracking identifier ``zone <id>``, unit ``{score}``, the
-  zone's image referenced), and a group ``patient`` with the total LUS score and the severity (1-4).
+  a score (the adjudicated consensus, else the first rater's, else the model's, as the patient report shows it;
+  method ``LUS-consensus`` / ``LUS-clinician`` / ``LUS-model``; tracking identifier ``zone <id>``, unit
+  ``{score}``, the zone's image referenced), and a group ``patient`` with the total LUS score (the sum of those
+  scores over every zone) and the severity (1-4).
 
 The objects are built from the exported DICOM files (so a de-identified export gives de-identified objects)
 and written under ``patients/<id>/dicom/``. Codes not in SNOMED / DCM use the private scheme ``99LUSAPP``.
@@ -92,6 +94,18 @@ def _segmentation(source, mask: np.ndarray, rater: str, c: dict):
         series_description=f"LUSApp FINAL masks ({rater})"[:64], **_device())
 
 
+def zone_score(rec) -> tuple[int | None, str]:
+    """(value, method) the SR reports for a zone, as the patient report shows it: the adjudicated consensus,
+    else the first rater's score, else the model's; (None, "") when nobody scored it."""
+    if rec.consensus_score is not None:
+        return rec.consensus_score.value, "consensus"
+    if rec.clinician_score is not None:
+        return rec.clinician_score.value, "clinician"
+    if rec.model_score is not None:
+        return rec.model_score.score, "model"
+    return None, ""
+
+
 def _report(doc: dict, zone_images: dict, c: dict):
     import highdicom as hd
     from pydicom.uid import generate_uid
@@ -105,20 +119,19 @@ def _report(doc: dict, zone_images: dict, c: dict):
             uid=generate_uid(), name="LUSApp", manufacturer_name="LUSApp", model_name=__version__))
     groups = []
     for zid, ds in zone_images.items():
-        value = patient.effective_score(zid)
+        value, method = zone_score(patient.zones[zid])
         if value is None:
             continue
         ref = hd.sr.SourceImageForMeasurement(ds.SOPClassUID, ds.SOPInstanceUID)
-        rec = patient.zones[zid]
-        method = "clinician" if rec.clinician_score is not None else "model"
         groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
             tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=f"zone {zid}"),
             measurements=[hd.sr.Measurement(
                 name=c["zone_score"], value=float(value), unit=c["score_unit"], referenced_images=[ref],
                 method=hd.sr.CodedConcept(f"LUS-{method}", SCHEME, f"{method} score"))]))
     measures = []
-    if patient.total_score() is not None:
-        measures.append(hd.sr.Measurement(name=c["total"], value=float(patient.total_score()), unit=c["score_unit"]))
+    scored = [v for v, _m in map(zone_score, patient.zones.values()) if v is not None]
+    if scored:
+        measures.append(hd.sr.Measurement(name=c["total"], value=float(sum(scored)), unit=c["score_unit"]))
     if patient.severity.effective_label is not None:
         measures.append(hd.sr.Measurement(name=c["severity"], value=float(patient.severity.effective_label),
                                           unit=c["score_unit"]))
