@@ -135,3 +135,13 @@ def test_the_adjudicated_mask_is_the_key_frame_and_says_whose_it_was(demo):
         (9, "labelled FINAL", "consensus", "dr_c", "dr_b")  # the consensus frame with the B-line
     text = pdf_text(render_pdf(_content(root, pid)))
     assert "Frame 10 of 59: labelled FINAL; consensus mask by dr_c (dr_b's)," in text
+
+
+def test_embedding_the_font_logs_nothing_at_info(demo, caplog):
+    """fontTools, which fpdf2 subsets the font with, logs about a hundred INFO lines per report; a command or an
+    app log that shows INFO (e.g. after lusapp.logs.log_to_console) must not get them."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    render_pdf(_content(*demo))
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("fontTools")] == []

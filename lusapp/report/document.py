@@ -8,6 +8,8 @@ says so in words (``lusapp.report.pdf.render_pdf``) instead of a silent '?'.
 
 from __future__ import annotations
 
+import logging
+
 from fpdf import FPDF
 
 from lusapp import __version__
@@ -30,6 +32,9 @@ ATTENTION_RGB = (40, 90, 170)
 FONT = "dejavu"
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
 MISSING = "\ufffd"  # drawn for a character the font lacks
+# fpdf2 subsets the font with fontTools, which logs ~100 INFO lines per report ("glyf subsetted"...): not for the
+# app's log or the console of a command that shows INFO
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def score_rgb(value: int | None, n_levels: int) -> tuple[int, int, int]:
