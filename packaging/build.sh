@@ -41,8 +41,9 @@ else
   # a build venv from before drops it.
   mapfile -t deps <<< "$deps_txt"
   "${pip[@]}" "${deps[@]}" "$PYI_PIN"
-  "$PY" -m pip uninstall -q -y torch torchvision 2>/dev/null || true
-  "$PY" -c 'import importlib.util as u; assert u.find_spec("torch") is None and u.find_spec("torchvision") is None, "torch in the build venv"'
+  # Nor are SciPy / scikit-learn / scikit-image (docs/decisions/0011): a build venv from before drops them.
+  "$PY" -m pip uninstall -q -y torch torchvision scikit-learn scikit-image scipy 2>/dev/null || true
+  "$PY" -c 'import importlib.util as u; bad = [m for m in ("torch", "torchvision", "sklearn", "scipy", "skimage") if u.find_spec(m)]; assert not bad, f"in the build venv: {bad}"'
   echo "$want" > "$STAMP"
 fi
 "$PY" -c 'import onnxruntime, PySide6, PyInstaller; print("build.sh: onnxruntime", onnxruntime.__version__, "| PySide6", PySide6.__version__, "| PyInstaller", PyInstaller.__version__)'
@@ -53,6 +54,21 @@ rm -rf dist/lusapp
 PYTHONPATH="$ROOT" "$PY" -m PyInstaller --noconfirm --log-level WARN \
   --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/lusapp.spec
 if [ -e dist/lusapp/_internal/torch ]; then echo "build.sh: torch got into the bundle" >&2; exit 1; fi
+for pkg in sklearn scipy scipy.libs scikit_learn.libs skimage; do
+  if [ -e "dist/lusapp/_internal/$pkg" ]; then echo "build.sh: $pkg got into the bundle (docs/decisions/0011)" >&2; exit 1; fi
+done
+# Debug sections (DWARF) of the host's libpython, its lib-dynload and a few wheels' extensions: ~45 MB the app
+# never reads. Only files that carry .debug_* sections lose them (symbols stay), and never a file auditwheel
+# patched (an $ORIGIN RPATH/RUNPATH, or a vendored library under *.libs/): rewriting those breaks them (see
+# docs/installer.md); --self-test runs on the result.
+if command -v strip >/dev/null && command -v readelf >/dev/null; then
+  find dist/lusapp/_internal -type f -name '*.so*' -not -path '*.libs/*' -print0 | while IFS= read -r -d '' so; do
+    sections="$(readelf -S "$so" 2>/dev/null || true)"
+    case "$sections" in *.debug_*) ;; *) continue ;; esac
+    if readelf -d "$so" 2>/dev/null | grep -E 'RPATH|RUNPATH' | grep -q 'ORIGIN'; then continue; fi
+    strip --strip-debug "$so"
+  done
+fi
 t2=$(date +%s)
 echo "build.sh: venv $((t1 - t0)) s, pyinstaller $((t2 - t1)) s"
 echo "build.sh: bundle size $(du -sh dist/lusapp | cut -f1) (dist/lusapp)"

@@ -25,12 +25,14 @@ SAMPLE_BINARIES = [
 SAMPLE_LINKS = [("libQt6Widgets.so.6", "PySide6/Qt/lib/libQt6Widgets.so.6"),
                 ("libQt6Pdf.so.6", "PySide6/Qt/lib/libQt6Pdf.so.6")]
 SAMPLE_DATAS = ["resources/protocols/lus12.json", "resources/models/lus-staged-1.2.0/frames_full.onnx",
+                "resources/models/lus-staged-1.2.0/weights.safetensors", "resources/models/lus-staged-1.1.0/zone.onnx",
+                "scipy/linalg/__init__.pyi", "cv2/include/opencv2/core.h",
                 "resources/fonts/DejaVuSans.ttf", "resources/fonts/LICENSE-DejaVu.txt",
                 "PySide6/Qt/translations/qt_de.qm", "onnxruntime/tools/mobile_helpers/usability_checker.py",
                 "onnxruntime/transformers/models/bert/README.md"]
 KEPT = {
     "onnxruntime/capi/onnxruntime_pybind11_state.so", "onnxruntime/capi/libonnxruntime_providers_shared.so",
-    "resources/models/lus-staged-1.2.0/frames_full.onnx",
+    "resources/models/lus-staged-1.2.0/frames_full.onnx", "resources/models/lus-staged-1.2.0/weights.safetensors",
     "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/platforms/libqoffscreen.so",
     "PySide6/Qt/plugins/imageformats/libqsvg.so", "PySide6/Qt/lib/libQt6Widgets.so.6", "cv2/cv2.abi3.so",
     "resources/protocols/lus12.json", "libglib-2.0.so.0", "libQt6Widgets.so.6",
@@ -81,7 +83,8 @@ def test_spec_bundles_resources_entry_and_all_lusapp_modules(monkeypatch):
     excludes = set(analysis.kwargs["excludes"])
     assert {"torch", "torchvision", "model_training", "onnx", "tkinter", "PyQt5", "PyQt6", "PySide6.QtQml"} <= excludes
     assert TORCH_PATH <= excludes
-    needed = {"PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtSvg", "onnxruntime", "cv2", "scipy",
+    assert {"sklearn", "scipy", "skimage"} <= excludes  # Cohen's kappa in numpy (docs/decisions/0011)
+    needed = {"PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtSvg", "onnxruntime", "cv2", "fpdf",
               "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets"}  # pyqtgraph 0.14 imports QtOpenGL* at import
     assert not needed & excludes
 
@@ -90,6 +93,23 @@ def test_spec_trims_only_unused_files(monkeypatch):
     analysis = _run_spec(monkeypatch)["a"]
     kept = {d for d, _, _ in analysis.binaries + analysis.datas}
     assert kept == KEPT
+
+
+def test_spec_bundles_only_the_model_the_app_runs(monkeypatch):
+    """The registry's active bundle (what `lusapp` and --self-test load) with weights and graphs; no other version."""
+    monkeypatch.delenv("LUSAPP_MODEL_VERSION", raising=False)
+    from lusapp.model.registry import ModelRegistry
+
+    models = REPO / "resources" / "models"
+    active = ModelRegistry(models, REPO / ".no-user-models").active().path.name
+    ns = _run_spec(monkeypatch)
+    assert ns["BUNDLED_MODEL"].path.name == active
+    others = {d.name for d in models.iterdir() if d.is_dir()} - {active}
+    assert sorted(ns["OTHER_MODELS"]) == sorted(f"resources/models/{d}/*" for d in others)
+    keep = ns["_keep"]
+    assert keep((f"resources/models/{active}/manifest.json", "", "DATA"))
+    assert keep((f"resources/models/{active}/weights.safetensors", "", "DATA"))
+    assert not any(keep((f"resources/models/{d}/manifest.json", "", "DATA")) for d in others)
 
 
 def test_one_dir_bundle_and_windows_console_exe(monkeypatch):

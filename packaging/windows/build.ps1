@@ -32,16 +32,23 @@ $pip = @("-m", "pip", "install", "-q", "--disable-pip-version-check")
 $deps = & $Py -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))"
 if ($LASTEXITCODE -ne 0) { throw "cannot read pyproject.toml" }
 Invoke-Checked $Py ($pip + ($deps -split "`r?`n" | Where-Object { $_ }) + @("pyinstaller>=6.10,<7"))
-# A build venv from before this change still holds torch: the bundle must not (the spec excludes it too).
-& $Py -c "import importlib.util as u, sys; sys.exit(0 if u.find_spec('torch') or u.find_spec('torchvision') else 1)"
-if ($LASTEXITCODE -eq 0) { Invoke-Checked $Py @("-m", "pip", "uninstall", "-q", "-y", "torch", "torchvision") }
-Invoke-Checked $Py @("-c", "import importlib.util as u; assert u.find_spec('torch') is None and u.find_spec('torchvision') is None")
+# A build venv from before still holds torch, SciPy, scikit-learn or scikit-image: the bundle must not (the spec
+# excludes them too; docs/decisions/0011).
+$notInBundle = "('torch', 'torchvision', 'sklearn', 'scipy', 'skimage')"
+& $Py -c "import importlib.util as u, sys; sys.exit(0 if any(u.find_spec(m) for m in $notInBundle) else 1)"
+if ($LASTEXITCODE -eq 0) {
+    Invoke-Checked $Py @("-m", "pip", "uninstall", "-q", "-y", "torch", "torchvision", "scikit-learn", "scikit-image", "scipy")
+}
+Invoke-Checked $Py @("-c", "import importlib.util as u; bad = [m for m in $notInBundle if u.find_spec(m)]; assert not bad, bad")
 
 if (Test-Path "dist\lusapp") { Remove-Item -Recurse -Force "dist\lusapp" }
 $env:PYTHONPATH = $Root
 Invoke-Checked $Py @("-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
     "--distpath", "$Root\dist", "--workpath", "$Root\build\pyinstaller", "packaging\lusapp.spec")
 if (Test-Path "dist\lusapp\_internal\torch") { throw "torch got into the bundle" }
+foreach ($pkg in "sklearn", "scipy", "scipy.libs", "skimage") {
+    if (Test-Path "dist\lusapp\_internal\$pkg") { throw "$pkg got into the bundle (docs/decisions/0011)" }
+}
 $size = (Get-ChildItem -Recurse -File "dist\lusapp" | Measure-Object -Sum Length).Sum / 1MB
 Write-Host ("bundle: dist\lusapp {0:N0} MB" -f $size)
 
