@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -92,12 +91,10 @@ def _assess(root: Path, pid: str) -> None:
 def test_report_of_assessed_demo_patient(demo_store, tmp_path):
     root, pid = demo_store
     _assess(root, pid)
-    t = time.perf_counter()
     with Store.open(root, readonly=True) as store:
         content = gather_store(store, pid)
         patient = store.load_patient(pid)
     data = render_pdf(content)
-    assert time.perf_counter() - t < 5.0  # the limit for a 12-zone patient
     zones = {z.zone.id: z for z in content.zones}
     assert (zones["R1"].key.frame, zones["R1"].key.why, zones["R1"].key.mask_kind) == (5, "labelled FINAL", "final")
     assert zones["R1"].key.mask_rater == "dr_a"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -113,20 +112,6 @@ def test_consolidation_darker_than_pleura_with_bright_bronchograms():
     pleura = f[m == PLEURAL_LINE]
     assert cons.mean() < pleura.mean()
     assert np.percentile(cons, 99.5) > pleura.mean()  # bright air-bronchogram pixels
-
-
-def test_rendering_speed_reasonable():
-    clip_params = _params(9, "convex")
-    content = sample_content(2, np.random.default_rng(9))
-    from model_training.synth import ClipRenderer
-
-    r = ClipRenderer(content, clip_params, (480, 640), seed=9)
-    r.frame(0)
-    t = time.perf_counter()
-    for i in range(10):
-        r.frame(i)
-    fps = 10 / (time.perf_counter() - t)
-    assert fps > 15  # ~100 frames/s on an idle core; loose bound for a busy shared machine
 
 
 def test_recorded_score_agrees_with_the_mask_rule_of_lusapp_measures():
