@@ -78,6 +78,7 @@ def test_spec_bundles_resources_entry_and_all_lusapp_modules(monkeypatch):
     assert in_tree - {"lusapp.__main__"} - TORCH_PATH <= hidden
     assert not TORCH_PATH & hidden
     assert {"fpdf", "fpdf.fpdf"} <= hidden  # the patient report (lusapp.report.pdf), with fpdf2's data folder
+    assert {"fontTools.ttLib.tables._g_l_y_f", "fontTools.ttLib.tables._c_m_a_p"} <= hidden  # the report's TTF font
     assert any(dest == os.path.join("fpdf", "data") and Path(src, "color_profiles").is_dir()
                for src, dest in analysis.kwargs["datas"])
     excludes = set(analysis.kwargs["excludes"])
