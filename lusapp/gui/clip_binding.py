@@ -2,8 +2,9 @@
 
 - zone changes open the zone's media (``lusapp.io.open_media``) and hand it to ``ClipView.set_clip`` with
   the store's FINAL masks (``StoreMaskSource``); unreadable media -> error dialog, the view is cleared;
-- the view's ``maskEdited`` / ``originalCaptured`` masks are queued in the session (autosaved as
-  FINAL / ORIGINAL masks with rater, time and model version);
+- the view's mask state paints its FINAL masks into the session's ``unsaved.finals`` (the one owner of an
+  edited FINAL mask); ``maskEdited`` tells the session to autosave it (with rater, time and model version),
+  ``originalCaptured`` queues the model's mask as ORIGINAL;
 - the model controller's engine goes to the SegWorker; the measures controller follows the masks.
 """
 
@@ -27,6 +28,7 @@ class ClipBinding(QObject):
         session.zoneChanged.connect(self.load_zone)
         session.patientChanged.connect(lambda _p: self.load_zone(session.zone_id))
         session.dataChanged.connect(self._on_data)
+        clip_view.masks.finals = session.unsaved.finals  # one owner: the view's edits are the session's
         clip_view.maskEdited.connect(self._on_edited)
         clip_view.originalCaptured.connect(self._on_original)
         clip_view.maskUnlabelled.connect(session.unlabel_mask)
@@ -80,7 +82,7 @@ class ClipBinding(QObject):
         self.clip = None
 
     def _on_edited(self, zone_id: str, frame: int, mask) -> None:
-        self.session.queue_mask(zone_id, frame, mask, "final", self.worker.model_id or self.model.model_id)
+        self.session.mask_edited(zone_id, frame, self.worker.model_id or self.model.model_id)
         if zone_id == self.session.zone_id:
             self.measures.masks_changed()
 

@@ -3,8 +3,9 @@
 Mask shown for a frame, first match wins: the FINAL mask edited in this session, the FINAL mask of the
 mask source (the store), the model's mask from the :class:`SegWorker` cache ('MODEL'), nothing.
 Editing a frame that has no FINAL mask starts from the model's mask; the model's mask is handed out once
-through ``originalCaptured`` (the shell stores it as ORIGINAL) and every change of the FINAL mask through
-``maskEdited`` (the shell stores it as FINAL). See docs/architecture.md, section GUI.
+through ``originalCaptured`` (the shell stores it as ORIGINAL); edited FINAL masks live in ``masks.finals``
+(shared with the session, which writes them) and every change is told through ``maskEdited`` (the shell
+autosaves). See docs/architecture.md, section GUI.
 
 Propagation (issue 11): a FINAL frame's mask is carried over N frames (or up to the next labelled frame)
 forward or backward by optical flow (:mod:`lusapp.core.propagate`); the results are *proposals* (badge
@@ -172,10 +173,9 @@ class ClipView(QWidget):
             self._badge_label = None
             return
         self.key = clip_key or f"{zone_id}:{clip.path}"
-        self.masks.key = self.key
-        for old in self.history.activate(self.key):  # histories beyond the limit: their edits are saved
-            for k in [k for k in self.masks.edited if k[0] == old]:
-                del self.masks.edited[k]
+        self.masks.key, self.masks.zone_id = self.key, self.zone_id
+        for old in self.history.activate(self.key):  # histories beyond the limit: their written edits go
+            self.masks.finals.forget_clip(old)
         self.frames = FrameCache(clip, self.frame_budget_bytes, listener=self._relay.ready.emit)
         self.playback.set_clip(clip.n_frames, clip.fps)
         self.transport.reset()
@@ -187,7 +187,7 @@ class ClipView(QWidget):
 
     def set_mask_source(self, source: MaskSource | None, redraw: bool = True) -> None:
         """Where FINAL masks of the current zone come from (e.g. ``StoreMaskSource(store, pid, zone)``)."""
-        self.masks.set_clip(self.key, source)
+        self.masks.set_clip(self.key, source, self.zone_id)
         if redraw and self.clip is not None:
             self._show(self.current_frame)
 
@@ -533,7 +533,7 @@ class ClipView(QWidget):
         """Undo target: the proposals ``masks`` (frame -> mask) become FINAL masks (saved)."""
         self._store_proposals(key, {f: None for f in masks})
         for f, m in sorted(masks.items()):
-            final = self.masks.relabel(key, f, m)
+            final = self.masks.relabel(key, f, m, zone_id)
             self._changed(key, f)
             if key == self.key:
                 self._capture_original(f)
@@ -544,7 +544,7 @@ class ClipView(QWidget):
     def unaccept_proposals(self, key: str, zone_id: str, masks: dict) -> None:
         """Undo target: the accepted frames are proposals again (their FINAL masks withdrawn)."""
         for f, m in sorted(masks.items()):
-            self.masks.unlabel(key, f)
+            self.masks.unlabel(key, f, zone_id)
             self._changed(key, f)
             self.maskUnlabelled.emit(zone_id, f)
         self._store_proposals(key, dict(masks))
@@ -625,7 +625,7 @@ class ClipView(QWidget):
 
     def end_edit(self, before: np.ndarray, box, text: str) -> None:
         frame = self._edit_frame  # the frame the stroke began on, even if the user stepped meanwhile
-        mask = self.masks.edited.get((self.key, frame))
+        mask = self.masks.edited_mask(self.key, frame)
         diff = diff_masks(before, mask, hint=box) if mask is not None and mask.shape == before.shape else None
         fresh, self._fresh = self._fresh, False
         if diff is None:
@@ -633,6 +633,7 @@ class ClipView(QWidget):
                 self.masks.discard(frame)
             self.refresh_overlay()
             return
+        self.masks.changed(self.key, frame)
         self._capture_original(frame)
         self._changed(self.key, frame)
         self.undo_stack.push(MaskEditCommand(self, self.key, self.zone_id, frame, diff, text,
@@ -643,7 +644,7 @@ class ClipView(QWidget):
     def apply_mask_diff(self, key: str, zone_id: str, frame: int, diff: MaskDiff, forward: bool,
                         emit: bool = True) -> None:
         """Undo/redo of a MaskEditCommand (any zone, any frame): re-emits the FINAL mask for saving."""
-        mask = self.masks.apply_diff(key, frame, diff, forward)
+        mask = self.masks.apply_diff(key, frame, diff, forward, zone_id)
         if mask is None:
             return
         self._changed(key, frame)
@@ -695,6 +696,7 @@ class ClipView(QWidget):
             return False
         self._fresh = False
         frame = self.current_frame
+        self.masks.changed(self.key, frame)
         self._capture_original(frame)
         self.undo_stack.push(LabelCommand(self, self.key, self.zone_id, frame, True, mask.copy(), "Mark labelled"))
         self.maskEdited.emit(self.zone_id, frame, mask.copy())
@@ -728,15 +730,16 @@ class ClipView(QWidget):
             if key != self.key or self.frame_image is None:
                 return
             mask, _ = self.masks.working(frame, self.frame_image.shape[:2])
+            self.masks.changed(key, frame, zone_id)
         else:
-            mask = self.masks.relabel(key, frame, mask)
+            mask = self.masks.relabel(key, frame, mask, zone_id)
         self._changed(key, frame)
         self.maskEdited.emit(zone_id, frame, mask.copy())
         self._follow(key, zone_id, frame, "labelled again")
 
     def set_unlabelled(self, key: str, zone_id: str, frame: int) -> None:
         """Undo target: the frame is no longer FINAL (shows the model's mask)."""
-        self.masks.unlabel(key, frame)
+        self.masks.unlabel(key, frame, zone_id)
         self._changed(key, frame)
         self.maskUnlabelled.emit(zone_id, frame)
         self._follow(key, zone_id, frame, "no longer labelled")

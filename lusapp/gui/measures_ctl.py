@@ -1,8 +1,9 @@
 """Keeps the zone panel's measures (B-line count, pleura, consolidation) and rule score in step with the clip.
 
 Which masks count and the computation are Qt-free in :mod:`lusapp.review.measures` (FINAL masks when the clip
-has any, pending in the session or stored, else the model's masks the SegWorker has cached so far); this
-controller debounces while masks stream in and runs the computation in a worker.
+has any: edited in this session, read from the session's ``unsaved.finals``, the masks the clip view shows, or
+stored; else the model's masks the SegWorker has cached so far); this controller debounces while masks stream
+in and runs the computation in a worker.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ class MeasuresController(QObject):
         key = self.clip_key
         finals = set(self.mask_source.final_frames()) if self.mask_source is not None else set()
         model = (lambda f: self.seg_worker.cached(key, f)) if self.seg_worker is not None else None
-        choice = choose_masks(self.n_frames, s.pending_masks(zid), finals, model)
+        edited = {f: m.copy() for f, m in s.unsaved.finals.masks(zid, key).items()}  # the worker reads copies
+        choice = choose_masks(self.n_frames, edited, finals, model)
         if choice.empty:
             return
         rec = s.zone_record(zid)

@@ -57,7 +57,8 @@ class SessionController(QObject):
         self.rater = rater or default_rater()
         self.readonly = False
         self.readonly_reason = ""  # why the open store is read-only (in use elsewhere, read-only medium...)
-        self.unsaved = UnsavedChanges()  # the one owner of unsaved masks, withdrawals and record changes
+        self.unsaved = UnsavedChanges()  # unsaved masks (finals: shared with the clip view), record changes
+        self._dirty_shown = False  # the dirty state last told through dirtyChanged
         self._flush_hooks: list[Callable[[], None]] = []
         self._busy = ""
         self._timer = QTimer(self)
@@ -71,10 +72,13 @@ class SessionController(QObject):
         return self.unsaved.any
 
     def _set_dirty(self, value: bool) -> None:
-        was = self.dirty
         self.unsaved.record_changed = value
-        if self.dirty != was:
-            self.dirtyChanged.emit(self.dirty)
+        self._tell_dirty()
+
+    def _tell_dirty(self) -> None:
+        if self.dirty != self._dirty_shown:
+            self._dirty_shown = self.dirty
+            self.dirtyChanged.emit(self._dirty_shown)
 
     def discard_changes(self) -> None:
         """Forget unsaved changes (the user chose to, e.g. quitting after a failed save)."""
@@ -323,32 +327,39 @@ class SessionController(QObject):
         self.attentionChanged.emit(self.attention)
         self.touch("severity")
 
-    def queue_mask(self, zone_id: str, frame: int, mask: np.ndarray, kind: str = "final",
-                   model_version: str = "") -> None:
-        """A mask to write with the next save (FINAL after an edit, ORIGINAL the first time a frame is edited)."""
-        if self.patient is None:
-            return
-        was = self.dirty
-        self.unsaved.queue_mask(zone_id, frame, mask, kind, model_version)
-        if not was:
-            self.dirtyChanged.emit(True)
+    def _masks_changed(self) -> None:
+        self._tell_dirty()
         if not self.readonly:
             self._timer.start()
 
+    def queue_mask(self, zone_id: str, frame: int, mask: np.ndarray, kind: str = "final",
+                   model_version: str = "") -> None:
+        """A copy of ``mask`` to write with the next save: the model's ORIGINAL the first time a frame is
+        edited, or a FINAL mask from outside the clip view (the view paints into ``unsaved.finals`` and calls
+        :meth:`mask_edited`)."""
+        if self.patient is None:
+            return
+        self.unsaved.queue_mask(zone_id, frame, mask, kind, model_version)
+        self._masks_changed()
+
+    def mask_edited(self, zone_id: str, frame: int, model_version: str = "") -> None:
+        """The clip view changed the frame's FINAL mask in ``unsaved.finals`` (the model ``model_version``
+        gave the mask it started from): write it with the next save."""
+        if self.patient is None:
+            return
+        self.unsaved.finals.set_version(zone_id, frame, model_version)
+        self._masks_changed()
+
     def unlabel_mask(self, zone_id: str, frame: int) -> None:
-        """The frame's FINAL mask is withdrawn (undo of a first edit, 'Unlabel'): a queued FINAL is dropped and
+        """The frame's FINAL mask is withdrawn (undo of a first edit, 'Unlabel'): an edited FINAL is dropped and
         the stored one deleted at the next save (``Store.delete_mask``, when the store has it)."""
         if self.patient is None:
             return
-        was = self.dirty
         self.unsaved.unlabel(zone_id, frame)
-        if not was:
-            self.dirtyChanged.emit(True)
-        if not self.readonly:
-            self._timer.start()
+        self._masks_changed()
 
     def pending_masks(self, zone_id: str, kind: str = "final") -> dict[int, np.ndarray]:
-        """Masks of ``zone_id`` queued but not yet written, by frame."""
+        """Masks of ``zone_id`` changed but not yet written, by frame."""
         return self.unsaved.pending(zone_id, kind)
 
     # ------------------------------------------------------------------ saving

@@ -1,8 +1,9 @@
 """Undo commands of mask edits: one command per stroke, holding only the changed rectangle (MaskDiff).
 
 A command addresses its mask by ``(clip key, zone id, frame)`` through a *target* (the clip view), so a
-command keeps working after the user moved to another frame; undo/redo re-emit the mask so the session
-controller saves the restored FINAL mask.
+command keeps working after the user moved to another frame; undo/redo change the edited mask in place in
+its one owner (``lusapp.review.final_edits.FinalEdits``, shared with the session) and re-emit it, so the
+session controller autosaves it.
 
 :class:`UndoHistory` keeps one ``QUndoStack`` per clip (a ``QUndoGroup``; the clip in view is the active
 stack). Undo never reaches into a clip that is not on screen -- zone ids repeat across patients, so an undo

@@ -1,8 +1,11 @@
 """Which mask a frame shows and what has been edited: the clip view's bookkeeping, without Qt.
 
-For a frame of the clip in view the first match wins: the FINAL mask edited in this session
-(``edited``, kept across zones because undo commands point at it), the FINAL mask of the mask source
-(the store; loaded lazily), the model's mask (``model_lookup(key, frame)``, the SegWorker cache), nothing.
+For a frame of the clip in view the first match wins: the FINAL mask edited in this session (held by
+``finals``, a :class:`~lusapp.review.final_edits.FinalEdits`: the one owner of an edited FINAL mask, shared
+with the session's :class:`~lusapp.review.unsaved.UnsavedChanges` that writes it; kept across zones because
+undo commands point at it), the FINAL mask of the mask source (the store; loaded lazily), the model's mask
+(``model_lookup(key, frame)``, the SegWorker cache), nothing. Edits are filed under the zone id and the
+clip key; methods that take a ``key`` of a clip not in view also take its ``zone_id``.
 
 It also remembers which frames already had their model mask handed out as ORIGINAL, and which edited
 frames still wait for their model mask to arrive (the edit came before segmentation reached the frame).
@@ -20,26 +23,31 @@ from typing import Callable
 import numpy as np
 
 from lusapp.core.mask_edit import MaskDiff, previous_labelled
+from lusapp.review.final_edits import FinalEdits
 from lusapp.review.mask_source import MaskSource
 
 Key = tuple[str, int]  # (clip key, frame)
 
 
 class MaskState:
-    def __init__(self, model_lookup: Callable[[str, int], np.ndarray | None] | None = None):
+    def __init__(self, model_lookup: Callable[[str, int], np.ndarray | None] | None = None,
+                 finals: FinalEdits | None = None):
         self.model_lookup = model_lookup or (lambda key, frame: None)
+        self.finals = finals if finals is not None else FinalEdits()
         self.key: str | None = None
+        self.zone_id = ""
         self.source: MaskSource | None = None
         self._source_frames: set[int] = set()
         self._final_cache: dict[int, np.ndarray] = {}
-        self.edited: dict[Key, np.ndarray] = {}
         self.originals_done: set[Key] = set()
         self.awaiting_original: dict[Key, str] = {}  # -> zone id
         self.proposals: dict[Key, np.ndarray] = {}
         self._sources: dict[str, MaskSource] = {}  # clip key -> its source (proposals are written through it)
 
-    def set_clip(self, key: str | None, source: MaskSource | None) -> None:
+    def set_clip(self, key: str | None, source: MaskSource | None, zone_id: str | None = None) -> None:
         self.key = key
+        if zone_id is not None:
+            self.zone_id = str(zone_id)
         self.set_source(source)
 
     def set_source(self, source: MaskSource | None) -> None:
@@ -56,14 +64,26 @@ class MaskState:
                 if m is not None:
                     self.proposals[(self.key, int(f))] = m
 
+    def _zone(self, zone_id: str | None) -> str:
+        """The zone of an edit: ``zone_id`` when given (a clip not in view), else the zone in view."""
+        return zone_id if zone_id is not None else self.zone_id
+
+    @property
+    def edited(self) -> dict[Key, np.ndarray]:
+        """(clip key, frame) -> edited FINAL mask, for every clip edited in a view (read-only snapshot)."""
+        return self.finals.by_clip()
+
+    def edited_mask(self, key: str | None, frame: int, zone_id: str | None = None) -> np.ndarray | None:
+        """The edited FINAL mask of a frame of clip ``key`` (the array the tools paint into), or None."""
+        return self.finals.mask(self._zone(zone_id), frame, key)
+
     # -- reading ---------------------------------------------------------------------------------
     def labelled_frames(self) -> list[int]:
-        mine = {f for (k, f) in self.edited if k == self.key}
-        return sorted(self._source_frames | mine)
+        return sorted(self._source_frames | self.finals.frames(self.zone_id, self.key))
 
     def mask_and_kind(self, frame: int) -> tuple[np.ndarray | None, str | None]:
         frame = int(frame)
-        m = self.edited.get((self.key, frame))
+        m = self.finals.mask(self.zone_id, frame, self.key)
         if m is not None:
             return m, "FINAL"
         m = self._final_cache.get(frame)
@@ -121,22 +141,30 @@ class MaskState:
     # -- editing ---------------------------------------------------------------------------------
     def working(self, frame: int, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
         """The editable FINAL mask of ``frame`` and whether it was created just now (from the shown mask,
-        or empty)."""
-        k = (self.key, int(frame))
-        if k in self.edited:
-            return self.edited[k], False
+        or empty). A new working copy is not an edit until :meth:`changed` says so."""
+        if self.key is not None:
+            self.finals.adopt(self.zone_id, frame, self.key)
+        m = self.finals.mask(self.zone_id, frame, self.key)
+        if m is not None:
+            return m, False
         base, _ = self.mask_and_kind(frame)
-        self.edited[k] = base.copy() if base is not None else np.zeros(shape, np.uint8)
-        return self.edited[k], True
+        m = base.copy() if base is not None else np.zeros(shape, np.uint8)
+        return self.finals.put(self.zone_id, frame, m, self.key, unsaved=False, copy=False), True
+
+    def changed(self, key: str, frame: int, zone_id: str | None = None) -> None:
+        """The edited mask of the frame changed (a stroke, 'Mark labelled'): it is unsaved."""
+        self.finals.mark(self._zone(zone_id), frame, key)
 
     def discard(self, frame: int) -> None:
         """Forget a working mask created for an edit that changed nothing."""
-        self.edited.pop((self.key, int(frame)), None)
+        self.finals.drop(self.zone_id, frame, self.key)
 
-    def unlabel(self, key: str, frame: int) -> np.ndarray | None:
-        """The frame is no longer FINAL (it shows the model's mask again); returns the FINAL mask it had."""
+    def unlabel(self, key: str, frame: int, zone_id: str | None = None) -> np.ndarray | None:
+        """The frame is no longer FINAL (it shows the model's mask again; the stored FINAL is deleted at the
+        next write); returns the FINAL mask it had."""
         frame = int(frame)
-        old = self.edited.pop((key, frame), None)
+        zone = self._zone(zone_id)
+        old = self.finals.withdraw(zone, frame, key)
         if key == self.key:
             if old is None and frame in self._source_frames:
                 old = self._final_cache.get(frame)
@@ -149,16 +177,19 @@ class MaskState:
                 forget(frame)
         return old
 
-    def relabel(self, key: str, frame: int, mask: np.ndarray) -> np.ndarray:
-        """Make ``mask`` the frame's FINAL mask again (redo of an unlabel, undo of a revert)."""
-        m = np.array(mask, np.uint8, copy=True)
-        self.edited[(key, int(frame))] = m
-        return m
+    def relabel(self, key: str, frame: int, mask: np.ndarray, zone_id: str | None = None) -> np.ndarray:
+        """Make ``mask`` the frame's FINAL mask again (redo of an unlabel, undo of a revert); unsaved."""
+        return self.finals.put(self._zone(zone_id), frame, mask, key)
 
-    def apply_diff(self, key: str, frame: int, diff: MaskDiff, forward: bool) -> np.ndarray | None:
-        mask = self.edited.get((key, int(frame)))
+    def apply_diff(self, key: str, frame: int, diff: MaskDiff, forward: bool,
+                   zone_id: str | None = None) -> np.ndarray | None:
+        """Undo / redo a stroke on the frame's edited mask, in place (unsaved afterwards); None when the frame
+        has no edited mask (it was discarded)."""
+        zone = self._zone(zone_id)
+        mask = self.finals.mask(zone, frame, key)
         if mask is not None:
             diff.apply(mask) if forward else diff.revert(mask)
+            self.finals.mark(zone, frame, key)
         return mask
 
     def original_for(self, key: str, zone_id: str, frame: int, model_expected: bool) -> np.ndarray | None:

@@ -1,7 +1,8 @@
 """The measures table of a zone's clip and the rule-based score, from the masks the clinician accepted.
 
-Which masks count (:func:`choose_masks`): a clip's FINAL masks when it has any (the unsaved ones the caller
-holds, then those in the store), else the model's masks segmented so far. :func:`compute` turns them into
+Which masks count (:func:`choose_masks`): a clip's FINAL masks when it has any (those edited in this session,
+from :class:`lusapp.review.final_edits.FinalEdits`, then those in the store), else the model's masks
+segmented so far. :func:`compute` turns them into
 display rows, the rule score and the rule that fired (it reads the stored FINAL masks itself, so a worker
 thread can run it); :func:`source_text` says which masks were used. ``lusapp.gui.measures_ctl`` runs this in
 a worker, debounced while masks stream in, and shows the result in the zone panel.
@@ -50,14 +51,14 @@ class MaskChoice:
         return not self.masks and not self.store_frames
 
 
-def choose_masks(n_frames: int, unsaved_final: Mapping[int, np.ndarray], stored_final: set[int],
+def choose_masks(n_frames: int, edited_final: Mapping[int, np.ndarray], stored_final: set[int],
                  model_mask: Callable[[int], np.ndarray | None] | None = None) -> MaskChoice:
-    """The clip's FINAL masks (an unsaved one wins over the stored one of its frame); when there is none,
-    the model's masks that ``model_mask(frame)`` has (None for a frame not segmented yet)."""
+    """The clip's FINAL masks (one edited in this session wins over the stored one of its frame); when there
+    is none, the model's masks that ``model_mask(frame)`` has (None for a frame not segmented yet)."""
     choice = MaskChoice()
     for f in range(n_frames):
-        if f in unsaved_final:
-            choice.masks.append(unsaved_final[f])
+        if f in edited_final:
+            choice.masks.append(edited_final[f])
         elif f in stored_final:
             choice.store_frames.append(f)
     choice.n_final = len(choice.masks) + len(choice.store_frames)
