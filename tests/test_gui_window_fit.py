@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import QApplication, QScrollArea
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QApplication, QScrollArea, QTabBar, QWidget
 
 from gui_shell_support import ini_settings, make_patient_folder
 from lusapp.gui import app as gui_app
@@ -85,6 +85,24 @@ def _reach(qtbot, w, widget, partial: bool = False) -> str:
     return f"not inside the window (at {widget.mapTo(w, QPoint(0, 0)).toTuple()}, size {widget.size().toTuple()})"
 
 
+def _dock_tab_bars(w) -> list[QTabBar]:
+    """The tab bars of the window's tabbed docks that a user sees (Qt keeps the bars of earlier tab groups as
+    hidden-behind children; the one on top at its first tab's centre is the live one)."""
+    return [tb for tb in w.findChildren(QTabBar) if tb.parentWidget() is w and tb.isVisible() and tb.count()
+            and w.childAt(tb.mapTo(w, tb.tabRect(0).center())) is tb]
+
+
+def _elided_tabs(w) -> list[str]:
+    """Dock tabs narrower than their text needs (Qt then draws 'Clin…'), or reaching past the window's edge."""
+    out = []
+    for tb in _dock_tab_bars(w):
+        for i in range(tb.count()):
+            rect = tb.tabRect(i)
+            if rect.width() < tb.tabSizeHint(i).width() or tb.mapTo(w, rect.topRight()).x() >= w.width():
+                out.append(f"{tb.tabText(i)!r} ({rect.width()} px of {tb.tabSizeHint(i).width()})")
+    return out
+
+
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(gui_app, "session_store_path", lambda: tmp_path / "session_store")
@@ -117,9 +135,37 @@ def test_every_control_reachable_on_small_screens(qtbot, window, tmp_path, scree
     # the clip view: tool bar, overlay bar and transport all on screen together (no tab needed), clip >= 300 px
     for name in ("tool.brush", "erase_all", "undo", "redo", "copy_prev", "mark_labelled", "play", "loop"):
         assert _inside(w, _key_widgets(w)[name]), name
+    # every dock tab reads in full, and the right column's tabs are the four docks
+    assert not _elided_tabs(w), f"at {screen}: elided dock tabs {_elided_tabs(w)}"
+    right = [tb for tb in _dock_tab_bars(w) if tb.mapTo(w, QPoint(0, 0)).x() > w.width() // 2]
+    assert [[tb.tabText(i) for i in range(tb.count())] for tb in right] == [["Zone", "Severity", "Clinical", "Review"]]
     w.docks["zone"].raise_()
     assert w.clip_view.graphics.height() >= 300 and w.clip_view.graphics.width() >= 500
     assert w.board.height() >= 300
+    # no dock's content is cut at its right edge, also with 300 px side docks (a maximised 1280 px window
+    # under a window manager gave them 300 and 301)
+    assert not _cut_docks(qtbot, w), f"at {screen}: {_cut_docks(qtbot, w)}"
+    w.resizeDocks([w.docks["patients"], w.docks["zone"]], [300, 300], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: w.docks["zone"].width() <= 302, timeout=2000)
+    assert not _cut_docks(qtbot, w), f"at {screen} with 300 px docks: {_cut_docks(qtbot, w)}"
+
+
+def _cut_docks(qtbot, w) -> dict[str, str]:
+    """Docks whose content is wider than the dock (it would scroll sideways, cut at the right edge)."""
+    out = {}
+    for key, dock in w.docks.items():
+        dock.raise_()
+        qtbot.waitUntil(lambda d=dock: _inside(w, d), timeout=2000)
+        QApplication.processEvents()
+        for area in dock.findChildren(QScrollArea):
+            if area.objectName().startswith("scroll.") and area.horizontalScrollBar().maximum() > 0:
+                kids = [c for c in area.widget().findChildren(QWidget) if c.isVisible()]
+                widest = max(kids, key=lambda c: c.minimumSizeHint().width() + c.mapTo(area.widget(), QPoint()).x())
+                out[key] = f"{area.objectName()}: {area.widget().minimumSizeHint().width()} px content in a " \
+                           f"{area.viewport().width()} px view (widest: {type(widest).__name__} " \
+                           f"{getattr(widest, 'text', lambda: '')()!r} {widest.minimumSizeHint().width()} px)"
+    w.docks["zone"].raise_()
+    return out
 
 
 def test_large_screen_keeps_docks_stacked(qtbot, window):

@@ -1,4 +1,4 @@
-"""The *Label next* dock: the zones worth a rater's look first, from the store's review queue.
+"""*Label next*, at the bottom of the Review dock: the zones worth a rater's look first, from the store's review queue.
 
 The list is ``lusapp.agreement.queue.review_queue(..., uncertain=True)`` (what ``lusapp agreement --queue N
 --uncertain`` prints): zones where raters disagree, or the model's score is far from theirs, or frames wait

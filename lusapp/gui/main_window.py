@@ -5,8 +5,8 @@ controllers and in the dock widgets."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import (QDockWidget, QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QToolBar,
-                               QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFrame, QGroupBox, QLabel, QMainWindow, QMessageBox, QScrollArea,
+                               QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from PySide6.QtWidgets import QApplication
 
@@ -27,7 +27,7 @@ from lusapp.gui.severity_panel import SeverityPanel
 from lusapp.gui.zone_board import ZoneBoard
 from lusapp.gui.zone_panel import ZonePanel
 
-STATE_VERSION = 2  # 2: docks hold scroll areas, compact layout on small screens (older saved layouts did not fit)
+STATE_VERSION = 3  # 2: docks hold scroll areas, compact layout on small screens; 3: one Review dock (Raters + Label next)
 COMPACT_BELOW = (1500, 950)  # available screen width / height under which the right docks are tabbed
 DEFAULT_SIZE = (1500, 920)
 
@@ -42,6 +42,23 @@ def scrolled(widget: QWidget, name: str) -> QScrollArea:
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
     area.setMinimumSize(120, 80)
     return area
+
+
+def review_panel(raters: QWidget, label_next: QWidget) -> QSplitter:
+    """The Review dock: the zone's raters (scores, masks, adjudication) above what to label next, in one tab
+    rather than two so that the right dock's tabs read in full on a 1280 px screen (issue 11)."""
+    split = QSplitter(Qt.Orientation.Vertical)
+    split.setObjectName("reviewPanel")
+    split.setChildrenCollapsible(False)
+    for title, widget in (("Raters of this zone", scrolled(raters, "raters")), ("Label next", label_next)):
+        box = QGroupBox(title)
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(widget)
+        split.addWidget(box)
+    split.setStretchFactor(0, 3)
+    split.setStretchFactor(1, 2)
+    return split
 
 
 class MainWindow(QMainWindow):
@@ -102,7 +119,7 @@ class MainWindow(QMainWindow):
     def _dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         d = QDockWidget(title, self)
         d.setObjectName(f"dock.{key}")
-        d.setWidget(widget if key == "board" else scrolled(widget, key))  # the board scales itself
+        d.setWidget(widget if key in ("board", "review") else scrolled(widget, key))  # these size themselves
         d.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                       | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                       | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -116,12 +133,11 @@ class MainWindow(QMainWindow):
         self._dock("board", "Zones", self.board, left)
         self._dock("zone", "Zone", self.zone_panel, right)
         self._dock("severity", "Severity", self.severity, right)
-        self._dock("clinical", "Clinical information", self.clinical, right)
+        # short titles: the four tabs read in full in the 300 px right column of a maximised 1280 x 720 window
+        self._dock("clinical", "Clinical", self.clinical, right)
         self.tabifyDockWidget(self.docks["severity"], self.docks["clinical"])
-        self._dock("raters", "Raters", self.raters, right)
-        self.tabifyDockWidget(self.docks["severity"], self.docks["raters"])
-        self._dock("label_next", "Label next", self.label_next, right)
-        self.tabifyDockWidget(self.docks["severity"], self.docks["label_next"])
+        self._dock("review", "Review", review_panel(self.raters, self.label_next), right)
+        self.tabifyDockWidget(self.docks["severity"], self.docks["review"])
         self.docks["severity"].raise_()
         self.compact = False
 
@@ -130,13 +146,11 @@ class MainWindow(QMainWindow):
         return screen.availableGeometry() if screen is not None else None
 
     def use_compact_layout(self) -> None:
-        """Small screens (1366 x 768, 1280 x 720): Zone, Severity and Clinical information share one tabbed
-        dock on the right (one click apart) instead of being stacked; every dock scrolls."""
+        """Small screens (1366 x 768, 1280 x 720): Zone, Severity, Clinical and Review share one tabbed dock on
+        the right (one click apart) instead of being stacked; every dock scrolls."""
         self.compact = True
-        self.tabifyDockWidget(self.docks["zone"], self.docks["severity"])
-        self.tabifyDockWidget(self.docks["zone"], self.docks["clinical"])
-        self.tabifyDockWidget(self.docks["zone"], self.docks["raters"])
-        self.tabifyDockWidget(self.docks["zone"], self.docks["label_next"])
+        for key in ("severity", "clinical", "review"):
+            self.tabifyDockWidget(self.docks["zone"], self.docks[key])
         self.docks["zone"].raise_()
 
     def default_dock_sizes(self) -> None:
@@ -220,6 +234,8 @@ class MainWindow(QMainWindow):
         # after the clip binding (connected in its constructor) has opened the zone's clip: its reader's notes
         for sig in (s.zoneChanged, s.patientChanged, s.dataChanged):
             sig.connect(lambda *_a: self._clip_notes_to_panel())
+        for sig in (s.zoneChanged, s.patientChanged):  # the raters' masks of the new clip's frame
+            sig.connect(lambda *_a: self.raters.refresh_frame())
         s.busyChanged.connect(lambda busy, msg: self.statusBar().showMessage(f"{msg}…" if busy else "Done", 0 if busy else 3000))
         b.zoneSelected.connect(s.set_zone)
         b.filesDropped.connect(lambda zid, paths: self.patients.import_files(paths, zid))

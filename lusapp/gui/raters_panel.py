@@ -1,6 +1,6 @@
-"""The Raters dock: every rater's score of the zone beside the model's and the consensus, the raters' FINAL
-masks of the frame on screen (one drawn over the clip as an outline in that rater's colour), adjudication (pick
-a rater's score or mask as the consensus, or set the consensus score), and the agreement dialog.
+"""The raters, at the top of the Review dock: every rater's score of the zone beside the model's and the consensus, the
+raters' FINAL masks of the frame on screen (one drawn over the clip as an outline in that rater's colour),
+adjudication (pick a rater's score or mask as the consensus, or set the consensus score), and the agreement dialog.
 
 The data live in the store (``lusapp.core.raters``, ``lusapp.store.rater_masks``); the adjudicator is the
 current rater (File > Rater). A consensus score is saved with the patient; a consensus mask is written at once.
