@@ -76,6 +76,15 @@ def test_other_raters_scores_are_listed_and_a_score_is_adjudicated(window):
     assert [b for b in (panel.adopt_score, panel.set_score, panel.clear_score) if not b.isEnabled()] == []
 
 
+def test_opening_a_zone_names_the_raters_of_the_frame_on_screen(window):
+    """Not 'No clip on screen' (the zone's clip opens after the dock heard of the zone change)."""
+    assert window.raters.frame_info.text() == "Frame 1: FINAL masks by dr_a, dr_b."
+    window.session.set_zone("R2")  # no media
+    assert window.clip_view.clip is None and window.raters.frame_info.text() == "No clip on screen."
+    window.session.set_zone("R1")
+    assert window.raters.frame_info.text() == "Frame 1: FINAL masks by dr_a, dr_b."
+
+
 def test_another_raters_mask_is_drawn_over_the_clip_and_adopted(window, qtbot):
     w, panel = window, window.raters
     w.clip_view.seek(0)
