@@ -14,12 +14,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
-                               QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from lusapp.core.errors import ValidationError
 from lusapp.core.patient import check_patient_id
 from lusapp.core.scales import SEVERITY_LEVELS
 from lusapp.gui import theme
+from lusapp.gui.flow_layout import FlowWidget
 from lusapp.gui.session import READONLY_BANNER, SessionController
 from lusapp.store import PatientSummary
 
@@ -49,6 +50,29 @@ def _sev_text(label: int | None) -> str:
     return SEVERITY_LEVELS.get(label, "—") if label else "—"
 
 
+class PathLabel(QLabel):
+    """One line: a path with its middle elided to the width the label gets (a long store path does not widen
+    the dock beyond a 1280 px screen's 300 px); the whole text is in the tooltip."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.full_text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(60)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self._elide()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, max(self.width(), 1)))
+
+
 class PatientList(QWidget):
     def __init__(self, session: SessionController, parent: QWidget | None = None):
         super().__init__(parent)
@@ -58,9 +82,8 @@ class PatientList(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         top = QHBoxLayout()
-        self.store_label = QLabel("No store open")
+        self.store_label = PathLabel("No store open")
         self.store_label.setProperty("role", "dim")
-        self.store_label.setWordWrap(True)
         self.open_button = QPushButton("Open store…")
         self.open_button.clicked.connect(self.open_store_dialog)
         top.addWidget(self.store_label, 1)
@@ -93,7 +116,7 @@ class PatientList(QWidget):
         hh.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_selection)
         lay.addWidget(self.table, 1)
-        row = QHBoxLayout()
+        row = FlowWidget(hspacing=6, vspacing=4)  # wraps in the 300 px dock of a 1280 px screen
         self.new_button = QPushButton("New…")
         self.new_button.setToolTip("New patient")
         self.import_button = QPushButton("Import folder…")
@@ -104,9 +127,8 @@ class PatientList(QWidget):
         self.new_button.clicked.connect(self.new_patient_dialog)
         self.import_button.clicked.connect(self.import_folder_dialog)
         self.clips_button.clicked.connect(lambda: self.import_clips_dialog())
-        for b in (self.new_button, self.import_button, self.clips_button):
-            row.addWidget(b)
-        lay.addLayout(row)
+        row.add(self.new_button, self.import_button, self.clips_button)
+        lay.addWidget(row)
         self.busy_label = QLabel("")
         self.busy_label.setProperty("role", "dim")
         lay.addWidget(self.busy_label)
@@ -122,8 +144,8 @@ class PatientList(QWidget):
     # ------------------------------------------------------------------ list
     def refresh(self) -> None:
         store = self.session.store
-        self.store_label.setText(f"Store: {store.root}" + (" (read-only)" if store.readonly else "")
-                                 if store is not None else "No store open")
+        self.store_label.set_full_text(f"Store: {store.root}" + (" (read-only)" if store.readonly else "")
+                                       if store is not None else "No store open")
         self.store_label.setToolTip(str(store.root) if store is not None else "")
         ro = store is not None and store.readonly
         why = self.session.readonly_reason if ro else ""

@@ -60,6 +60,7 @@ class ZonePanel(QWidget):
         self.bars = ProbBars([str(v) for v in range(5)], theme.SCORE_COLORS)
         self.model_info = QLabel("")
         self.model_info.setProperty("role", "dim")
+        self.model_info.setWordWrap(True)
         bl.addWidget(self.bars)
         bl.addWidget(self.model_info)
         lay.addWidget(box)
@@ -97,8 +98,11 @@ class ZonePanel(QWidget):
         lay.addWidget(self.findings_box)
         self._findings: dict[str, dict[str, tuple]] = {}  # patient id -> zone -> (ZoneFindings, score stamp)
 
-        cbox = QGroupBox("Clinician's score  (keys 0–4, Backspace clears)")
+        cbox = QGroupBox("Clinician's score  (keys 0–4)")  # short: the panel fits the 1280 px screen's dock
+        cbox.setToolTip("Keys 0–4 score the zone, Backspace clears the score")
         cl = QHBoxLayout(cbox)
+        cl.setContentsMargins(6, 6, 6, 6)
+        cl.setSpacing(4)
         self.score_group = QButtonGroup(self)
         self.score_group.setExclusive(False)
         self.score_buttons: list[QPushButton] = []
@@ -107,10 +111,12 @@ class ZonePanel(QWidget):
             b.setCheckable(True)
             b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             b.setMinimumWidth(34)
+            b.setToolTip(f"Score {v} (key {v})")
             self.score_group.addButton(b, v)
             self.score_buttons.append(b)
             cl.addWidget(b)
         self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Clear the clinician's score (Backspace)")
         self.clear_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         cl.addWidget(self.clear_button)
         self.score_group.idClicked.connect(self._on_score_clicked)
