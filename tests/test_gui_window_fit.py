@@ -145,6 +145,8 @@ def test_every_control_reachable_on_small_screens(qtbot, window, tmp_path, scree
     # no dock's content is cut at its right edge, also with 300 px side docks (a maximised 1280 px window
     # under a window manager gave them 300 and 301)
     assert not _cut_docks(qtbot, w), f"at {screen}: {_cut_docks(qtbot, w)}"
+    # the patient list, buttons included, shows without scrolling (its table takes what is left)
+    assert w.docks["patients"].widget().verticalScrollBar().maximum() == 0
     w.resizeDocks([w.docks["patients"], w.docks["zone"]], [300, 300], Qt.Orientation.Horizontal)
     qtbot.waitUntil(lambda: w.docks["zone"].width() <= 302, timeout=2000)
     assert not _cut_docks(qtbot, w), f"at {screen} with 300 px docks: {_cut_docks(qtbot, w)}"

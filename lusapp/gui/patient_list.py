@@ -111,6 +111,9 @@ class PatientList(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setMinimumHeight(64)  # header + one row: the dock stays short on a 720 px screen
+        # no preferred height: the dock's scroll area sizes this panel by its height for width (the wrapping
+        # rows), which would otherwise count the table's 192 px wish and push the buttons below the dock
+        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setStretchLastSection(True)
@@ -131,6 +134,7 @@ class PatientList(QWidget):
         lay.addWidget(row)
         self.busy_label = QLabel("")
         self.busy_label.setProperty("role", "dim")
+        self.busy_label.setVisible(False)  # shown while an import runs (its line would cost the table a row)
         lay.addWidget(self.busy_label)
 
         session.storeChanged.connect(lambda _s: self.refresh())
@@ -233,6 +237,7 @@ class PatientList(QWidget):
 
     def _on_busy(self, busy: bool, message: str) -> None:
         self.busy_label.setText(f"{message}…" if busy else "")
+        self.busy_label.setVisible(bool(busy))
         for b in (self.new_button, self.import_button, self.clips_button, self.open_button):
             b.setEnabled(not busy)
         if not busy:
