@@ -104,7 +104,21 @@ def _elided_tabs(w) -> list[str]:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
+def themed(qapp):
+    """The app's look (Fusion, its stylesheet, a 10 pt font): widths measured as a user sees them; restored after."""
+    from lusapp.gui import theme
+
+    saved = (qapp.style().name(), qapp.palette(), qapp.styleSheet(), qapp.font())
+    theme.apply(qapp)
+    yield qapp
+    qapp.setStyleSheet(saved[2])
+    qapp.setStyle(saved[0])
+    qapp.setPalette(saved[1])
+    qapp.setFont(saved[3])
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch, themed):
     monkeypatch.setattr(gui_app, "session_store_path", lambda: tmp_path / "session_store")
     monkeypatch.setattr(gui_app, "demo_folder", lambda: tmp_path / "no_demo")
     w = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)

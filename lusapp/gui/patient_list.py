@@ -20,7 +20,6 @@ from lusapp.core.errors import ValidationError
 from lusapp.core.patient import check_patient_id
 from lusapp.core.scales import SEVERITY_LEVELS
 from lusapp.gui import theme
-from lusapp.gui.flow_layout import FlowWidget
 from lusapp.gui.session import READONLY_BANNER, SessionController
 from lusapp.store import PatientSummary
 
@@ -80,7 +79,8 @@ class PatientList(QWidget):
         self.setObjectName("patientList")
         self.setAcceptDrops(True)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(3)  # compact: the list, its table row and buttons fit the 1280 x 720 dock unscrolled
         top = QHBoxLayout()
         self.store_label = PathLabel("No store open")
         self.store_label.setProperty("role", "dim")
@@ -111,27 +111,28 @@ class PatientList(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setMinimumHeight(64)  # header + one row: the dock stays short on a 720 px screen
-        # no preferred height: the dock's scroll area sizes this panel by its height for width (the wrapping
-        # rows), which would otherwise count the table's 192 px wish and push the buttons below the dock
-        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_selection)
         lay.addWidget(self.table, 1)
-        row = FlowWidget(hspacing=6, vspacing=4)  # wraps in the 300 px dock of a 1280 px screen
+        row = QHBoxLayout()  # one row of short labels: fits the 300 px dock of a 1280 px screen
         self.new_button = QPushButton("New…")
         self.new_button.setToolTip("New patient")
-        self.import_button = QPushButton("Import folder…")
+        self.import_button = QPushButton("Folder…")
         self.import_button.setToolTip("Import a plain patient folder (R1.mp4, …, clinical.json, scores.csv); "
                                       "or drop the folder on this list")
-        self.clips_button = QPushButton("Import clips…")
+        self.clips_button = QPushButton("Clips…")
         self.clips_button.setToolTip("Import clips or stills into zones; or drop them on the zone board")
         self.new_button.clicked.connect(self.new_patient_dialog)
         self.import_button.clicked.connect(self.import_folder_dialog)
         self.clips_button.clicked.connect(lambda: self.import_clips_dialog())
-        row.add(self.new_button, self.import_button, self.clips_button)
-        lay.addWidget(row)
+        row.addWidget(self.new_button)
+        row.addWidget(QLabel(" Import:"))
+        row.addWidget(self.import_button)
+        row.addWidget(self.clips_button)
+        row.addStretch(1)
+        lay.addLayout(row)
         self.busy_label = QLabel("")
         self.busy_label.setProperty("role", "dim")
         self.busy_label.setVisible(False)  # shown while an import runs (its line would cost the table a row)

@@ -82,6 +82,7 @@ class RatersPanel(QWidget):
         masks.addWidget(self.show_rater, 1)
         masks.addWidget(self.adopt_mask)
         lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)  # inside the Review dock's group box: fits its 300 px column
         for w in (self.title, self.table):
             lay.addWidget(w)
         lay.addLayout(grid)
