@@ -1,6 +1,7 @@
 """The patient report in any script and with several raters (issue 14): names in Polish, Greek and Russian print
-as written in the bundled DejaVu Sans (embedded as a subset, nothing replaced by '?'); Chinese characters, which
-the font lacks, print as a replacement mark and the report says which in words; every rater's score, the
+as written in the bundled DejaVu Sans (embedded as a subset, nothing replaced by '?'); Chinese and Japanese
+names print through the fallback font (Droid Sans Fallback); a character no bundled font has (Korean Hangul)
+prints as a replacement mark and the report says which in words; every rater's score, the
 adjudicated consensus and their times are in the report, and the consensus is the score shown."""
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from lusapp.resources import resource
 from lusapp.store import Store
 
 NAMES = ("Łukasz Żółć", "Σοφία", "Алексей")
-CJK = "李雷"
+CJK = ("李雷", "さくら")  # Chinese, Japanese (kana): in the fallback font
+NO_GLYPH = "김민준"  # Korean Hangul: in no bundled font (Droid Sans Fallback has no Hangul)
 T1, T2, T3 = "2026-03-01T09:00:00Z", "2026-03-01T10:30:00Z", "2026-03-02T08:15:00Z"
 
 
@@ -70,20 +72,39 @@ def test_names_in_greek_cyrillic_and_polish_print_as_written(demo):
     assert len(rendered.data) < 600_000  # a subset, not the three 0.7 MB fonts
 
 
-def test_chinese_names_print_as_a_mark_and_the_report_says_so(demo, tmp_path):
+def test_chinese_and_japanese_names_print_through_the_fallback_font(demo, tmp_path):
     root, pid = demo
+
     def change(p):
-        p.zones["R1"].clinician_score = None
-        set_rater_score(p.zones["R1"], CJK, 4, T1)
+        for zid, name in zip(("R1", "R2"), CJK):
+            p.zones[zid].clinician_score = None
+            set_rater_score(p.zones[zid], name, 3, T1)
 
     _edit(root, pid, change)
     content = _content(root, pid)
     out = write_report(content, tmp_path / "r.pdf")
     text = pdf_text(out.read_bytes())
-    assert CJK not in text and "?" not in text
-    assert "\ufffd\ufffd 4" in text  # the rater's two characters as marks, then the score
-    note = "2 characters cannot be shown in the report's font (no glyph) and print as a replacement mark: " \
-           "U+674E, U+96F7"
+    for name in CJK:
+        assert name in text
+    assert "\ufffd" not in text and "?" not in text and not any("no glyph" in w for w in content.warnings)
+    assert len(out.read_bytes()) < 700_000  # subsets, not the 4 MB fallback font
+
+
+def test_a_character_no_font_has_prints_as_a_mark_and_the_report_says_so(demo, tmp_path):
+    root, pid = demo
+
+    def change(p):
+        p.zones["R1"].clinician_score = None
+        set_rater_score(p.zones["R1"], NO_GLYPH, 4, T1)
+
+    _edit(root, pid, change)
+    content = _content(root, pid)
+    out = write_report(content, tmp_path / "r.pdf")
+    text = pdf_text(out.read_bytes())
+    assert "?" not in text
+    assert "\ufffd\ufffd\ufffd 4" in text  # the rater's three characters as marks, then the score
+    note = "3 characters cannot be shown in the report's font (no glyph) and print as a replacement mark: " \
+           "U+AE40, U+BBFC, U+C900"
     assert note in text  # page 1, under Problems
     assert content.warnings.count(note) == 1  # what `lusapp report` prints on stderr
     assert render_pdf(content) == out.read_bytes()  # rendering again gives the same bytes

@@ -1,9 +1,10 @@
 """The report's page frame: A4 geometry, colours, the bundled Unicode font and the text helpers every page uses.
 
 Text is drawn in DejaVu Sans (``resources/fonts``, embedded as a subset), so names, notes and rater names in
-Latin, Greek or Cyrillic script print as written. A character the font lacks (e.g. Chinese, Japanese, Korean:
-no CJK font small enough to bundle) is drawn as U+FFFD and recorded in ``ReportPdf.missing``; the report then
-says so in words (``lusapp.report.pdf.render_pdf``) instead of a silent '?'.
+Latin, Greek or Cyrillic script print as written; Chinese and Japanese characters come from the fallback font
+Droid Sans Fallback (Apache-2.0, 4 MB, also subset). A character neither font has (e.g. Korean Hangul) is drawn as U+FFFD and
+recorded in ``ReportPdf.missing``; the report then says so in words (``lusapp.report.pdf.render_pdf``) instead of
+a silent '?'.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ATTENTION_RGB = (40, 90, 170)
 
 FONT = "dejavu"
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+FALLBACK_FONT, FALLBACK_FILE = "droidfallback", "DroidSansFallbackFull.ttf"  # CJK (no bold/italic: drawn regular)
 MISSING = "\ufffd"  # drawn for a character the font lacks
 # fpdf2 subsets the font with fontTools, which logs ~100 INFO lines per report ("glyf subsetted"...): not for the
 # app's log or the console of a command that shows INFO
@@ -64,6 +66,9 @@ class ReportPdf(FPDF):
         self.missing: set[str] = set()  # characters the font lacks, drawn as MISSING
         for style, name in FONT_FILES.items():
             self.add_font(FONT, style, str(resource("fonts", name)))
+        self.add_font(FALLBACK_FONT, "", str(resource("fonts", FALLBACK_FILE)))
+        self.set_fallback_fonts([FALLBACK_FONT], exact_match=False)
+        self._fallback_cmap = self.fonts[FALLBACK_FONT].cmap
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=MARGIN + FOOTER_H)
         self.set_text_color(*TEXT)
@@ -72,14 +77,15 @@ class ReportPdf(FPDF):
         self.set_font(FONT, style, size)
 
     def clean(self, text: object) -> str:
-        """``text`` as the current font can draw it: every character it lacks as U+FFFD (and remembered)."""
+        """``text`` as the current font (or the CJK fallback) can draw it: every character both lack as U+FFFD
+        (and remembered)."""
         s = str(text)
-        cmap = self.current_font.cmap
+        cmap, fallback = self.current_font.cmap, self._fallback_cmap
         if all(ord(c) in cmap or c in "\n\r\t" for c in s):
             return s
         out = []
         for c in s:
-            if ord(c) in cmap or c in "\n\r\t":
+            if ord(c) in cmap or ord(c) in fallback or c in "\n\r\t":
                 out.append(c)
             else:
                 self.missing.add(c)

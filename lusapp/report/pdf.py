@@ -8,8 +8,8 @@ findings present). Page 2 (:mod:`lusapp.report.key_frames_page`): one key frame 
 overlaid, and under it the raters' scores with times, the model's zone score and findings, and the measures of
 the stored masks. Both pages repeat the "not a medical device" line (:mod:`lusapp.report.document`).
 
-Text is set in the bundled DejaVu Sans (any Latin, Greek or Cyrillic name prints as written). Characters it
-lacks (CJK) are drawn as U+FFFD and page 1 lists them under "Problems" by code point, so nothing is replaced by
+Text is set in the bundled DejaVu Sans (any Latin, Greek or Cyrillic name prints as written), Chinese and
+Japanese through the fallback Droid Sans Fallback. Characters neither has (e.g. Korean Hangul) are drawn as U+FFFD and page 1 lists them under "Problems" by code point, so nothing is replaced by
 '?' silently; :func:`render_report` returns the same sentence for the CLI and the app to show.
 
 ``render_pdf(content) -> bytes`` is deterministic: the creation date is ``content.created`` (from the store),
