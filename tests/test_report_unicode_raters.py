@@ -1,6 +1,6 @@
 """The patient report in any script and with several raters (issue 14): names in Polish, Greek and Russian print
-as written in the bundled DejaVu Sans (embedded as a subset, nothing replaced by '?'); Chinese and Japanese
-names print through the fallback font (Droid Sans Fallback); a character no bundled font has (Korean Hangul)
+as written in the bundled DejaVu Sans (embedded as a subset, nothing replaced by '?'); Chinese, Japanese and
+Korean names print through the fallback fonts (Droid Sans Fallback, NanumSquare); a character no bundled font has
 prints as a replacement mark and the report says which in words; every rater's score, the
 adjudicated consensus and their times are in the report, and the consensus is the score shown."""
 
@@ -19,8 +19,8 @@ from lusapp.resources import resource
 from lusapp.store import Store
 
 NAMES = ("Łukasz Żółć", "Σοφία", "Алексей")
-CJK = ("李雷", "さくら")  # Chinese, Japanese (kana): in the fallback font
-NO_GLYPH = "김민준"  # Korean Hangul: in no bundled font (Droid Sans Fallback has no Hangul)
+CJK = ("李雷", "さくら", "김민준")  # Chinese, Japanese (kana), Korean (Hangul): in the fallback fonts
+NO_GLYPH = "\U00010000\U00010001\U00010002"  # Linear B syllables: in no bundled font
 T1, T2, T3 = "2026-03-01T09:00:00Z", "2026-03-01T10:30:00Z", "2026-03-02T08:15:00Z"
 
 
@@ -72,11 +72,11 @@ def test_names_in_greek_cyrillic_and_polish_print_as_written(demo):
     assert len(rendered.data) < 600_000  # a subset, not the three 0.7 MB fonts
 
 
-def test_chinese_and_japanese_names_print_through_the_fallback_font(demo, tmp_path):
+def test_chinese_japanese_and_korean_names_print_through_the_fallback_fonts(demo, tmp_path):
     root, pid = demo
 
     def change(p):
-        for zid, name in zip(("R1", "R2"), CJK):
+        for zid, name in zip(("R1", "R2", "L1"), CJK):
             p.zones[zid].clinician_score = None
             set_rater_score(p.zones[zid], name, 3, T1)
 
@@ -104,7 +104,7 @@ def test_a_character_no_font_has_prints_as_a_mark_and_the_report_says_so(demo, t
     assert "?" not in text
     assert "\ufffd\ufffd\ufffd 4" in text  # the rater's three characters as marks, then the score
     note = "3 characters cannot be shown in the report's font (no glyph) and print as a replacement mark: " \
-           "U+AE40, U+BBFC, U+C900"
+           "U+10000, U+10001, U+10002"
     assert note in text  # page 1, under Problems
     assert content.warnings.count(note) == 1  # what `lusapp report` prints on stderr
     assert render_pdf(content) == out.read_bytes()  # rendering again gives the same bytes

@@ -2,7 +2,8 @@
 
 Text is drawn in DejaVu Sans (``resources/fonts``, embedded as a subset), so names, notes and rater names in
 Latin, Greek or Cyrillic script print as written; Chinese and Japanese characters come from the fallback font
-Droid Sans Fallback (Apache-2.0, 4 MB, also subset). A character neither font has (e.g. Korean Hangul) is drawn as U+FFFD and
+Droid Sans Fallback (Apache-2.0, 4 MB), Korean Hangul from NanumSquare (OFL-1.1, 0.7 MB), both also subset. A
+character no bundled font has is drawn as U+FFFD and
 recorded in ``ReportPdf.missing``; the report then says so in words (``lusapp.report.pdf.render_pdf``) instead of
 a silent '?'.
 """
@@ -32,7 +33,8 @@ ATTENTION_RGB = (40, 90, 170)
 
 FONT = "dejavu"
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
-FALLBACK_FONT, FALLBACK_FILE = "droidfallback", "DroidSansFallbackFull.ttf"  # CJK (no bold/italic: drawn regular)
+# fallbacks for what DejaVu lacks, in order (no bold/italic: drawn regular): Chinese / Japanese, Korean Hangul
+FALLBACK_FONTS = {"droidfallback": "DroidSansFallbackFull.ttf", "nanumsquare": "NanumSquareR.ttf"}
 MISSING = "\ufffd"  # drawn for a character the font lacks
 # fpdf2 subsets the font with fontTools, which logs ~100 INFO lines per report ("glyf subsetted"...): not for the
 # app's log or the console of a command that shows INFO
@@ -66,9 +68,10 @@ class ReportPdf(FPDF):
         self.missing: set[str] = set()  # characters the font lacks, drawn as MISSING
         for style, name in FONT_FILES.items():
             self.add_font(FONT, style, str(resource("fonts", name)))
-        self.add_font(FALLBACK_FONT, "", str(resource("fonts", FALLBACK_FILE)))
-        self.set_fallback_fonts([FALLBACK_FONT], exact_match=False)
-        self._fallback_cmap = self.fonts[FALLBACK_FONT].cmap
+        for family, name in FALLBACK_FONTS.items():
+            self.add_font(family, "", str(resource("fonts", name)))
+        self.set_fallback_fonts(list(FALLBACK_FONTS), exact_match=False)
+        self._fallback_cmap = set().union(*(self.fonts[family].cmap for family in FALLBACK_FONTS))
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=MARGIN + FOOTER_H)
         self.set_text_color(*TEXT)

@@ -9,7 +9,7 @@ overlaid, and under it the raters' scores with times, the model's zone score and
 the stored masks. Both pages repeat the "not a medical device" line (:mod:`lusapp.report.document`).
 
 Text is set in the bundled DejaVu Sans (any Latin, Greek or Cyrillic name prints as written), Chinese and
-Japanese through the fallback Droid Sans Fallback. Characters neither has (e.g. Korean Hangul) are drawn as U+FFFD and page 1 lists them under "Problems" by code point, so nothing is replaced by
+Japanese through the fallback Droid Sans Fallback, Korean through NanumSquare. Characters none has are drawn as U+FFFD and page 1 lists them under "Problems" by code point, so nothing is replaced by
 '?' silently; :func:`render_report` returns the same sentence for the CLI and the app to show.
 
 ``render_pdf(content) -> bytes`` is deterministic: the creation date is ``content.created`` (from the store),
