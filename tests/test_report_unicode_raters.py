@@ -166,3 +166,33 @@ def test_embedding_the_font_logs_nothing_at_info(demo, caplog):
     caplog.set_level(logging.INFO)
     render_pdf(_content(*demo))
     assert [r.getMessage() for r in caplog.records if r.name.startswith("fontTools")] == []
+
+
+def test_file_export_report_in_the_app_shows_the_no_glyph_note(qtbot, demo, tmp_path, monkeypatch):
+    """The app says what the PDF says: a character no font has is named in a note beside 'Report written'."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from gui_shell_support import ini_settings
+    from lusapp.gui import app as gui_app
+    from lusapp.gui.workers import wait_all
+
+    root, pid = demo
+
+    def change(p):
+        p.zones["R1"].clinician_score = None
+        set_rater_score(p.zones["R1"], NO_GLYPH, 4, T1)
+
+    _edit(root, pid, change)
+    w = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)
+    qtbot.addWidget(w)
+    assert w.session.open_store(root) and w.session.open_patient(pid)
+    out = tmp_path / "gui.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "PDF (*.pdf)")))
+    w.actions_.action("file.export_report").trigger()
+    assert wait_all(30000)
+    qtbot.waitUntil(lambda: "Report written" in w.statusBar().currentMessage(), timeout=10000)
+    assert "1 note(s)" in w.statusBar().currentMessage()
+    assert "U+10000, U+10001, U+10002" in w.report_notes_box.informativeText()
+    w.report_notes_box.close()
+    w.session.close_store()
+    w.close()

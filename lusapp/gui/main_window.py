@@ -300,11 +300,25 @@ class MainWindow(QMainWindow):
             from lusapp.report.content import gather_store
             from lusapp.report.pdf import write_report
 
-            return write_report(gather_store(store, pid), out)
+            content = gather_store(store, pid)
+            return write_report(content, out), list(content.warnings)
+
+        def done(result) -> None:
+            out, warnings = result
+            self.statusBar().showMessage(f"Report written: {out}" + (f" ({len(warnings)} note(s))" if warnings else ""),
+                                         8000)
+            if warnings:  # e.g. characters no bundled font has: said in the PDF and here, never silently
+                from PySide6.QtWidgets import QMessageBox
+
+                box = QMessageBox(QMessageBox.Icon.Information, "Report written", f"Report written: {out}",
+                                  parent=self)
+                box.setInformativeText("\n".join(warnings))
+                box.setModal(False)
+                box.show()
+                self.report_notes_box = box
 
         self.statusBar().showMessage(f"Writing the report of {pid}…", 0)
-        self.report_job = run_job(build, s.store, pid, path, name="report",
-                                  on_done=lambda out: self.statusBar().showMessage(f"Report written: {out}", 8000),
+        self.report_job = run_job(build, s.store, pid, path, name="report", on_done=done,
                                   on_error=lambda exc, _tb: (self.statusBar().clearMessage(),
                                                              self.show_error("Report not written", str(exc))))
 
