@@ -58,3 +58,18 @@ def test_sr_holds_the_zone_scores_and_severity(dicom_out):
     evidence = {i.ReferencedSOPInstanceUID for s in sr.CurrentRequestedProcedureEvidenceSequence
                 for se in s.ReferencedSeriesSequence for i in se.ReferencedSOPSequence}
     assert r1.SOPInstanceUID in evidence
+
+
+def test_each_seg_names_whose_mask_it_holds(dicom_out):
+    """The SEG's series names the frame's author from the exported labels.json (the pseudonymised rater, or
+    the adjudicated consensus and its adjudicator), never the first rater of the zone's score by default."""
+    import json
+
+    from lusapp.export.dicom_objects import _mask_author
+
+    who = json.loads((dicom_out.parent / "masks" / "R1" / "labels.json").read_text(encoding="utf-8"))["frames"]
+    seg = pydicom.dcmread(dicom_out / "R1-seg-frame00003.dcm")
+    assert seg.SeriesDescription == f"LUSApp FINAL masks ({who['3']['rater']})"[:64]
+    assert NAME not in seg.SeriesDescription
+    assert _mask_author({"source": "consensus", "rater": "r-9f2", "from_rater": "r-11a"}) == "consensus by r-9f2"
+    assert _mask_author({"source": "rater", "rater": "r-11a"}) == "r-11a"

@@ -19,6 +19,7 @@ A zone whose DICOM lacks what highdicom needs gets a warning, never a failure of
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,14 @@ def _report(doc: dict, zone_images: dict, c: dict):
         is_complete=True, series_description="LUSApp zone scores")
 
 
+def _mask_author(entry: dict) -> str:
+    """Whose FINAL mask a SEG holds, from the exported labels.json entry of its frame: a rater, or the
+    adjudicated consensus and who set it."""
+    if entry.get("source") == "consensus":
+        return f"consensus by {entry.get('rater') or 'adjudicator'}"
+    return entry.get("rater") or "FINAL"
+
+
 def write_dicom_objects(doc: dict, pdir: Path, dicom_media: dict[str, Path], warnings: list[str]) -> int:
     """Write the SEG / key images / SR of one exported patient (``doc``: its exported patient.json; masks
     read from ``pdir/masks``); returns the number of DICOM files written."""
@@ -162,6 +171,8 @@ def write_dicom_objects(doc: dict, pdir: Path, dicom_media: dict[str, Path], war
         try:
             ds = pydicom.dcmread(path)
             zone_images[zid] = ds
+            labels = pdir / "masks" / zid / "labels.json"
+            who = json.loads(labels.read_text(encoding="utf-8")).get("frames", {}) if labels.is_file() else {}
             for png in sorted((pdir / "masks" / zid).glob("*.png")):
                 frame = int(png.stem)
                 mask = cv2.imdecode(np.fromfile(str(png), np.uint8), cv2.IMREAD_UNCHANGED)
@@ -172,8 +183,7 @@ def write_dicom_objects(doc: dict, pdir: Path, dicom_media: dict[str, Path], war
                     source = _key_image(ds, frame)
                     source.save_as(out / f"{zid}-frame{frame:05d}.dcm", enforce_file_format=True)
                     written += 1
-                rater = doc["zones"][zid].get("clinician_score", {}) or {}
-                seg = _segmentation(source, mask, rater.get("rater", "FINAL"), c)
+                seg = _segmentation(source, mask, _mask_author(who.get(str(frame)) or {}), c)
                 seg.save_as(out / f"{zid}-seg-frame{frame:05d}.dcm")
                 written += 1
         except (ValueError, AttributeError, TypeError, KeyError) as exc:
