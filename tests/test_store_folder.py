@@ -31,6 +31,7 @@ def folder(tmp_path):
     _png(f / "R1.png")  # a second file for R1: the clip is preferred
     _png(f / "R9.png")  # not a zone of lus12
     (f / "notes.txt").write_text("hello")
+    (f / "README.md").write_text("# case 7\nclips from the ward scanner")
     (f / "clinical.json").write_text(json.dumps({
         "patient_id": "CASE-7", "exam_date": "2026-02-03", "age": 48, "sex": "male",
         "symptoms": {"fever": True, "cough": None}, "history": {"diabetes": False}, "severity": 3}))
@@ -51,6 +52,7 @@ def test_open_patient_folder_reads_media_clinical_and_scores(folder):
     text = "\n".join(result.warnings)
     assert "R9.png: name matches no zone of lus12" in text
     assert "notes.txt: not a supported media type" in text
+    assert "README" not in text  # a folder's README is documentation, skipped without a warning
     assert "zone R1: several files" in text and "scores.csv: zone R9" in text
 
 

@@ -164,6 +164,8 @@ def open_patient_folder(folder: str | Path) -> PatientFolder:
     for f in sorted(folder.iterdir()):
         if f.name.startswith(".") or f.name.lower() in KNOWN_FILES:
             continue
+        if f.is_file() and f.stem.lower() == "readme":  # the folder's documentation (the demo has one): not a clip
+            continue
         if f.is_dir():
             warnings.append(f"{display_path(f.name)}/: sub-folders are ignored")
             continue
