@@ -132,9 +132,10 @@ def test_folder_import_names_every_bad_file_and_every_skipped_one(qtbot, session
     assert all(n in message for n in ("notes.txt", "Z9.mp4", "sub/")), message
     skipped: list[str] = []
     again = make_patient_folder(tmp_path / "again", pid="OK-2", clips=("R1",), stills=())
-    (again / "readme.md").write_text("x")
+    (again / "ward-notes.docx").write_text("x")
+    (again / "readme.md").write_text("x")  # the folder's documentation: skipped without a warning
     assert session.store.import_folder(again, "dr_test", skipped) == "OK-2"
-    assert len(skipped) == 1 and "readme.md" in skipped[0]
+    assert len(skipped) == 1 and "ward-notes.docx" in skipped[0]
 
 
 @pytest.mark.parametrize("size", [(300, 482), (520, 300), (900, 600)])
