@@ -114,6 +114,11 @@ def test_discard_is_undoable_and_editing_a_proposal_labels_it(view):
     edited[:5, :5] = 4
     _label(view, 2, edited)  # an edit of a proposed frame makes it FINAL
     assert view.labelled_frames() == [0, 2] and view.proposed_frames() == [1, 3]
+    assert (view.key, 2) not in view.masks.proposals  # its proposal is dropped, not kept under the FINAL mask
+    view.undo()  # one step: the edit and the dropped proposal
+    assert view.mask_kind(2) == "PROPOSED" and (view.key, 2) in view.masks.proposals
+    view.redo()
+    assert view.mask_kind(2) == "FINAL" and (view.key, 2) not in view.masks.proposals
     view.undo()
     assert view.mask_kind(2) == "PROPOSED"
 

@@ -636,8 +636,16 @@ class ClipView(QWidget):
         self.masks.changed(self.key, frame)
         self._capture_original(frame)
         self._changed(self.key, frame)
+        proposal = self.masks.proposals.get((self.key, frame)) if not self._was_final else None
+        if proposal is not None:  # editing a proposed frame makes it FINAL: its proposal goes (one undo step)
+            self.undo_stack.beginMacro(f"{text} (frame {frame + 1})")
+            self._store_proposals(self.key, {frame: None})
+            self.undo_stack.push(ProposalCommand(self, self.key, {frame: proposal}, {frame: None},
+                                                 "Drop the edited frame's proposal"))
         self.undo_stack.push(MaskEditCommand(self, self.key, self.zone_id, frame, diff, text,
                                              labels=not self._was_final))
+        if proposal is not None:
+            self.undo_stack.endMacro()
         self.maskEdited.emit(self.zone_id, frame, mask.copy())
         self.refresh_overlay()
 
