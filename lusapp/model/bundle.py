@@ -41,7 +41,8 @@ from torch import nn
 from lusapp.core.errors import BundleError
 from lusapp.core.labels import CLASS_NAMES
 from lusapp.model.manifest import (BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MANIFEST_NAME, PREFIXES,  # noqa: F401
-                                   REQUIRED_KEYS, WEIGHTS_NAME, inside, parse_version, read_manifest, sha256_file)
+                                   REQUIRED_KEYS, WEIGHTS_NAME, ManifestFields, inside, parse_version, read_manifest,
+                                   sha256_file)
 from lusapp.model.networks import SegNet, SeverityNet, ZoneScorer, build_modules
 
 # Caller-provided fields (everything else is derived from the modules and the weights).
@@ -50,25 +51,12 @@ DEFAULTS = {"input_size": [128, 128], "classes": list(CLASS_NAMES), "scale_id": 
 
 
 @dataclass
-class Bundle:
+class Bundle(ManifestFields):
     manifest: dict
     seg: SegNet
     zone: ZoneScorer | None
     severity: SeverityNet | None
     path: Path
-
-    @property
-    def name(self) -> str:
-        return str(self.manifest["name"])
-
-    @property
-    def version(self) -> str:
-        return str(self.manifest["version"])
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        h, w = self.manifest["input_size"]
-        return int(h), int(w)
 
     @property
     def clin_dim(self) -> int:

@@ -24,6 +24,25 @@ REQUIRED_KEYS = ("format", "format_version", "name", "version", "created", "inpu
                  "weights_sha256", "parent_version")
 
 
+class ManifestFields:
+    """The manifest fields both bundle kinds read the same way (``GraphBundle`` of onnx_bundle.py, torch's
+    ``Bundle`` of bundle.py); the class using it holds the parsed manifest as ``self.manifest``."""
+    manifest: dict
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        h, w = self.manifest["input_size"]
+        return int(h), int(w)
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lusapp.core.errors import BundleError
-from lusapp.model.manifest import MANIFEST_NAME, inside, read_manifest, sha256_file
+from lusapp.model.manifest import MANIFEST_NAME, ManifestFields, inside, read_manifest, sha256_file
 
 GRAPHS_KEY = "graphs"
 GRAPH_NAMES = ("frames_full", "frames_encode", "zone", "severity")
@@ -92,7 +92,7 @@ def read_graphs(directory: str | Path, manifest: dict, verify: bool = True) -> G
 
 
 @dataclass
-class GraphBundle:
+class GraphBundle(ManifestFields):
     """A bundle opened for inference with ONNX Runtime: manifest, folder and graphs, no torch modules.
 
     ``seg``, ``zone`` and ``severity`` (the torch modules, for training code and the parity test) load the
@@ -101,19 +101,6 @@ class GraphBundle:
     path: Path
     graphs: GraphSet
     _torch: Any = field(default=None, repr=False)
-
-    @property
-    def name(self) -> str:
-        return str(self.manifest["name"])
-
-    @property
-    def version(self) -> str:
-        return str(self.manifest["version"])
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        h, w = self.manifest["input_size"]
-        return int(h), int(w)
 
     @property
     def clin_dim(self) -> int:
