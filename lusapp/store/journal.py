@@ -23,6 +23,8 @@ import errno
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lusapp.core.errors import StoreError, StoreFull, StoreReadOnly, display_path
@@ -86,6 +88,11 @@ class Operation:
         self.steps.append({"op": "replace", "src": self.rel(src), "dst": self.rel(dst),
                            "backup": self.rel(self.prepare_path(".old"))})
 
+    def replace_all(self, files: list[tuple[Path, Path]]) -> None:
+        """A ``replace`` step for each (prepared file, destination) pair, in order."""
+        for src, dst in files:
+            self.replace(src, dst)
+
     def move(self, src: Path, dst: Path) -> None:
         self.steps.append({"op": "move", "src": self.rel(src), "dst": self.rel(dst)})
 
@@ -115,6 +122,19 @@ class Operation:
             _abort(self.root, self.dir, self.id, self.steps[:done + 1], "interrupted")
             raise
         self.discard()
+
+
+@contextmanager
+def operation(root: Path, name: str) -> Iterator[Operation]:
+    """One journalled change as a ``with`` block: the steps added inside it are committed when the block ends;
+    an exception inside it discards the prepared files (nothing in the store changed) and is raised again."""
+    op = Operation(root, name)
+    try:
+        yield op
+    except BaseException:
+        op.discard()
+        raise
+    op.commit()
 
 
 def _retype(exc: StoreError) -> StoreError:

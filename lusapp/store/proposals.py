@@ -25,7 +25,7 @@ from lusapp.core.errors import DamagedDocument, ValidationError
 from lusapp.core.patient import utc_now
 from lusapp.store import masks as _masks
 from lusapp.store.durable import atomic_write_bytes, atomic_write_json
-from lusapp.store.journal import Operation
+from lusapp.store.journal import operation
 
 PROPOSAL = "proposal"
 SOURCES = ("flow", "interpolate", "model+flow")
@@ -81,8 +81,7 @@ class ProposalMasks:
         targets = {i: self._inside(proposal_path(zone_dir, i)) for i in checked}
         labels = _masks.read_labels(zone_dir)
         table, now = proposal_table(labels, zone_dir), utc_now()
-        op = Operation(self.root, "save-mask-proposal")
-        try:
+        with operation(self.root, "save-mask-proposal") as op:
             files = []
             for i, m in checked.items():
                 ok, buf = cv2.imencode(".png", m)
@@ -98,12 +97,7 @@ class ProposalMasks:
             files.append((tmp, zone_dir / _masks.LABELS_NAME))
             op.audit([{"actor": rater, "action": "save-mask-proposal", "patient": pid, "zone": zone_id,
                        "detail": {"frames": sorted(checked), "source": source}}])
-            for src, dst in files:
-                op.replace(src, dst)
-        except BaseException:
-            op.discard()
-            raise
-        op.commit()
+            op.replace_all(files)
 
     def drop_proposals(self, pid: str, zone_id: str, frames, actor: str) -> list[int]:
         """Drop the proposals of ``frames`` (accepted or discarded): each PNG is set aside into
@@ -121,8 +115,7 @@ class ProposalMasks:
         aside, n = folder / "replaced" / stamp, 1
         while os.path.lexists(aside):
             aside, n = folder / "replaced" / f"{stamp}-{n}", n + 1
-        op = Operation(self.root, "drop-mask-proposal")
-        try:
+        with operation(self.root, "drop-mask-proposal") as op:
             for f in gone:
                 del table[str(f)]
             tmp = op.prepare_path(".json")
@@ -133,8 +126,4 @@ class ProposalMasks:
             for f in gone:
                 src = self._inside(proposal_path(zone_dir, f))
                 op.move(src, aside / "masks" / zone_id / PROPOSAL / src.name)
-        except BaseException:
-            op.discard()
-            raise
-        op.commit()
         return gone

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lusapp.store import masks as _masks
-from lusapp.store.journal import Operation
+from lusapp.store.journal import operation
 
 
 def frame_raters(labels: dict) -> dict[int, list[str]]:
@@ -87,18 +87,12 @@ class RaterMasks:
             return
         zone_dir = self._zone_dir(pid, zone_id)
         self._inside(zone_dir)
-        op = Operation(self.root, "adjudicate-mask")
-        try:
+        with operation(self.root, "adjudicate-mask") as op:
             files = _masks.prepare_masks(zone_dir, masks, "consensus", adjudicator, "", op.prepare_path,
                                          from_rater=from_rater)
             op.audit([{"actor": adjudicator, "action": "adjudicate-mask", "patient": pid, "zone": zone_id,
                        "detail": {"frames": sorted(int(i) for i in masks), "from_rater": from_rater}}])
-            for tmp, dst in files:
-                op.replace(tmp, dst)
-        except BaseException:
-            op.discard()
-            raise
-        op.commit()
+            op.replace_all(files)
 
     def pick_rater_masks(self, pid: str, zone_id: str, frames: list[int], rater: str, adjudicator: str) -> None:
         """Adjudicate ``frames``: ``rater``'s FINAL becomes the consensus (``ValueError`` for a frame where that

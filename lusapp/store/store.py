@@ -16,7 +16,7 @@ from lusapp.core.patient import ClinicalInfo, MediaRef, Patient, check_patient_i
 from lusapp.io.readers import open_media
 from lusapp.store import masks as _masks
 from lusapp.store.durable import AUDIT_NAME, atomic_write_json, read_audit, read_json
-from lusapp.store.journal import Operation, recover, store_os_error
+from lusapp.store.journal import Operation, operation, recover, store_os_error
 from lusapp.store.lock import StoreLock
 from lusapp.store.migrations import migrate
 from lusapp.store.proposals import ProposalMasks
@@ -297,8 +297,7 @@ class Store(RaterMasks, ProposalMasks):
         if not src.is_file():
             raise StoreError(src, "media file not found")
         info = probe_media(src)
-        op = Operation(self.root, "add-media")
-        try:
+        with operation(self.root, "add-media") as op:
             tmp = op.prepare_path()
             digest = _copy_hashed(src, tmp)
             ref, entries, moves = self._media_change(patient, zone_id, src, tmp, digest, info, actor, op)
@@ -308,10 +307,6 @@ class Store(RaterMasks, ProposalMasks):
             op.replace(op.write_json(patient.to_dict()), self._doc_path(pid))
             for a, b in moves[2:]:
                 op.move(a, b)
-        except BaseException:
-            op.discard()
-            raise
-        op.commit()
         return ref
 
     def _media_change(self, patient: Patient, zone_id: str, src: Path, tmp: Path, digest: str, info: dict,
@@ -410,17 +405,11 @@ class Store(RaterMasks, ProposalMasks):
         zone_dir = self._zone_dir(pid, zone_id)
         for sub in (zone_dir, zone_dir / _masks.check_kind(kind)):
             self._inside(sub)
-        op = Operation(self.root, f"save-mask-{kind}")
-        try:
+        with operation(self.root, f"save-mask-{kind}") as op:
             files = _masks.prepare_masks(zone_dir, masks, kind, rater, model_version, op.prepare_path)
             op.audit([_entry(rater, f"save-mask-{kind}", pid, zone_id,
                              {"frames": sorted(int(i) for i in masks), "model_version": model_version})])
-            for tmp, dst in files:
-                op.replace(tmp, dst)
-        except BaseException:
-            op.discard()
-            raise
-        op.commit()
+            op.replace_all(files)
 
     def save_mask(self, pid: str, zone_id: str, frame: int, mask: np.ndarray, kind: str = "original",
                   rater: str = "model", model_version: str = "") -> None:
