@@ -1,6 +1,8 @@
-"""Shared test set-up: Qt offscreen, a private user-data folder, and the real-data folder (``requires_shared_data``,
-the ``shared_data`` fixture). Writers of test media and bundles are in ``media_files.py``; GUI helpers in
-``gui_shell_support.py`` and ``gui_clip_support.py``."""
+"""Shared test set-up: Qt offscreen, a private user-data folder, the real-data folder (``requires_shared_data``,
+the ``shared_data`` fixture), ``store`` (an open store holding patient P1) and ``view`` (a shown 700 x 500 clip
+view); a test module that needs another ``store`` or ``view`` defines its own, which takes precedence. Writers of
+test media and bundles are in ``media_files.py``; GUI helpers in ``gui_shell_support.py`` and
+``gui_clip_support.py``."""
 
 from __future__ import annotations
 
@@ -26,3 +28,26 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "manifest.csv").exists():
         pytest.skip("../shared/data (real LUS clips) is absent")
     return SHARED_DATA
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An open store at ``tmp_path/store`` holding one patient, P1; closed after the test."""
+    from lusapp.store import Store  # imported here, after the data folder above is set
+
+    s = Store.create(tmp_path / "store")
+    s.new_patient("P1")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def view(qtbot):
+    """A ``ClipView`` of 700 x 500 on screen (the clip-view tests); shut down after the test. A test module that
+    needs another view defines its own ``view``."""
+    from gui_clip_support import shown
+    from lusapp.gui.clip_view import ClipView
+
+    v = shown(qtbot, ClipView(), 700, 500)
+    yield v
+    v.shutdown()

@@ -1,4 +1,5 @@
-"""Helpers of the clip-view tests: an in-memory Clip and a labelled fake engine."""
+"""Helpers of the clip-view tests: an in-memory Clip, a labelled fake engine and ``shown`` (a widget the test
+owns, sized and on screen; the ``view`` fixture of conftest.py is a ``ClipView`` made with it)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import time
 import numpy as np
 
 from lusapp.io.clip import Clip
+
+
+def shown(qtbot, widget, width: int, height: int):
+    """``widget`` handed to qtbot (closed after the test), resized to ``width`` x ``height`` and shown."""
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    return widget
 
 
 class ArrayClip(Clip):

@@ -5,22 +5,10 @@ class its fill will have, class hotkeys apart from the score keys, and the sessi
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from gui_clip_support import moving_disc_clip
 from lusapp.core.labels import A_LINE, CLASS_COLORS, CONSOLIDATION, PLEURAL_LINE
-from lusapp.gui.clip_view import ClipView
 from lusapp.review.mask_source import MemoryMaskSource
-
-
-@pytest.fixture
-def view(qtbot):
-    v = ClipView()
-    qtbot.addWidget(v)
-    v.resize(500, 400)
-    v.show()
-    yield v
-    v.shutdown()
 
 
 def test_plain_click_of_a_drag_tool_changes_nothing(view):

@@ -7,16 +7,13 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMainWindow
 
+from gui_clip_support import shown
 from lusapp.gui.message_line import HISTORY, install_message_line
 
 
 @pytest.fixture
 def window(qtbot):
-    w = QMainWindow()
-    qtbot.addWidget(w)
-    w.resize(900, 300)
-    w.show()
-    return w
+    return shown(qtbot, QMainWindow(), 900, 300)
 
 
 def test_a_message_outlives_the_status_bars_timeout_until_the_next(window, qtbot):

@@ -4,23 +4,11 @@ clip view (issue 11)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from gui_clip_support import moving_disc_clip
 from lusapp.core.labels import B_LINE, PLEURAL_LINE
-from lusapp.gui.clip_view import ClipView
 from lusapp.review.mask_source import MemoryMaskSource
-
-
-@pytest.fixture
-def view(qtbot):
-    v = ClipView()
-    qtbot.addWidget(v)
-    v.resize(700, 500)
-    v.show()
-    yield v
-    v.shutdown()
 
 
 def _with_pleura(view) -> np.ndarray:

@@ -11,18 +11,7 @@ from PySide6.QtWidgets import QWidget
 
 from gui_clip_support import ArrayClip
 from lusapp.core import propagate as pr
-from lusapp.gui.clip_view import ClipView
 from test_core_propagate import shifted_clip
-
-
-@pytest.fixture
-def view(qtbot):
-    v = ClipView()
-    qtbot.addWidget(v)
-    v.resize(700, 500)
-    v.show()
-    yield v
-    v.shutdown()
 
 
 def _label(view, frame, mask):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 
 from gui_clip_support import ArrayClip
 from lusapp.core import propagate as pr
@@ -14,16 +13,6 @@ from lusapp.gui.clip_view import ClipView
 from lusapp.review.mask_source import StoreMaskSource
 from lusapp.store import Store
 from test_core_propagate import shifted_clip
-
-
-@pytest.fixture
-def view(qtbot):
-    v = ClipView()
-    qtbot.addWidget(v)
-    v.resize(700, 500)
-    v.show()
-    yield v
-    v.shutdown()
 
 
 def _open(view, n=10, k=3, source=None):

@@ -10,14 +10,6 @@ from lusapp.core.errors import DamagedDocument, StoreError, ValidationError
 from lusapp.store import Store
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store.create(tmp_path / "store")
-    s.new_patient("P1")
-    yield s
-    s.close()
-
-
 def _mask(value: int, shape=(8, 10)) -> np.ndarray:
     m = np.zeros(shape, np.uint8)
     m[2:5, 3:7] = value
