@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from lusapp.core.errors import DamagedDocument, StoreError, ValidationError
-from lusapp.core.patient import SCHEMA_VERSION, Patient, ScoreEntry
-from lusapp.core.raters import (others_line, rater_score, rater_scores, set_consensus, set_rater_score,
-                                training_score)
+from lusapp.core.patient import SCHEMA_VERSION, ModelZoneScore, Patient, ScoreEntry
+from lusapp.core.raters import (others_line, rater_score, rater_scores, reported_score, set_consensus,
+                                set_rater_score, training_score)
 from lusapp.store import Store
 from lusapp.store import journal
 
@@ -37,6 +37,19 @@ def test_each_rater_keeps_an_own_score_and_the_first_withdrawing_hands_the_place
     assert not set_rater_score(rec, "dr_a", None)
     with pytest.raises(ValidationError, match="rater"):
         set_rater_score(rec, " ", 1)
+
+
+def test_a_report_states_the_consensus_then_the_first_rater_then_the_model():
+    rec = Patient.new("P1").zones["R1"]
+    assert reported_score(rec) == (None, "")
+    rec.model_score = ModelZoneScore(probs=[0.1, 0.2, 0.7, 0.0, 0.0], score=2, expected=1.6, model_version="1.0.0",
+                                     time="2026-01-01T09:00:00Z")
+    assert reported_score(rec) == (2, "model")
+    set_rater_score(rec, "dr_a", 1)
+    set_rater_score(rec, "dr_b", 4)
+    assert reported_score(rec) == (1, "clinician")  # the first rater's, not the disagreeing second's
+    set_consensus(rec, "dr_chief", from_rater="dr_b")
+    assert reported_score(rec) == (4, "consensus")
 
 
 def test_training_score_rule_consensus_then_agreeing_raters_then_nothing():

@@ -94,6 +94,18 @@ def training_score(rec: ZoneRecord) -> tuple[int | None, str]:
     return None, f"raters disagree ({', '.join(f'{r} {e.value}' for r, e in scores.items())}), no consensus"
 
 
+def reported_score(rec: ZoneRecord) -> tuple[int | None, str]:
+    """(value, who) a report states for a zone: (the adjudicated consensus, "consensus"), else (the first rater's
+    score, "clinician"), else (the model's, "model"); (None, "") when nobody scored it."""
+    if rec.consensus_score is not None:
+        return rec.consensus_score.value, CONSENSUS
+    if rec.clinician_score is not None:
+        return rec.clinician_score.value, "clinician"
+    if rec.model_score is not None:
+        return rec.model_score.score, "model"
+    return None, ""
+
+
 def others_line(rec: ZoneRecord, me: str) -> str:
     """One line for the zone panel: the other raters' scores and the consensus ("" when there are none)."""
     others = [f"{r} {e.value}" for r, e in rater_scores(rec).items() if r != me]

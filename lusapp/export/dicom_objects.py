@@ -27,6 +27,7 @@ import numpy as np
 from lusapp import __version__
 from lusapp.core.labels import CLASS_NAMES, CLASS_TITLES
 from lusapp.core.patient import Patient
+from lusapp.core.raters import reported_score
 
 SCHEME = "99LUSAPP"
 SERIES_NUMBER_SEG, SERIES_NUMBER_SR, SERIES_NUMBER_KEY = 9101, 9102, 9103
@@ -95,18 +96,6 @@ def _segmentation(source, mask: np.ndarray, rater: str, c: dict):
         series_description=f"LUSApp FINAL masks ({rater})"[:64], **_device())
 
 
-def zone_score(rec) -> tuple[int | None, str]:
-    """(value, method) the SR reports for a zone, as the patient report shows it: the adjudicated consensus,
-    else the first rater's score, else the model's; (None, "") when nobody scored it."""
-    if rec.consensus_score is not None:
-        return rec.consensus_score.value, "consensus"
-    if rec.clinician_score is not None:
-        return rec.clinician_score.value, "clinician"
-    if rec.model_score is not None:
-        return rec.model_score.score, "model"
-    return None, ""
-
-
 def _report(doc: dict, zone_images: dict, c: dict):
     import highdicom as hd
     from pydicom.uid import generate_uid
@@ -120,7 +109,7 @@ def _report(doc: dict, zone_images: dict, c: dict):
             uid=generate_uid(), name="LUSApp", manufacturer_name="LUSApp", model_name=__version__))
     groups = []
     for zid, ds in zone_images.items():
-        value, method = zone_score(patient.zones[zid])
+        value, method = reported_score(patient.zones[zid])  # as the patient report shows it
         if value is None:
             continue
         ref = hd.sr.SourceImageForMeasurement(ds.SOPClassUID, ds.SOPInstanceUID)
@@ -130,7 +119,7 @@ def _report(doc: dict, zone_images: dict, c: dict):
                 name=c["zone_score"], value=float(value), unit=c["score_unit"], referenced_images=[ref],
                 method=hd.sr.CodedConcept(f"LUS-{method}", SCHEME, f"{method} score"))]))
     measures = []
-    scored = [v for v, _m in map(zone_score, patient.zones.values()) if v is not None]
+    scored = [v for v, _m in map(reported_score, patient.zones.values()) if v is not None]
     if scored:
         measures.append(hd.sr.Measurement(name=c["total"], value=float(sum(scored)), unit=c["score_unit"]))
     if patient.severity.effective_label is not None:

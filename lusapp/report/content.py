@@ -19,6 +19,7 @@ from lusapp.core.errors import LusError, StoreError, ValidationError, display_pa
 from lusapp.core.labels import B_LINE, CLASS_COLORS
 from lusapp.core.patient import Patient, ZoneRecord
 from lusapp.core.protocols import Protocol, Zone
+from lusapp.core.raters import CONSENSUS, reported_score
 from lusapp.io.readers import open_media
 from lusapp.model.measures import FrameMeasures, clip_measures, rule_score
 from lusapp.store.patient_folder import open_patient_folder
@@ -54,15 +55,9 @@ class ZoneReport:
     @property
     def shown_score(self) -> tuple[int | None, str]:
         """(score, 'clinician' | 'model' | '') as the report shows it: the adjudicated consensus, else the first
-        rater's score, else the model's."""
-        rec = self.record
-        if rec.consensus_score is not None:
-            return rec.consensus_score.value, "clinician"
-        if rec.clinician_score is not None:
-            return rec.clinician_score.value, "clinician"
-        if rec.model_score is not None:
-            return rec.model_score.score, "model"
-        return None, ""
+        rater's score, else the model's (lusapp.core.raters.reported_score; a consensus counts as 'clinician')."""
+        value, who = reported_score(self.record)
+        return value, "clinician" if who == CONSENSUS else who
 
 
 @dataclass
