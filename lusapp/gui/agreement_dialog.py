@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
-from lusapp.core.errors import LusError
+from lusapp.gui.label_next import open_queue_item
 from lusapp.gui.workers import run_job
 
 SUMMARY_COLUMNS = ("Measure", "A", "B", "Class", "n", "Value")
@@ -111,14 +111,8 @@ class AgreementDialog(QDialog):
         """Open the queue row's patient (when another) and zone."""
         if not 0 <= row < len(self.queue):
             return False
-        q, s = self.queue[row], self.session
-        try:
-            if s.patient is None or s.patient.patient_id != q["patient"]:
-                if not s.open_patient(q["patient"]):
-                    return False
-            s.set_zone(q["zone"])
-        except LusError as exc:
-            s.errorRaised.emit("Review queue", str(exc))
+        q = self.queue[row]
+        if not open_queue_item(self.session, q, "Review queue"):
             return False
         self.jumped.emit(q["patient"], q["zone"])
         return True

@@ -29,15 +29,16 @@ def compute_queue(store) -> list[dict]:
     return [q.to_dict() for q in review_queue(collect(store), LIMIT, uncertain=True)]
 
 
-def open_queue_item(session, item: dict) -> bool:
-    """Open the item's patient (when another) and zone; an error goes to the session's error dialog."""
+def open_queue_item(session, item: dict, title: str = "Label next") -> bool:
+    """Open the item's patient (when another) and zone; an error goes to the session's error dialog, titled
+    ``title``."""
     try:
         if session.patient is None or session.patient.patient_id != item["patient"]:
             if not session.open_patient(item["patient"]):
                 return False
         session.set_zone(item["zone"])
     except LusError as exc:
-        session.errorRaised.emit("Label next", str(exc))
+        session.errorRaised.emit(title, str(exc))
         return False
     return True
 
