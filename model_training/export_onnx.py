@@ -34,7 +34,7 @@ from lusapp.core.errors import LusError
 from lusapp.model.bundle import load_bundle
 from lusapp.model.findings import load_findings
 from lusapp.model.findings_branch import TAP
-from lusapp.model.manifest import MANIFEST_NAME, sha256_file
+from lusapp.model.manifest import MANIFEST_NAME, sha256_file, write_manifest
 from lusapp.model.networks import MaxPool2x2
 from lusapp.model.onnx_bundle import GRAPH_FORMAT, GRAPHS_KEY
 from lusapp.model.torch_backend import build_branch, fuse_segnet
@@ -186,21 +186,11 @@ def export_graphs(bundle_dir: str | Path, check: bool = True) -> dict:
     if report:
         entry["check"] = {k: round(v, 8) for k, v in report.items()}
     manifest[GRAPHS_KEY] = entry
-    _write_manifest(directory, manifest)
+    write_manifest(directory, manifest)
     for stale in directory.glob("*.onnx"):
         if stale.name not in {f["file"] for f in files.values()}:
             stale.unlink()
     return entry
-
-
-def _write_manifest(directory: Path, manifest: dict) -> None:
-    path = directory / MANIFEST_NAME
-    tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -255,14 +255,9 @@ def load_findings(bundle_dir: str | Path, manifest: dict, verify: bool = True) -
 
 def add_to_manifest(bundle_dir: str | Path, entry: dict) -> None:
     """Add the findings entry to an unpublished bundle's manifest.json (atomic replace)."""
-    import os
+    from lusapp.model.manifest import MANIFEST_NAME, write_manifest
 
-    m = Path(bundle_dir) / "manifest.json"
+    m = Path(bundle_dir) / MANIFEST_NAME
     manifest = json.loads(m.read_text(encoding="utf-8"))
     manifest["findings"] = entry
-    tmp = m.with_suffix(".json.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, m)
+    write_manifest(bundle_dir, manifest)

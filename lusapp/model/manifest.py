@@ -76,6 +76,17 @@ def inside(directory: str | Path, path: str | Path) -> Path:
     return Path(path)
 
 
+def write_manifest(directory: str | Path, manifest: dict) -> None:
+    """Replace the bundle's ``manifest.json`` atomically (a flushed temporary file renamed over it)."""
+    path = Path(directory) / MANIFEST_NAME
+    tmp = path.with_suffix(".json.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=1, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def read_manifest(directory: str | Path) -> dict:
     """Parse and check ``manifest.json`` (keys, types); BundleError naming the file on any problem."""
     path = Path(directory) / MANIFEST_NAME
