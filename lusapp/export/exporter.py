@@ -7,7 +7,6 @@ an export that fails or is cancelled leaves nothing that looks complete (the par
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -28,6 +27,7 @@ from lusapp.export.media import copy_media, deidentify_media
 from lusapp.io.readers import open_media
 from lusapp.store import Store
 from lusapp.store.durable import atomic_write_bytes, atomic_write_json
+from lusapp.store.store import sha256_file
 
 EXPORT_FORMAT = "lusapp-export"
 EXPORT_VERSION = 1
@@ -49,14 +49,6 @@ class ExportResult:
     mask_frames: int = 0
     dicom_objects: int = 0
     warnings: list[str] = field(default_factory=list)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _is_dicom(path: Path) -> bool:
@@ -173,7 +165,7 @@ def _export_patient(store: Store, pid: str, tmp: Path, pseud, dicom: bool, warni
             dest, _info = deidentify_media(src, pdir / "media" / zid, tf.new_id, tf.days)
         else:
             dest = copy_media(src, pdir / "media" / zid)
-        media[zid] = {"file": dest.relative_to(pdir).as_posix(), "sha256": _sha256(dest)}
+        media[zid] = {"file": dest.relative_to(pdir).as_posix(), "sha256": sha256_file(dest)}
         if dicom and _is_dicom(dest):
             dicom_sources[zid] = dest
         sources = store.training_mask_sources(pid, zid)  # the store's rule: consensus, else the only FINAL
