@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from media_files import make_bundle, write_image, write_video
 
-__all__ = ["make_bundle", "make_engine", "make_patient_folder", "sector_frame", "write_clip", "ini_settings"]
+__all__ = ["make_bundle", "make_engine", "make_patient_folder", "sector_frame", "write_clip", "ini_settings", "app_window"]
 
 
 def sector_frame(i: int, h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:
@@ -50,3 +50,15 @@ def ini_settings(tmp: Path):
     from PySide6.QtCore import QSettings
 
     return QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def app_window(qtbot, tmp_path: Path, monkeypatch):
+    """The app's main window as a first launch builds it, kept inside ``tmp_path``: settings in an ini file there,
+    the session store there, no demo patient; handed to qtbot (closed after the test)."""
+    from lusapp.gui import app as gui_app
+
+    monkeypatch.setattr(gui_app, "session_store_path", lambda: tmp_path / "session_store")
+    monkeypatch.setattr(gui_app, "demo_folder", lambda: tmp_path / "no_demo")
+    w = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)
+    qtbot.addWidget(w)
+    return w

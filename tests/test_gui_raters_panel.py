@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from gui_shell_support import ini_settings, make_patient_folder
+from gui_shell_support import app_window, make_patient_folder
 from lusapp.core.raters import set_rater_score
-from lusapp.gui import app as gui_app
 from lusapp.store import Store
 from test_gui_window_fit import _reach
 
@@ -39,10 +38,7 @@ def rated_store(tmp_path):
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch, rated_store):
-    monkeypatch.setattr(gui_app, "session_store_path", lambda: tmp_path / "session_store")
-    monkeypatch.setattr(gui_app, "demo_folder", lambda: tmp_path / "no_demo")
-    w = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)
-    qtbot.addWidget(w)
+    w = app_window(qtbot, tmp_path, monkeypatch)
     w.set_rater("dr_chief")
     assert w.session.open_store(rated_store) and w.session.open_patient("P1")
     w.session.set_zone("R1", force=True)

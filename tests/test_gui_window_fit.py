@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QApplication, QScrollArea, QTabBar, QWidget
 
-from gui_shell_support import ini_settings, make_patient_folder
+from gui_shell_support import app_window, make_patient_folder
 from lusapp.gui import app as gui_app
 
 # (screen, the window's client area there: title bar and a task bar take ~40-70 px)
@@ -119,10 +119,7 @@ def themed(qapp):
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch, themed):
-    monkeypatch.setattr(gui_app, "session_store_path", lambda: tmp_path / "session_store")
-    monkeypatch.setattr(gui_app, "demo_folder", lambda: tmp_path / "no_demo")
-    w = gui_app.build_window(settings=ini_settings(tmp_path), modal_errors=False)
-    qtbot.addWidget(w)
+    w = app_window(qtbot, tmp_path, monkeypatch)
     yield w
     w.session.discard_changes()
     w.close()
