@@ -1,8 +1,8 @@
 """Shared test set-up: Qt offscreen, a private user-data folder, the real-data folder (``requires_shared_data``,
-the ``shared_data`` fixture), ``store`` (an open store holding patient P1) and ``view`` (a shown 700 x 500 clip
-view); a test module that needs another ``store`` or ``view`` defines its own, which takes precedence. Writers of
-test media and bundles are in ``media_files.py``; GUI helpers in ``gui_shell_support.py`` and
-``gui_clip_support.py``."""
+the ``shared_data`` fixture), ``store`` (an open store holding patient P1), ``demo_store`` (the bundled demo
+patient imported into a closed store) and ``view`` (a shown 700 x 500 clip view); a test module that needs another
+``store`` or ``view`` defines its own, which takes precedence. Writers of test media and bundles are in
+``media_files.py``; GUI helpers in ``gui_shell_support.py`` and ``gui_clip_support.py``."""
 
 from __future__ import annotations
 
@@ -39,6 +39,19 @@ def store(tmp_path):
     s.new_patient("P1")
     yield s
     s.close()
+
+
+@pytest.fixture
+def demo_store(tmp_path) -> tuple[Path, str]:
+    """The bundled demo patient imported into a new store at ``tmp_path/store`` (as lusapp.selftest does), the
+    store closed again; returns (store root, patient id)."""
+    from lusapp.resources import resource
+    from lusapp.store import Store
+
+    root = tmp_path / "store"
+    with Store.create(root) as s:
+        pid = s.import_folder(resource("demo"), actor="test")
+    return root, pid
 
 
 @pytest.fixture

@@ -47,15 +47,6 @@ def _mask(h: int, w: int, n_b: int, consolidation: bool = False) -> np.ndarray:
     return m
 
 
-@pytest.fixture
-def demo_store(tmp_path):
-    """The bundled demo patient imported into a new store (as lusapp.selftest does); returns (root, pid)."""
-    root = tmp_path / "store"
-    with Store.create(root) as store:
-        pid = store.import_folder(resource("demo"), actor="test")
-    return root, pid
-
-
 def _assess(root: Path, pid: str) -> None:
     """A stored assessment without running the model: model zone scores with findings, severity with attention,
     ORIGINAL masks on two frames of R1 and R2, a labelled FINAL frame of R1, no clinician score for L6."""

@@ -9,13 +9,11 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 from pypdf import PdfReader
 
 from lusapp.core.raters import set_consensus, set_rater_score
 from lusapp.report.content import gather_store
 from lusapp.report.pdf import render_pdf, render_report, write_report
-from lusapp.resources import resource
 from lusapp.store import Store
 
 NAMES = ("Łukasz Żółć", "Σοφία", "Алексей")
@@ -27,14 +25,6 @@ T1, T2, T3 = "2026-03-01T09:00:00Z", "2026-03-01T10:30:00Z", "2026-03-02T08:15:0
 def pdf_text(data: bytes) -> str:
     reader = PdfReader(io.BytesIO(data))
     return re.sub(r"\s+", " ", " ".join(page.extract_text() or "" for page in reader.pages))
-
-
-@pytest.fixture
-def demo(tmp_path):
-    root = tmp_path / "store"
-    with Store.create(root) as store:
-        pid = store.import_folder(resource("demo"), actor="test")
-    return root, pid
 
 
 def _edit(root, pid, change) -> None:
@@ -49,8 +39,8 @@ def _content(root, pid):
         return gather_store(store, pid)
 
 
-def test_names_in_greek_cyrillic_and_polish_print_as_written(demo):
-    root, pid = demo
+def test_names_in_greek_cyrillic_and_polish_print_as_written(demo_store):
+    root, pid = demo_store
 
     def change(p):
         p.notes = "Referred by " + ", ".join(NAMES) + "."
@@ -72,8 +62,8 @@ def test_names_in_greek_cyrillic_and_polish_print_as_written(demo):
     assert len(rendered.data) < 600_000  # a subset, not the three 0.7 MB fonts
 
 
-def test_chinese_japanese_and_korean_names_print_through_the_fallback_fonts(demo, tmp_path):
-    root, pid = demo
+def test_chinese_japanese_and_korean_names_print_through_the_fallback_fonts(demo_store, tmp_path):
+    root, pid = demo_store
 
     def change(p):
         for zid, name in zip(("R1", "R2", "L1"), CJK):
@@ -90,8 +80,8 @@ def test_chinese_japanese_and_korean_names_print_through_the_fallback_fonts(demo
     assert len(out.read_bytes()) < 700_000  # subsets, not the 4 MB fallback font
 
 
-def test_a_character_no_font_has_prints_as_a_mark_and_the_report_says_so(demo, tmp_path):
-    root, pid = demo
+def test_a_character_no_font_has_prints_as_a_mark_and_the_report_says_so(demo_store, tmp_path):
+    root, pid = demo_store
 
     def change(p):
         p.zones["R1"].clinician_score = None
@@ -110,8 +100,8 @@ def test_a_character_no_font_has_prints_as_a_mark_and_the_report_says_so(demo, t
     assert render_pdf(content) == out.read_bytes()  # rendering again gives the same bytes
 
 
-def test_every_rater_and_the_consensus_with_times(demo):
-    root, pid = demo
+def test_every_rater_and_the_consensus_with_times(demo_store):
+    root, pid = demo_store
 
     def change(p):
         p.zones["R1"].clinician_score = p.zones["R2"].clinician_score = None
@@ -135,12 +125,12 @@ def test_every_rater_and_the_consensus_with_times(demo):
     assert f"{total} / 48" in text  # the total adds what the tiles show
 
 
-def test_the_adjudicated_mask_is_the_key_frame_and_says_whose_it_was(demo):
+def test_the_adjudicated_mask_is_the_key_frame_and_says_whose_it_was(demo_store):
     import numpy as np
 
     from lusapp.core.labels import B_LINE, PLEURAL_LINE
 
-    root, pid = demo
+    root, pid = demo_store
     with Store.open(root) as store:
         ref = store.load_patient(pid).zones["R1"].media
         a = np.zeros((ref.height, ref.width), np.uint8)
@@ -158,17 +148,17 @@ def test_the_adjudicated_mask_is_the_key_frame_and_says_whose_it_was(demo):
     assert "Frame 10 of 59: labelled FINAL; consensus mask by dr_c (dr_b's)," in text
 
 
-def test_embedding_the_font_logs_nothing_at_info(demo, caplog):
+def test_embedding_the_font_logs_nothing_at_info(demo_store, caplog):
     """fontTools, which fpdf2 subsets the font with, logs about a hundred INFO lines per report; a command or an
     app log that shows INFO (e.g. after lusapp.logs.log_to_console) must not get them."""
     import logging
 
     caplog.set_level(logging.INFO)
-    render_pdf(_content(*demo))
+    render_pdf(_content(*demo_store))
     assert [r.getMessage() for r in caplog.records if r.name.startswith("fontTools")] == []
 
 
-def test_file_export_report_in_the_app_shows_the_no_glyph_note(qtbot, demo, tmp_path, monkeypatch):
+def test_file_export_report_in_the_app_shows_the_no_glyph_note(qtbot, demo_store, tmp_path, monkeypatch):
     """The app says what the PDF says: a character no font has is named in a note beside 'Report written'."""
     from PySide6.QtWidgets import QFileDialog
 
@@ -176,7 +166,7 @@ def test_file_export_report_in_the_app_shows_the_no_glyph_note(qtbot, demo, tmp_
     from lusapp.gui import app as gui_app
     from lusapp.gui.workers import wait_all
 
-    root, pid = demo
+    root, pid = demo_store
 
     def change(p):
         p.zones["R1"].clinician_score = None
