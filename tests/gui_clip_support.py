@@ -42,6 +42,27 @@ class ArrayClip(Clip):
         return self._data[i].copy()
 
 
+def open_shifted_clip(view, n: int = 10, k: int = 3, source=None, clip_key: str | None = None):
+    """Show ``test_core_propagate.shifted_clip(n, k)`` (a texture moving ``k`` px a frame) in ``view``, decoded and
+    on screen; returns (frames, exact masks)."""
+    from test_core_propagate import shifted_clip
+
+    frames, masks = shifted_clip(n, k=k)
+    view.set_clip("R1", ArrayClip(frames, path="memory://shift"), mask_source=source, clip_key=clip_key)
+    assert view.frames.wait_until_cached()
+    view._show(view.current_frame)
+    return frames, masks
+
+
+def label_frame(view, frame: int, mask: np.ndarray) -> None:
+    """Make ``frame`` FINAL with ``mask`` the way a clinician does: edit it (one undo step)."""
+    view.seek(frame)
+    m = view.begin_edit()
+    before = m.copy()
+    m[...] = mask
+    view.end_edit(before, None, "test edit")
+
+
 def moving_disc_clip(n: int = 40, h: int = 96, w: int = 128, fps: float = 30.0, **kw) -> ArrayClip:
     yy, xx = np.mgrid[0:h, 0:w]
     frames = np.zeros((n, h, w), np.uint8)

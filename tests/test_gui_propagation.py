@@ -9,26 +9,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from gui_clip_support import ArrayClip
+from gui_clip_support import label_frame, open_shifted_clip
 from lusapp.core import propagate as pr
-from test_core_propagate import shifted_clip
-
-
-def _label(view, frame, mask):
-    """Make ``frame`` FINAL with ``mask`` the way a clinician does: edit it (one undo step)."""
-    view.seek(frame)
-    m = view.begin_edit()
-    before = m.copy()
-    m[...] = mask
-    view.end_edit(before, None, "test edit")
 
 
 def _open(view, n=10, k=3):
-    frames, masks = shifted_clip(n, k=k)
-    view.set_clip("R1", ArrayClip(frames, path="memory://shift"))
-    assert view.frames.wait_until_cached()
-    view._show(view.current_frame)
-    return frames, masks
+    return open_shifted_clip(view, n, k)
 
 
 def test_propagation_proposals_follow_the_motion_and_are_not_final(view):
@@ -36,7 +22,7 @@ def test_propagation_proposals_follow_the_motion_and_are_not_final(view):
     edits, unl = [], []
     view.maskEdited.connect(lambda z, f, m: edits.append(f))
     view.maskUnlabelled.connect(lambda z, f: unl.append(f))
-    _label(view, 0, masks[0])
+    label_frame(view, 0, masks[0])
     assert view.labelled_frames() == [0] and edits == [0]
     view.set_propagate_count(6)
     assert view.propagate(1) == [1, 2, 3, 4, 5, 6]
@@ -71,8 +57,8 @@ def test_propagation_proposals_follow_the_motion_and_are_not_final(view):
 
 def test_propagation_stops_before_a_labelled_frame_and_runs_backward(view):
     _, masks = _open(view, n=10, k=2)
-    _label(view, 2, masks[2])
-    _label(view, 7, masks[7])
+    label_frame(view, 2, masks[2])
+    label_frame(view, 7, masks[7])
     view.seek(7)
     view.set_propagate_count(0)  # up to the next labelled frame
     assert view.propagate(-1) == [3, 4, 5, 6]
@@ -91,7 +77,7 @@ def test_propagation_stops_before_a_labelled_frame_and_runs_backward(view):
 
 def test_discard_is_undoable_and_editing_a_proposal_labels_it(view):
     _, masks = _open(view, n=6, k=2)
-    _label(view, 0, masks[0])
+    label_frame(view, 0, masks[0])
     view.set_propagate_count(3)
     view.propagate(1)
     assert view.wait_proposals()
@@ -101,7 +87,7 @@ def test_discard_is_undoable_and_editing_a_proposal_labels_it(view):
     view.seek(2)
     edited = view.mask_and_kind(2)[0].copy()
     edited[:5, :5] = 4
-    _label(view, 2, edited)  # an edit of a proposed frame makes it FINAL
+    label_frame(view, 2, edited)  # an edit of a proposed frame makes it FINAL
     assert view.labelled_frames() == [0, 2] and view.proposed_frames() == [1, 3]
     assert (view.key, 2) not in view.masks.proposals  # its proposal is dropped, not kept under the FINAL mask
     view.undo()  # one step: the edit and the dropped proposal
@@ -120,7 +106,7 @@ def test_markers_for_labelled_and_disagreeing_frames(view):
     assert view.mark_labelled()  # the model's mask accepted as it is: agrees
     wrong = np.zeros_like(masks[4])
     wrong[:20, :20] = 4
-    _label(view, 4, wrong)  # disagrees
+    label_frame(view, 4, wrong)  # disagrees
     sl = view.transport.slider
     assert sl.markers["labelled"] == [1, 4]
     assert view.disagreeing_frames() == [4] and sl.markers["disagree"] == [4]
@@ -144,9 +130,9 @@ def test_jump_and_propagation_shortcuts(view, qtbot):
         view.addAction(f.action(aid, slot))
     for aid in ("frame.next_labelled", "mask.propagate_forward", "mask.accept_all", "view.fit"):
         assert any(aid_text == specs[aid].text.replace("&", "").rstrip("…") for aid_text, _ in f.shortcut_table())
-    _label(view, 0, masks[0])
-    _label(view, 5, masks[5])
-    _label(view, 9, masks[9])
+    label_frame(view, 0, masks[0])
+    label_frame(view, 5, masks[5])
+    label_frame(view, 9, masks[9])
     view.seek(0)
     view.setFocus()
     qtbot.waitUntil(view.hasFocus)

@@ -7,33 +7,20 @@ from __future__ import annotations
 import threading
 
 
-from gui_clip_support import ArrayClip
+from gui_clip_support import label_frame, open_shifted_clip
 from lusapp.core import propagate as pr
 from lusapp.gui.clip_view import ClipView
 from lusapp.review.mask_source import StoreMaskSource
 from lusapp.store import Store
-from test_core_propagate import shifted_clip
 
 
 def _open(view, n=10, k=3, source=None):
-    frames, masks = shifted_clip(n, k=k)
-    view.set_clip("R1", ArrayClip(frames, path="memory://shift"), mask_source=source, clip_key="P1:R1")
-    assert view.frames.wait_until_cached()
-    view._show(view.current_frame)
-    return frames, masks
-
-
-def _label(view, frame, mask):
-    view.seek(frame)
-    m = view.begin_edit()
-    before = m.copy()
-    m[...] = mask
-    view.end_edit(before, None, "test edit")
+    return open_shifted_clip(view, n, k, source, clip_key="P1:R1")
 
 
 def test_propagation_runs_off_the_gui_thread_with_progress(view, monkeypatch):
     _, masks = _open(view, n=10)
-    _label(view, 0, masks[0])
+    label_frame(view, 0, masks[0])
     threads, progress = [], []
     real_read = view.frames.get
     monkeypatch.setattr(view.frames, "get", lambda i: (threads.append(threading.current_thread()), real_read(i))[1])
@@ -50,7 +37,7 @@ def test_propagation_runs_off_the_gui_thread_with_progress(view, monkeypatch):
 
 def test_cancel_keeps_the_frames_done_so_far_and_a_second_run_waits(view):
     _, masks = _open(view, n=12)
-    _label(view, 0, masks[0])
+    label_frame(view, 0, masks[0])
     gate = threading.Event()
     real_read = view.frames.get
 
@@ -78,7 +65,7 @@ def test_proposals_are_stored_not_final_and_come_back_after_a_restart(qtbot, tmp
     v = ClipView()
     qtbot.addWidget(v)
     _, masks = _open(v, n=8, source=StoreMaskSource(store, "P1", "R1", rater="dr_a"))
-    _label(v, 0, masks[0])
+    label_frame(v, 0, masks[0])
     v.set_propagate_count(4)
     v.propagate(1)
     assert v.wait_proposals()
@@ -110,8 +97,8 @@ def test_interpolate_between_two_keyframes_and_the_shortcut(view, qtbot):
     from lusapp.gui.actions import ActionFactory, load_specs
 
     _, masks = _open(view, n=10, k=2)
-    _label(view, 2, masks[2])
-    _label(view, 8, masks[8])
+    label_frame(view, 2, masks[2])
+    label_frame(view, 8, masks[8])
     view.seek(0)
     assert view.interpolate() == []  # no labelled frame before frame 1
     view.seek(5)
