@@ -1,7 +1,8 @@
 """``lusapp --self-test``: a headless end-to-end check of an installation (source or frozen).
 
 Opens the bundled demo patient, segments a clip, scores a zone, assesses the patient, saves everything
-(model scores, ORIGINAL and FINAL masks) into a temporary store, reopens it and verifies what was written.
+(model scores, ORIGINAL and FINAL masks) into a temporary store, reopens it and verifies what was written;
+checks OpenCV's linear algebra (BLAS/LAPACK) against numpy.
 With Qt available it also builds the main window offscreen (checks the Qt plugins of a frozen bundle).
 Prints one JSON line and exits 0 when every check passes, 1 otherwise.
 """
@@ -105,6 +106,48 @@ def _core_checks(timings: dict, info: dict, tmp: Path) -> None:
                 severe_prob=round(assessment.severe_prob, 4))
 
 
+def _opencv_linalg_check(timings: dict) -> None:
+    """OpenCV's BLAS/LAPACK against numpy: in the Linux clinic bundle these calls go through
+    packaging/opencv_blas_forward.c to NumPy's OpenBLAS, so a broken forwarding fails here, loudly.
+
+    128 x 128 is above OpenCV's small-matrix thresholds, so each call reaches LAPACK/BLAS: LU solve (xgesv),
+    determinant (xgetrf), Cholesky inverse (xposv), SVD (xgesdd), QR least squares (xgels), real and complex gemm.
+    """
+    import cv2
+
+    t = time.perf_counter()
+    rng = np.random.default_rng(13)
+    n = 128
+    for dtype, tol in ((np.float64, 1e-9), (np.float32, 1e-3)):
+        name = np.dtype(dtype).name
+        a = (rng.standard_normal((n, n)) / np.sqrt(n) + 2 * np.eye(n)).astype(dtype)
+        b = rng.standard_normal((n, 4)).astype(dtype)
+        tall = rng.standard_normal((n, 48)).astype(dtype)
+        a64, b64, tall64 = a.astype(np.float64), b.astype(np.float64), tall.astype(np.float64)
+        ok, x = cv2.solve(a, b, flags=cv2.DECOMP_LU)
+        _check(ok and np.abs(x - np.linalg.solve(a64, b64)).max() < tol, f"cv2.solve (LU, {name}) differs from numpy")
+        det = np.linalg.det(a64)
+        _check(abs(cv2.determinant(a) - det) < 10 * tol * abs(det), f"cv2.determinant ({name}) differs from numpy")
+        spd = (a64 @ a64.T).astype(dtype)
+        ok, inv = cv2.invert(spd, flags=cv2.DECOMP_CHOLESKY)
+        _check(ok and np.abs(inv - np.linalg.inv(spd.astype(np.float64))).max() < tol,
+               f"cv2.invert (Cholesky, {name}) differs from numpy")
+        sv = cv2.SVDecomp(tall)[0].ravel()
+        _check(np.abs(sv - np.linalg.svd(tall64, compute_uv=False)).max() < 10 * tol,
+               f"cv2.SVDecomp ({name}) differs from numpy")
+        ok, x = cv2.solve(tall, b, flags=cv2.DECOMP_QR)
+        _check(ok and np.abs(x - np.linalg.lstsq(tall64, b64, rcond=None)[0]).max() < tol,
+               f"cv2.solve (QR, {name}) differs from numpy")
+        prod = cv2.gemm(a, tall, 1.0, None, 0.0, flags=cv2.GEMM_1_T)
+        _check(np.abs(prod - a64.T @ tall64).max() < 10 * tol, f"cv2.gemm ({name}) differs from numpy")
+        z = rng.standard_normal((n, n, 2)).astype(dtype)  # two channels: a complex matrix
+        zc = z[..., 0] + 1j * z[..., 1].astype(np.float64)
+        prod = cv2.gemm(z, z, 1.0, None, 0.0)
+        _check(np.abs(prod[..., 0] + 1j * prod[..., 1] - zc @ zc).max() < 100 * tol,
+               f"cv2.gemm (complex, {name}) differs from numpy")
+    timings["opencv_linalg_s"] = time.perf_counter() - t
+
+
 def _gui_check(timings: dict, store: Path) -> None:
     """Build the main window offscreen on the self-test's store (the assessed demo patient) and let it paint."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -124,6 +167,7 @@ def selftest_main(argv: list[str]) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="lusapp-selftest-") as tmp:
             _core_checks(timings, info, Path(tmp))
+            _opencv_linalg_check(timings)
             if want_gui:
                 _gui_check(timings, Path(tmp) / "store")
         result["ok"] = True

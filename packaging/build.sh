@@ -69,6 +69,9 @@ if command -v strip >/dev/null && command -v readelf >/dev/null; then
     strip --strip-debug "$so"
   done
 fi
+# OpenCV's own OpenBLAS (39 MB + libgfortran + libquadmath) -> a 17 kB forwarder to NumPy's OpenBLAS
+# (packaging/opencv_blas_forward.c, needs gcc; without it the script keeps OpenCV's copy and says so).
+if [ "$(uname -s)" = Linux ]; then "$PY" packaging/opencv_blas.py dist/lusapp/_internal; fi
 t2=$(date +%s)
 echo "build.sh: venv $((t1 - t0)) s, pyinstaller $((t2 - t1)) s"
 echo "build.sh: bundle size $(du -sh dist/lusapp | cut -f1) (dist/lusapp)"
