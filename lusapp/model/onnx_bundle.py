@@ -17,7 +17,13 @@ one ONNX graph per stage the app runs next to the safetensors weights and lists 
 
 ``open_bundle`` verifies the manifest, the weights checksum and every graph's checksum and returns a
 ``GraphBundle`` (no torch); a bundle without graphs (published before graphs existed) is loaded with torch when
-it is importable, otherwise refused in one sentence naming it. ``make_backend`` picks the engine's forward-pass
+it is importable, otherwise refused in one sentence naming it.
+
+An **ONNX-only** copy of a bundle leaves the safetensors weights out (the clinic installer's copy, which runs only
+the graphs): it stays verifiable, since the manifest keeps the weights' sha256 and the graphs entry records the
+same sha256 as the weights they were exported from, and every graph is checked against its own sha256. A bundle
+without graphs still needs its weights; a weights file that is present is always checked; training, fine-tuning
+and the torch modules (``GraphBundle.seg`` ...) need the full bundle and say so. ``make_backend`` picks the engine's forward-pass
 backend: ONNX Runtime when the bundle has graphs, else torch.
 """
 
@@ -103,11 +109,21 @@ class GraphBundle(ManifestFields):
     _torch: Any = field(default=None, repr=False)
 
     @property
+    def onnx_only(self) -> bool:
+        """True for a copy without the safetensors weights (inference with the graphs only)."""
+        return not (self.path / str(self.manifest["weights_file"])).is_file()
+
+    @property
     def clin_dim(self) -> int:
         sev = self.manifest["architecture"].get("severity")
         return int(sev["clin_dim"]) if sev else len(self.manifest.get("clinical_features", []))
 
     def _modules(self):
+        if self._torch is None and self.onnx_only:
+            raise BundleError(self.path / str(self.manifest["weights_file"]),
+                              "this is an ONNX-only copy of the model (its weights were left out, as in the clinic "
+                              "installer): the networks can only run as ONNX graphs here; training and fine-tuning "
+                              "need the full bundle of a source checkout")
         if self._torch is None:
             self._torch = load_with_torch(self.path)
         return self._torch
@@ -136,20 +152,32 @@ def load_with_torch(directory: str | Path):
     return load_bundle(directory)
 
 
+def check_weights(directory: str | Path, manifest: dict, verify: bool = True) -> bool:
+    """Check the bundle's weights file against the manifest's sha256; True when it is there. False for an
+    ONNX-only copy: no weights file but a graphs entry (whose graphs the caller verifies). A bundle without graphs
+    and without weights, or a modified weights file, is a BundleError naming the file."""
+    directory = Path(directory)
+    wpath = directory / str(manifest["weights_file"])
+    if not wpath.is_file():
+        if manifest.get(GRAPHS_KEY):
+            return False
+        raise BundleError(wpath, "weights file is missing")
+    inside(directory, wpath)
+    if verify and sha256_file(wpath) != str(manifest["weights_sha256"]).lower():
+        raise BundleError(wpath, "checksum mismatch: the weights file is corrupt or was modified")
+    return True
+
+
 def open_bundle(directory: str | Path, verify: bool = True):
     """A bundle ready for the engine: a ``GraphBundle`` when it has ONNX graphs (no torch import), else the
-    torch-loaded ``Bundle``. Manifest, weights and graphs are checked (BundleError naming the file)."""
+    torch-loaded ``Bundle``. Manifest, weights (unless an ONNX-only copy) and graphs are checked (BundleError
+    naming the file)."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     graphs = read_graphs(directory, manifest, verify)
     if graphs is None:
         return load_with_torch(directory)
-    wpath = directory / str(manifest["weights_file"])
-    if not wpath.is_file():
-        raise BundleError(wpath, "weights file is missing")
-    inside(directory, wpath)
-    if verify and sha256_file(wpath) != str(manifest["weights_sha256"]).lower():
-        raise BundleError(wpath, "checksum mismatch: the weights file is corrupt or was modified")
+    check_weights(directory, manifest, verify)
     return GraphBundle(manifest=manifest, path=directory, graphs=graphs)
 
 

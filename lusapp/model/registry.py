@@ -1,7 +1,8 @@
 """Model registry: the bundled models (``resources/models``) plus those published into the user's data folder.
 
 Every sub-folder of either place holding a ``manifest.json`` is a candidate bundle. ``versions()`` lists the
-valid ones (manifest parses, required keys present, weights file present with the right sha256), sorted by
+valid ones (manifest parses, required keys present, weights file present with the right sha256 -- or, for an
+ONNX-only copy without weights, every ONNX graph with the right sha256: lusapp.model.onnx_bundle), sorted by
 semantic version then creation time (oldest first); invalid ones go to ``problems`` with the reason, and never
 stop the listing. ``active()`` is the newest valid bundle, or the pinned version (argument, else the
 ``LUSAPP_MODEL_VERSION`` environment variable). When a version exists in both places the user copy wins.
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lusapp.core.errors import BundleError
-from lusapp.model.manifest import MANIFEST_NAME, parse_version, read_manifest, sha256_file
+from lusapp.model.manifest import MANIFEST_NAME, parse_version, read_manifest
 from lusapp.resources import resource, user_data_dir
 
 if TYPE_CHECKING:
@@ -50,13 +51,13 @@ def default_user_dir() -> Path:
 
 
 def check_bundle_files(directory: Path) -> dict:
-    """Cheap validity check (no network build): manifest + weights checksum. Returns the manifest."""
+    """Cheap validity check (no network build): manifest + weights checksum, or for an ONNX-only copy (no
+    weights file) the graphs' checksums. Returns the manifest."""
+    from lusapp.model.onnx_bundle import check_weights, read_graphs
+
     manifest = read_manifest(directory)
-    wpath = directory / str(manifest["weights_file"])
-    if not wpath.is_file():
-        raise BundleError(wpath, "weights file is missing")
-    if sha256_file(wpath) != str(manifest["weights_sha256"]).lower():
-        raise BundleError(wpath, "checksum mismatch: the weights file is corrupt or was modified")
+    if not check_weights(directory, manifest):
+        read_graphs(directory, manifest, verify=True)
     return manifest
 
 
