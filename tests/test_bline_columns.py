@@ -23,7 +23,7 @@ def _polar():
     return np.hypot(dx, dy), np.degrees(np.arctan2(dx, dy))
 
 
-def fan_frame(b_angles=(), haze: float = 0.0, white: bool = False, seed: int = 0):
+def fan_frame(b_angles=(), haze: float = 0.0, white: bool = False, shadows=(), seed: int = 0):
     """(uint8 frame, label map with the network's broad B-line band over the angles -BAND..BAND)."""
     rng = np.random.default_rng(seed)
     r, ang = _polar()
@@ -40,6 +40,8 @@ def fan_frame(b_angles=(), haze: float = 0.0, white: bool = False, seed: int = 0
         img[lung] = 150 + rng.normal(0, 8, lung.sum())
     for a in b_angles:  # a B-line: a narrow radial band from the pleura to the bottom, not fading
         img[lung & (np.abs(ang - a) <= 0.8)] = 150 + rng.normal(0, 6, (lung & (np.abs(ang - a) <= 0.8)).sum())
+    for a, b in shadows:  # rib shadows: dark from the rib (above the pleura) to the bottom
+        img[inside & (r >= 75) & (ang >= a) & (ang <= b)] = 8
     labels = np.zeros((SIZE, SIZE), np.uint8)
     labels[pleura] = PLEURAL_LINE
     labels[lung & (np.abs(ang) <= BAND)] = B_LINE
@@ -79,6 +81,11 @@ def test_a_hazy_field_without_columns_has_no_b_lines():
     out, n = bc.refine(frame, labels)
     assert n == 0
     assert not (out == B_LINE).any()
+
+
+def test_the_lung_between_two_rib_shadows_is_no_b_line():
+    frame, labels = fan_frame(shadows=((-9, -2), (2, 9)), seed=3)  # a 4-degree intercostal window
+    assert bc.refine(frame, labels)[1] == 0
 
 
 def test_a_white_lung_stays_one_broad_region():

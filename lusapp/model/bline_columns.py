@@ -9,8 +9,8 @@ its neighbours (lateral contrast) in every depth band from the pleura down.
 
 ``refine(frame, labels, geometry)`` on one network-size frame and its label map:
 
-1. the pleural row of every unrolled column (the network's pleural-line class, else the brightest row band of
-   the upper half);
+1. the pleural row of every unrolled column (the network's pleural-line class where it marks the pleura nearby,
+   else the brightest row band of the upper half there);
 2. below it, ``DEPTH_BANDS`` depth bands (fractions of each column's depth under the pleura); per band, the
    column means minus their running median over ``BACKGROUND_HALF`` columns either side (rib and acoustic
    shadows, darker than ``SHADOW`` of the band's median, left out), over the band's median: lateral contrast;
@@ -47,9 +47,12 @@ BACKGROUND_HALF = 10  # running-median half window (columns) of the lateral back
 MIN_CONTRAST = 0.08  # column mean over the background median, minus 1, in every band
 MERGE_GAP = 2  # runs of B-line columns this close (columns) are one line
 MIN_WIDTH, MAX_WIDTH = 2, 6  # a drawn B-line column is this many unrolled columns wide (half-peak width)
+EDGE = 2  # unrolled columns at either edge of the fan where no column is looked for
+WIDEST = 10  # unrolled columns: a bright column wider than this at half its peak is not a B-line
 SHADOW = 0.5  # of a band's median: darker columns are shadows, left out of the lateral background
 PERSIST = 0.4  # of MIN_CONTRAST: the least contrast in any depth band (a B-line does not fade)
 PRIOR_MARGIN = 3  # columns by which the network's B-line region is widened before it gates a column
+PLEURA_REACH = 8  # unrolled columns: how far the network's pleural-line pixels say where the pleura is
 PLEURA_MARGIN = 2  # rows below the pleural line where B-line contrast is first measured
 CONFLUENT_SPAN = 0.25  # of the fan width: a network B-line band at least this wide may be confluent
 CONFLUENT_BRIGHT = 0.45  # every depth band of it at least this share of the pleural echo's brightness
@@ -100,12 +103,11 @@ def _running_median(x: np.ndarray, half: int, lit: np.ndarray | None = None) -> 
     if lit is None:
         return np.median(win, axis=-1)
     ok = np.lib.stride_tricks.sliding_window_view(np.pad(lit, pad, mode="edge"), 2 * half + 1, axis=-1)
-    masked = np.where(ok, win, np.nan)
-    some = ok.any(-1)
-    out = np.median(win, axis=-1)
-    if some.any():
-        out[some] = np.nanmedian(masked[some], axis=-1)
-    return out
+    n = ok.sum(-1)
+    ranked = np.sort(np.where(ok, win, np.inf), axis=-1)  # the lit values first, in order
+    lo = np.take_along_axis(ranked, np.maximum(n - 1, 0)[..., None] // 2, -1)[..., 0]
+    hi = np.take_along_axis(ranked, np.maximum(n, 1)[..., None] // 2, -1)[..., 0]
+    return np.where(n > 0, 0.5 * (lo + hi), np.median(win, axis=-1))
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -114,17 +116,20 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _pleura_rows(u: np.ndarray, lab_u: np.ndarray) -> np.ndarray:
-    """Per unrolled column the last row of the pleural line (the label map's, else the bright row band)."""
+    """Per unrolled column the last row of the pleural line: the label map's where it marks the pleura within
+    ``PLEURA_REACH`` columns (interpolated between), else the brightest row band of the upper half of the
+    columns around it."""
     h, c = u.shape
+    lo, hi = int(0.04 * h), max(int(0.04 * h) + 2, int(0.55 * h))
+    upper = cv2.blur(u[lo:hi], (2 * PLEURA_REACH + 1, 3))  # row bands averaged over neighbouring columns
+    out = lo + np.argmax(upper, axis=0) + 1
     pl = lab_u == PLEURAL_LINE
-    has = pl.any(0)
-    if has.sum() >= max(3, c // 10):
+    cols = np.flatnonzero(pl.any(0))
+    if cols.size:
         last = h - 1 - np.argmax(pl[::-1], axis=0)
-        cols = np.flatnonzero(has)
-        return np.interp(np.arange(c), cols, last[cols]).round().astype(int)
-    profile = np.convolve(u[:, c // 6:c - c // 6].mean(1), np.ones(3) / 3, "same")
-    lo, hi = int(0.04 * h), max(int(0.04 * h) + 1, int(0.55 * h))
-    return np.full(c, lo + int(np.argmax(profile[lo:hi])) + 1)
+        near = np.min(np.abs(np.arange(c)[:, None] - cols[None, :]), axis=1) <= PLEURA_REACH
+        out = np.where(near, np.interp(np.arange(c), cols, last[cols]).round(), out)
+    return out.astype(int)
 
 
 @dataclass
@@ -191,18 +196,23 @@ def find_columns(u: np.ndarray, lab_u: np.ndarray, use_prior: bool = True, confl
     for a, b in broad:
         allowed[max(0, a - PRIOR_MARGIN):b + PRIOR_MARGIN] = False
     score = contrast.mean(0)
+    level, base = means.mean(0), bg.mean(0)
     # bright beside its neighbours on average, and in every band from the pleura down (no fading)
     on = (score >= MIN_CONTRAST) & (contrast.min(0) >= PERSIST * MIN_CONTRAST)
     lines = []
     for a, b in _merged_runs(on):
         peak = a + int(np.argmax(score[a:b]))
-        if not allowed[peak]:
+        if not allowed[peak] or peak < EDGE or peak >= c - EDGE:  # the fan's edge is no neighbourhood
             continue
-        lo, hi = peak, peak + 1  # the drawn width: where the mean contrast is above half the peak's
-        while lo > a and score[lo - 1] >= 0.5 * score[peak]:
+        # its width: where the column brightness stays above half-way between the peak and its background
+        half = 0.5 * (level[peak] + base[peak])
+        lo, hi = peak, peak + 1
+        while lo > 0 and level[lo - 1] >= half:
             lo -= 1
-        while hi < b and score[hi] >= 0.5 * score[peak]:
+        while hi < c and level[hi] >= half:
             hi += 1
+        if hi - lo > WIDEST:  # a wide bright beam (the lung behind an intercostal window), not a B-line
+            continue
         centre = (lo + hi) // 2
         width = int(np.clip(hi - lo, MIN_WIDTH, MAX_WIDTH))
         lines.append((max(0, centre - width // 2), min(c, centre - width // 2 + width)))
