@@ -1,5 +1,10 @@
-"""``python -m model_training realbench [--model BUNDLE] [--part test|dev|all] [--json] [--out DIR] [--frames 30]``:
+"""``python -m model_training realbench [--model BUNDLE] [--part test|dev|all] [--json] [--out DIR] [--frames 30]
+[--bline-columns]``:
 the real-data benchmark on the POCUS clips of ``../shared/data`` (evaluation only: nothing is copied or trained).
+
+``--bline-columns`` adds the B-line column study (:mod:`model_training.bline_study`: the clip B-line count from
+the network's masks vs after the refinement of :mod:`lusapp.model.bline_columns`, against the second reader's
+grade, and the zone score composed with either); run it on ``--part dev``.
 
 ``--make-split`` writes the committed split file (``model_training/splits/real_split_v1.csv``, see
 :mod:`model_training.realdata`) and stops; it is run once, the file is committed and never regenerated for a
@@ -145,9 +150,15 @@ def score_metrics(expected, target, groups, n_boot: int = N_BOOT) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- items
-def item_row(engine, item, n_frames: int) -> dict:
-    """One item through ``clip_report`` (+ mask shares when the model has no findings head)."""
+def item_row(engine, item, n_frames: int, bline_columns: bool = False) -> dict:
+    """One item through ``clip_report`` (+ mask shares when the model has no findings head; + the B-line
+    column study of :mod:`model_training.bline_study` when asked)."""
     report = engine.clip_report(item.path, n_frames)
+    study = None
+    if bline_columns:
+        from model_training.bline_study import clip_counts
+
+        study = clip_counts(engine, item.path, report, n_frames)
     probs = {k: float(v) for k, v in report.probs.items()}
     found = report.findings
     row = {"file": item.file, "group": item.group, "part": item.part, "label": item.label, "probe": item.probe,
@@ -172,6 +183,8 @@ def item_row(engine, item, n_frames: int) -> dict:
     row["shipped"] = dict(item.shipped)
     row["reader2"] = dict(item.reader2)
     row["soldati"] = item.soldati
+    if study is not None:
+        row["bline_columns"] = study
     return row
 
 
@@ -286,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, help="only the first N items of the part (smoke tests)")
     ap.add_argument("--no-cvat", action="store_true", help="skip the CVAT clip")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bline-columns", action="store_true",
+                    help="add the B-line column study (model_training.bline_study; choose on --part dev)")
     ap.add_argument("--make-split", action="store_true", help=f"write {SPLIT_FILE.name} from the data and stop")
     args = ap.parse_args(argv)
     from lusapp.logs import log_to_console
@@ -321,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, t0 = [], time.perf_counter()
     for n, item in enumerate(chosen, 1):
         try:
-            rows.append(item_row(engine, item, args.frames))
+            rows.append(item_row(engine, item, args.frames, args.bline_columns))
         except Exception as exc:  # noqa: BLE001 - one unreadable file must not end the benchmark
             _log.warning("realbench: %s: %s: %s", item.file, type(exc).__name__, exc)
             rows.append({"file": item.file, "group": item.group, "part": item.part, "error": f"{type(exc).__name__}: {exc}"})
@@ -334,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     summary["cvat"] = None if args.no_cvat else cvat_metrics(bundle)
     title = f"{bundle.name} {bundle.version} on the real POCUS clips, {args.part} part"
     text = markdown(summary, title)
+    if args.bline_columns:
+        from model_training import bline_study
+
+        summary["bline_columns"] = bline_study.summarize(rows)
+        text += bline_study.markdown(summary["bline_columns"])
     print(json.dumps(summary, indent=1) if args.json else text)
     if args.out:
         out = Path(args.out)
