@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import cv2
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from lusapp.bench import write_demo_video
 from lusapp.model import preprocess as pp
 from lusapp.model.assess_cli import assess_main, load_patient_any
+from lusapp.model.clip_source import prefetch
 from lusapp.model.bundle import load_bundle, save_bundle
 from lusapp.model.engine import Engine, fuse_segnet
 from lusapp.model.networks import SegNet, SeverityNet, ZoneScorer
@@ -87,6 +89,44 @@ def test_segment_masks_in_frame_coordinates(bundle_dir, patient_dir):
     zs = eng.score_zone(auto.features)
     assert zs.probs.shape == (5,) and abs(zs.probs.sum() - 1) < 1e-5
     assert zs.score == int(np.argmax(zs.probs)) and 0 <= zs.expected <= 4
+
+
+def test_segment_reads_the_next_batch_ahead_and_gives_what_batch_by_batch_gives(bundle_dir, patient_dir, monkeypatch):
+    eng = Engine(load_bundle(bundle_dir))
+    path, crop = patient_dir / "R1.avi", (10, 8, 90, 70)
+    single = [eng.segment(path, [i], crop=crop) for i in range(12)]  # one batch a call: no helper thread
+    readers = set()
+    read = eng._read
+    monkeypatch.setattr(eng, "_read", lambda *a: (readers.add(threading.current_thread().name), read(*a))[1])
+    eng.clear_cache()
+    ahead = eng.segment(path, range(12), crop=crop, batch_size=5)  # three batches, read one ahead
+    assert readers and all(name.startswith("lusapp-prefetch") for name in readers)
+    assert np.allclose(ahead.features, np.concatenate([r.features for r in single]), atol=1e-5)
+    assert all((m == r.masks[0]).mean() > 0.999 for m, r in zip(ahead.masks, single))
+    readers.clear()
+    eng.segment(path, [2, 3], crop=crop)
+    assert readers == {threading.current_thread().name}
+
+
+def test_prefetch_keeps_order_and_hands_each_failure_to_its_item():
+    def work(k):
+        if k == 2:
+            raise ValueError("item 2 is broken")
+        return k * k, threading.current_thread().name
+
+    results = []
+    for fut in prefetch(work, range(5)):
+        try:
+            results.append(fut.result())
+        except ValueError as e:
+            results.append(str(e))
+    assert [r if isinstance(r, str) else r[0] for r in results] == [0, 1, "item 2 is broken", 9, 16]
+    assert all(r[1].startswith("lusapp-prefetch") for r in results if not isinstance(r, str))
+    only = list(prefetch(work, [3]))
+    assert len(only) == 1 and only[0].result() == (9, threading.current_thread().name)
+    with pytest.raises(ValueError, match="broken"):
+        next(iter(prefetch(work, [2]))).result()
+    assert list(prefetch(work, [])) == []
 
 
 def test_assess_then_warm_assess_skips_the_network(bundle_dir, patient_dir, monkeypatch):

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from lusapp.io.clip import channel_spread
+
 WORK_SIDE = 512
 
 
@@ -93,21 +95,19 @@ def detect_imaging_region(clip_or_frames, n_samples: int = 8) -> CropBox:
             continue
         small = cv2.resize(f, size, interpolation=cv2.INTER_AREA) if scale < 1 else f
         if small.ndim == 3:
-            s16 = small.astype(np.int16)
-            colour |= (s16.max(axis=2) - s16.min(axis=2)) > 40
+            colour |= channel_spread(small) > 40
             small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        grays.append(small.astype(np.float32))
-    stack = np.stack(grays)
-    mean = stack.mean(axis=0)
-    std = stack.std(axis=0) if len(grays) > 1 else np.zeros_like(mean)
+        grays.append(small if small.dtype == np.uint8 else small.astype(np.float32))
+    mean, std = _mean_std(grays)
     mask = _content_mask(mean, std, colour)
     comp = _largest_component(mask)
     if comp is None:
         return CropBox.full(w, h, 0.1)
-    hull = _filled_hull(comp)
-    ys, xs = np.nonzero(hull)
-    sx0, sx1, sy0, sy1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    area_frac = hull.sum() / hull.size
+    hull_u8 = _filled_hull_u8(comp)
+    hull = hull_u8.view(bool)
+    bx, by, bw, bh = cv2.boundingRect(hull_u8)  # the box of the hull's pixels
+    sx0, sx1, sy0, sy1 = bx, bx + bw, by, by + bh
+    area_frac = cv2.countNonZero(hull_u8) / hull.size
     if area_frac < 0.01:
         return CropBox.full(w, h, 0.1)
     inv = 1.0 / scale
@@ -119,6 +119,27 @@ def detect_imaging_region(clip_or_frames, n_samples: int = 8) -> CropBox:
     contrast = float(inside - outside) / (float(inside) + 1e-6)
     confidence = float(np.clip(0.4 + 0.5 * contrast + 0.1 * min(1.0, area_frac / 0.2), 0.2, 0.99))
     return CropBox(x0, y0, x1, y1, shape, confidence)
+
+
+def _mean_std(grays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """float32 per-pixel mean and standard deviation over frames (uint8 or float32), bit-identical to
+    ``stack.mean(axis=0)`` and ``stack.std(axis=0)`` of the float32 stack (the same float32 operations in the
+    same order: numpy sums over the first axis frame by frame) without the stack and its temporaries
+    (6.5 -> 1.7 ms for 8 frames of 512 x 384); zeros for the std of one frame."""
+    n = np.intp(len(grays))
+    acc = grays[0].astype(np.float32)
+    for g in grays[1:]:
+        np.add(acc, g, out=acc)
+    mean = np.true_divide(acc, n, out=acc, casting="unsafe")
+    var = np.zeros_like(mean)
+    if len(grays) > 1:
+        d = np.empty_like(mean)
+        for g in grays:
+            np.subtract(g, mean, out=d, dtype=np.float32)
+            np.add(var, np.multiply(d, d, out=d), out=var)
+        np.true_divide(var, n, out=var, casting="unsafe")
+        np.sqrt(var, out=var)
+    return mean, var
 
 
 def _content_mask(mean: np.ndarray, std: np.ndarray, colour: np.ndarray) -> np.ndarray:
@@ -155,12 +176,21 @@ def _largest_component(mask: np.ndarray) -> np.ndarray | None:
     return labels == k
 
 
-def _filled_hull(comp: np.ndarray) -> np.ndarray:
-    pts = cv2.findNonZero(comp.astype(np.uint8))
-    hull = cv2.convexHull(pts)
+def _filled_hull_u8(comp: np.ndarray) -> np.ndarray:
+    """uint8 0/1 mask of the filled convex hull of a (boolean) component. The hull is taken from the outer
+    contour of the component: the pixels that can be hull vertices or lie on a hull edge all lie on that
+    contour, so the hull is the one of all its pixels (the same vertices, tests/test_io_crop_hull.py), for
+    ~1 % of the cost (6 ms -> 0.1 ms on a 512 x 384 sector)."""
+    contours, _ = cv2.findContours(comp.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(np.concatenate(contours))
     out = np.zeros(comp.shape, np.uint8)
     cv2.fillConvexPoly(out, hull, 1)
-    return out.astype(bool)
+    return out
+
+
+def _filled_hull(comp: np.ndarray) -> np.ndarray:
+    """Boolean mask of the filled convex hull of a component."""
+    return _filled_hull_u8(comp).view(bool)
 
 
 def _shape_of(region: np.ndarray) -> str:

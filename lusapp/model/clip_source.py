@@ -1,9 +1,10 @@
-"""Opening a clip for the engine and finding its imaging region (no Qt). The engine, the clip report and training
-code share these, so none of them imports another for them."""
+"""Opening a clip for the engine, finding its imaging region and reading ahead (no Qt). The engine, the clip report
+and training code share these, so none of them imports another for them."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -29,3 +30,24 @@ def open_clip(clip_or_path: Any):
 
         return open_media(clip_or_path), True
     return clip_or_path, False
+
+
+def prefetch(fn: Callable[[Any], Any], items: Iterable[Any], name: str = "lusapp-prefetch") -> Iterator[Future]:
+    """Futures of ``fn(item)`` in the order of ``items``, each next one computed in a helper thread while the
+    caller works on the current one: decoding, crop detection and resizing (OpenCV releases the GIL) overlap
+    the network. ``fn`` must be safe to run beside the caller. One item runs in the caller's thread (no
+    thread to start); a failure is raised by that item's ``result()``."""
+    items = list(items)
+    if len(items) == 1:
+        done: Future = Future()
+        try:
+            done.set_result(fn(items[0]))
+        except Exception as e:  # noqa: BLE001 - handed to the caller through result(), as from the pool
+            done.set_exception(e)
+        yield done
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
+        pending = pool.submit(fn, items[0]) if items else None
+        for k in range(len(items)):
+            current, pending = pending, (pool.submit(fn, items[k + 1]) if k + 1 < len(items) else None)
+            yield current

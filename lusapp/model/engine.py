@@ -11,14 +11,14 @@ graphs (lusapp.model.ort_backend; no torch is imported) or, for a bundle without
 parity test, torch (lusapp.model.torch_backend, SegNet BatchNorms folded at load). ``backend`` or
 $LUSAPP_ENGINE_BACKEND ('auto', 'onnx', 'torch') choose; 'auto' takes the graphs when there are some.
 A cold assessment overlaps the decoding / crop detection / resizing of the next zone (a helper thread; OpenCV
-releases the GIL) with the network pass of the current one.
+releases the GIL) with the network pass of the current one, and ``segment`` of several batches the decoding and
+resizing of the next batch (lusapp.model.clip_source.prefetch); one batch runs in the caller's thread.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -31,6 +31,7 @@ from lusapp.model import preprocess as pp
 from lusapp.model.cache import ClipEntry, FeatureCache, clip_identity, is_path, sample_indices
 from lusapp.model.clip_source import detect_crop  # noqa: F401  (lusapp.model.engine.detect_crop, as before)
 from lusapp.model.clip_source import open_clip as _open
+from lusapp.model.clip_source import prefetch
 from lusapp.model.findings import ZoneFindings, load_findings
 from lusapp.model.results import SEVERITY_NAMES, Assessment, SegResult, ZoneScoreResult  # noqa: F401  (re-exported)
 from lusapp.model.measures import FrameMeasures, clip_measures, frame_measures, rule_score
@@ -55,7 +56,7 @@ class _ZoneJob:
     entry: ClipEntry
     plans: list  # per sampling: (frame indices, indices to measure)
     spacing: tuple[float, float] | None
-    batches: list = field(default_factory=list)  # (indices, input tensor, full pass?)
+    batches: list = field(default_factory=list)  # (indices, input tensor, its uint8 for a full pass, full pass?)
 
 
 class Engine:
@@ -154,14 +155,19 @@ class Engine:
             bs = int(batch_size or self.batch_size)
             masks: list[np.ndarray] = []
             feats = np.zeros((len(idx), self.feat_dim), dtype=np.float32)
-            for s in range(0, len(idx), bs):
-                chunk = idx[s:s + bs]
+            chunks = [idx[s:s + bs] for s in range(0, len(idx), bs)]
+
+            def prepare(chunk):  # in a helper thread, a batch ahead of the network
                 frames = [self._read(clip, i, None) for i in chunk]
-                x = pp.prepare_batch_array(frames, box, self.size)
+                u8 = pp.prepare_batch_u8(frames, box, self.size)
+                return [f.shape for f in frames], u8, pp.to_input(u8)
+
+            for s, chunk, ready in zip(range(0, len(idx), bs), chunks, prefetch(prepare, chunks)):
+                shapes, u8, x = ready.result()
                 f, labels, branch = self._forward(x, full=True)
                 feats[s:s + len(chunk)] = f
-                masks += [pp.project_mask(labels[j], box, frames[j].shape) for j in range(len(chunk))]
-                self.cache.store(entry, chunk, f, labels, _as_u8(x), branch)
+                masks += [pp.project_mask(labels[j], box, shapes[j]) for j in range(len(chunk))]
+                self.cache.store(entry, chunk, f, labels, u8, branch)
             return SegResult(indices=idx, masks=masks, features=feats, crop=box)
         finally:
             if owned:
@@ -179,17 +185,17 @@ class Engine:
         for todo, is_full in ((full, True), (enc, False)):
             for s in range(0, len(todo), self.batch_size):
                 chunk = todo[s:s + self.batch_size]
-                x = pp.prepare_batch_array([self._read(clip, i, decoded) for i in chunk], crop, self.size)
-                out.append((chunk, x, is_full))
+                u8 = pp.prepare_batch_u8([self._read(clip, i, decoded) for i in chunk], crop, self.size)
+                out.append((chunk, pp.to_input(u8), u8 if is_full else None, is_full))
         return out
 
     def _needs_desc(self, entry: ClipEntry, label_indices) -> bool:
         return (self.findings is not None or self.want_descriptors) and bool(label_indices) and tuple(int(i) for i in label_indices) not in entry.local_desc
 
     def _run_batches(self, entry: ClipEntry, batches: list) -> None:
-        for chunk, x, full in batches:
+        for chunk, x, u8, full in batches:
             f, labels, branch = self._forward(x, full)
-            self.cache.store(entry, chunk, f, labels, _as_u8(x) if full else None, branch)
+            self.cache.store(entry, chunk, f, labels, u8, branch)
 
     def features(self, clip: Any, indices: Sequence[int], crop: Any = None,
                  label_indices: Sequence[int] = ()) -> tuple[np.ndarray, ClipEntry]:
@@ -328,22 +334,19 @@ class Engine:
         runs: list[dict[str, np.ndarray]] = [dict() for _ in range(n_samp)]
         rules: dict[str, tuple[FrameMeasures, int, str]] = {}
         found: dict[str, ZoneFindings] = {}
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lusapp-prefetch") as pool:
-            submit = lambda z: pool.submit(self._prepare_zone, media_paths[z], n_frames, n_samp, measure_frames)  # noqa: E731
-            pending = submit(todo[0]) if todo else None
-            for k, zid in enumerate(todo):
-                if progress:
-                    progress(int(100 * k / len(todo)), f"zone {zid}")
-                fut, pending = pending, (submit(todo[k + 1]) if k + 1 < len(todo) else None)
-                try:
-                    feats, rules[zid], zf = self._finish_zone(fut.result())
-                    if zf is not None:
-                        found[zid] = zf
-                except LusError as e:
-                    warnings.append(f"{zid}: {e}")
-                    continue
-                for run, f in zip(runs, feats):
-                    run[zid] = f
+        prepared = prefetch(lambda z: self._prepare_zone(media_paths[z], n_frames, n_samp, measure_frames), todo)
+        for k, (zid, ready) in enumerate(zip(todo, prepared)):
+            if progress:
+                progress(int(100 * k / len(todo)), f"zone {zid}")
+            try:
+                feats, rules[zid], zf = self._finish_zone(ready.result())
+                if zf is not None:
+                    found[zid] = zf
+            except LusError as e:
+                warnings.append(f"{zid}: {e}")
+                continue
+            for run, f in zip(runs, feats):
+                run[zid] = f
         present = [z for z in zone_ids if z in runs[0]]
         if not present:
             raise ValidationError("media", "no zone clip could be read: " + "; ".join(warnings))
@@ -423,11 +426,6 @@ class Engine:
                 ids = []
         ids += [z for z in media_paths if z not in ids]
         return ids
-
-
-def _as_u8(x: np.ndarray) -> np.ndarray:
-    """(N, 1, H, W) float network inputs in [0, 1] -> (N, H, W) uint8 (kept for the findings descriptor)."""
-    return (x[:, 0] * 255.0 + 0.5).astype(np.uint8)
 
 
 def _spread(items: Sequence[int], n: int) -> list[int]:

@@ -8,7 +8,8 @@ A crop box is anything with ``x0, y0, x1, y1`` attributes (``lusapp.io.crop.Crop
 ``(x0, y0, x1, y1)`` or None (whole frame); ``x1``/``y1`` are exclusive. Boxes are clipped to the frame.
 Training code must use :func:`prepare` / :func:`prepare_batch` too, so that what the network saw in training
 is what it sees in the app. torch is imported only by the functions that return or take tensors (training
-and the torch path of the engine): the app's ONNX Runtime path uses :func:`prepare_batch_array`.
+and the torch path of the engine): the app's ONNX Runtime path uses :func:`prepare_batch_u8` and
+:func:`to_input` (:func:`prepare_batch_array` is the two).
 """
 
 from __future__ import annotations
@@ -53,15 +54,19 @@ def to_gray_u8(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def prepare_array(frame_gray: np.ndarray, crop_box: Any, size: int | Sequence[int]) -> np.ndarray:
-    """float32 (H, W) = ``size`` in [0, 1]: crop, area-resize (linear when enlarging), scale."""
+def prepare_u8(frame_gray: np.ndarray, crop_box: Any, size: int | Sequence[int]) -> np.ndarray:
+    """uint8 (H, W) = ``size``: the crop of a grey frame, area-resized (linear when enlarging)."""
     frame_gray = to_gray_u8(frame_gray)
     h, w = _size2(size)
     x0, y0, x1, y1 = box_tuple(crop_box, *frame_gray.shape[:2])
     roi = frame_gray[y0:y1, x0:x1]
     interp = cv2.INTER_AREA if (roi.shape[0] >= h and roi.shape[1] >= w) else cv2.INTER_LINEAR
-    small = cv2.resize(roi, (w, h), interpolation=interp)
-    return small.astype(np.float32) * np.float32(1.0 / 255.0)
+    return cv2.resize(roi, (w, h), interpolation=interp)
+
+
+def prepare_array(frame_gray: np.ndarray, crop_box: Any, size: int | Sequence[int]) -> np.ndarray:
+    """float32 (H, W) = ``size`` in [0, 1]: crop, area-resize (linear when enlarging), scale."""
+    return prepare_u8(frame_gray, crop_box, size).astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 def prepare(frame_gray: np.ndarray, crop_box: Any, size: int | Sequence[int]) -> "torch.Tensor":
@@ -71,13 +76,24 @@ def prepare(frame_gray: np.ndarray, crop_box: Any, size: int | Sequence[int]) ->
     return torch.from_numpy(prepare_array(frame_gray, crop_box, size)).unsqueeze(0)
 
 
+def prepare_batch_u8(frames: Sequence[np.ndarray], crop_box: Any, size: int | Sequence[int]) -> np.ndarray:
+    """Frames of one clip (same crop) -> uint8 array (N, H, W): what :func:`to_input` scales for the network
+    (and, rounded back, exactly what the findings descriptor keeps of a network input)."""
+    h, w = _size2(size)
+    out = np.empty((len(frames), h, w), dtype=np.uint8)
+    for i, f in enumerate(frames):
+        out[i] = prepare_u8(f, crop_box, (h, w))
+    return out
+
+
+def to_input(batch_u8: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W) -> float32 network input (N, 1, H, W) in [0, 1], the values :func:`prepare_array` gives."""
+    return np.multiply(batch_u8[:, None], np.float32(1.0 / 255.0), dtype=np.float32)
+
+
 def prepare_batch_array(frames: Sequence[np.ndarray], crop_box: Any, size: int | Sequence[int]) -> np.ndarray:
     """Frames of one clip (same crop) -> float32 array (N, 1, H, W) in [0, 1]."""
-    h, w = _size2(size)
-    out = np.empty((len(frames), 1, h, w), dtype=np.float32)
-    for i, f in enumerate(frames):
-        out[i, 0] = prepare_array(f, crop_box, (h, w))
-    return out
+    return to_input(prepare_batch_u8(frames, crop_box, size))
 
 
 def prepare_batch(frames: Sequence[np.ndarray], crop_box: Any, size: int | Sequence[int]) -> "torch.Tensor":
