@@ -72,10 +72,9 @@ def clip_counts(engine, path, report, n_frames: int = 30, measure_frames: int = 
     return out
 
 
-def summarize(rows: list[dict]) -> dict:
-    """``rows``: realbench item rows carrying ``bline_columns`` (clip_counts) beside ``reader2`` / ``soldati``."""
-    from model_training.realbench import auc, spearman
-
+def summarize(rows: list[dict], auc, spearman) -> dict:
+    """``rows``: realbench item rows carrying ``bline_columns`` (clip_counts) beside ``reader2`` / ``soldati``;
+    ``auc`` / ``spearman``: the benchmark's metrics (model_training.realbench, which imports this module)."""
     have = [r for r in rows if "bline_columns" in r]
     graded = [r for r in have if r["reader2"].get("b_line_grade") is not None]
     g = np.array([r["reader2"]["b_line_grade"] for r in graded], float)

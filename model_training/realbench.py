@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.bline_columns:
         from model_training import bline_study
 
-        summary["bline_columns"] = bline_study.summarize(rows)
+        summary["bline_columns"] = bline_study.summarize(rows, auc, spearman)
         text += bline_study.markdown(summary["bline_columns"])
     print(json.dumps(summary, indent=1) if args.json else text)
     if args.out:

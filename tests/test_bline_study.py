@@ -24,7 +24,7 @@ def test_summary_ranks_counts_against_the_grade():
     rows = [_row(g, old=3, new=n, soldati=g, lus=g, expected_old=0.5, expected_new=float(g))
             for g, n in ((0, 0), (0, 0), (1, 1), (1, 2), (2, 3), (2, 4), (3, 5), (3, 6))]
     rows.append({"reader2": {}, "soldati": None})  # an item without the study (e.g. unreadable) is left out
-    s = bline_study.summarize(rows)
+    s = bline_study.summarize(rows, realbench.auc, realbench.spearman)
     assert s["n"] == 8
     new, old = s["counts"]["new_ungated"], s["counts"]["old_ungated"]
     assert new["spearman_grade"] > 0.95 and new["auc_any"] == 1.0 and new["auc_three"] == 1.0
