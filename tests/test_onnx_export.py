@@ -42,6 +42,38 @@ def test_export_writes_every_graph_with_its_checksum(exported):
     assert sorted(p.name for p in exported.glob("*.onnx")) == sorted(i["file"] for i in g["files"].values())
 
 
+def test_the_frame_graphs_share_one_external_weights_file(exported):
+    import onnx
+
+    g = json.loads((exported / "manifest.json").read_text())["graphs"]
+    data = exported / g["external_data"]["file"]
+    assert sha256_file(data) == g["external_data"]["sha256"]
+    assert sorted(p.name for p in exported.glob("frames_weights-*.bin")) == [data.name]
+    refs = {}  # graph -> {(offset, length)} of its initializers in the shared file
+    for name in ("frames_full", "frames_encode"):
+        model = onnx.load(str(exported / g["files"][name]["file"]), load_external_data=False)
+        external = [dict((e.key, e.value) for e in t.external_data) for t in model.graph.initializer
+                    if t.data_location == onnx.TensorProto.EXTERNAL]
+        assert external, f"{name} keeps its weights inline"
+        assert {e["location"] for e in external} == {data.name}
+        refs[name] = {(int(e["offset"]), int(e["length"])) for e in external}
+    assert refs["frames_encode"] <= refs["frames_full"]  # the encoder's tensors, stored once for both graphs
+    assert max(o + n for o, n in refs["frames_full"]) == data.stat().st_size
+    assert data.stat().st_size < sum(n for r in refs.values() for _, n in r)
+
+
+def test_a_modified_or_missing_external_weights_file_is_refused_naming_it(exported, tmp_path):
+    b = shutil.copytree(exported, tmp_path / "b")
+    data = next(b.glob("frames_weights-*.bin"))
+    with open(data, "ab") as f:
+        f.write(b"x")
+    with pytest.raises(BundleError, match="frames_weights-.*checksum mismatch"):
+        open_bundle(b)
+    data.unlink()
+    with pytest.raises(BundleError, match="frames_weights-.*missing"):
+        open_bundle(b)
+
+
 def test_open_bundle_gives_graphs_and_the_engine_runs_them(exported):
     b = open_bundle(exported)
     assert isinstance(b, GraphBundle) and b.version == "0.0.1"
@@ -90,8 +122,10 @@ def test_resaving_a_bundle_drops_its_graphs(exported, tmp_path):
 def test_export_again_replaces_the_graphs(exported, tmp_path):
     b = shutil.copytree(exported, tmp_path / "b")
     (b / "stale.onnx").write_bytes(b"old")
+    (b / "frames_weights-000000000000.bin").write_bytes(b"old")
     entry = export_graphs(b, check=False)
     assert not (b / "stale.onnx").exists() and "check" not in entry
+    assert [p.name for p in b.glob("frames_weights-*.bin")] == [entry["external_data"]["file"]]
     assert isinstance(open_bundle(b), GraphBundle)
 
 

@@ -6,11 +6,14 @@ one ONNX graph per stage the app runs next to the safetensors weights and lists 
     "graphs": {"format": "onnx", "opset": 17, "weights_sha256": <of weights.safetensors they were exported from>,
                "findings_sha256": <of findings.safetensors, or null>, "branch": true/false,
                "files": {"frames_full":   {"file": "frames_full.onnx", "sha256": ...},
-                         "frames_encode": {...}, "zone": {...}, "severity": {...}}}
+                         "frames_encode": {...}, "zone": {...}, "severity": {...}},
+               "external_data": {"file": "frames_weights-<sha256[:12]>.bin", "sha256": ...}}
 
 * ``frames_full``: input ``x`` (N, 1, H, W) float [0, 1] -> ``features`` (N, D) (mean of the bottleneck),
   ``labels`` (N, H, W) uint8 (argmax of the logits) and, with a findings branch, ``branch_logits`` (N, K);
 * ``frames_encode``: the same without the decoder (no ``labels``): the frames only the features are needed of;
+  the two frame graphs' weights are stored once, in the ``external_data`` file both point into (ONNX Runtime reads
+  it relative to the graph); it is checked like the graphs;
 * ``zone``: ``frame_features`` (B, T, D) -> ``probs`` (B, n_scores) (temporal mean, Linear, softmax);
 * ``severity``: ``zone_features`` (B, Z, F), ``zone_mask`` (B, Z) bool, ``clinical`` (B, C) -> ``probs`` (B, 4),
   ``attention`` (B, Z).
@@ -46,10 +49,12 @@ BACKENDS = ("auto", "onnx", "torch")
 
 @dataclass(frozen=True)
 class GraphSet:
-    """The verified graph files of one bundle (name -> path) and their manifest entry."""
+    """The verified graph files of one bundle (name -> path), the external-data file the frame graphs share
+    (None in graphs exported before it existed) and their manifest entry."""
     directory: Path
     paths: dict[str, Path]
     entry: dict
+    data: Path | None = None
 
     @property
     def has_branch(self) -> bool:
@@ -81,20 +86,25 @@ def read_graphs(directory: str | Path, manifest: dict, verify: bool = True) -> G
     if entry.get("branch") and str(entry.get("findings_sha256", "")).lower() != str(findings.get("sha256", "")).lower():
         raise BundleError(mpath, "its ONNX graphs were exported with another findings head; export them again "
                                  "with `python -m model_training export-onnx` on this bundle")
-    paths = {}
-    for name in required:
-        item = files[name]
-        fname = item.get("file") if isinstance(item, dict) else None
-        if not isinstance(fname, str) or not fname or "/" in fname or "\\" in fname or fname.startswith("."):
-            raise BundleError(mpath, f"the '{GRAPHS_KEY}' entry names no valid file for {name!r}")
-        path = directory / fname
-        if not path.is_file():
-            raise BundleError(path, "ONNX graph file is missing")
-        inside(directory, path)
-        if verify and sha256_file(path) != str(item.get("sha256", "")).lower():
-            raise BundleError(path, "checksum mismatch: the ONNX graph is corrupt or was modified")
-        paths[name] = path
-    return GraphSet(directory=directory, paths=paths, entry=dict(entry))
+    paths = {name: _checked_file(directory, files[name], name, "ONNX graph", verify) for name in required}
+    shared = entry.get("external_data")
+    data = None if shared is None else _checked_file(directory, shared, "external_data", "ONNX external data", verify)
+    return GraphSet(directory=directory, paths=paths, entry=dict(entry), data=data)
+
+
+def _checked_file(directory: Path, item: Any, name: str, what: str, verify: bool) -> Path:
+    """The file an entry {"file", "sha256"} of the graphs entry names, present, inside the bundle and (with
+    ``verify``) unmodified; else a BundleError naming it."""
+    fname = item.get("file") if isinstance(item, dict) else None
+    if not isinstance(fname, str) or not fname or "/" in fname or "\\" in fname or fname.startswith("."):
+        raise BundleError(directory / MANIFEST_NAME, f"the '{GRAPHS_KEY}' entry names no valid file for {name!r}")
+    path = directory / fname
+    if not path.is_file():
+        raise BundleError(path, f"{what} file is missing")
+    inside(directory, path)
+    if verify and sha256_file(path) != str(item.get("sha256", "")).lower():
+        raise BundleError(path, f"checksum mismatch: the {what} is corrupt or was modified")
+    return path
 
 
 @dataclass
