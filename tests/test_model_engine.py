@@ -122,6 +122,8 @@ def test_prefetch_keeps_order_and_hands_each_failure_to_its_item():
             results.append(str(e))
     assert [r if isinstance(r, str) else r[0] for r in results] == [0, 1, "item 2 is broken", 9, 16]
     assert all(r[1].startswith("lusapp-prefetch") for r in results if not isinstance(r, str))
+    two_ahead = [fut.result()[0] for fut in prefetch(work, [0, 1, 3, 4, 5, 6], ahead=2)]
+    assert two_ahead == [0, 1, 9, 16, 25, 36]
     only = list(prefetch(work, [3]))
     assert len(only) == 1 and only[0].result() == (9, threading.current_thread().name)
     with pytest.raises(ValueError, match="broken"):

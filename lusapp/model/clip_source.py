@@ -32,11 +32,13 @@ def open_clip(clip_or_path: Any):
     return clip_or_path, False
 
 
-def prefetch(fn: Callable[[Any], Any], items: Iterable[Any], name: str = "lusapp-prefetch") -> Iterator[Future]:
-    """Futures of ``fn(item)`` in the order of ``items``, each next one computed in a helper thread while the
-    caller works on the current one: decoding, crop detection and resizing (OpenCV releases the GIL) overlap
-    the network. ``fn`` must be safe to run beside the caller. One item runs in the caller's thread (no
-    thread to start); a failure is raised by that item's ``result()``."""
+def prefetch(fn: Callable[[Any], Any], items: Iterable[Any], ahead: int = 1,
+             name: str = "lusapp-prefetch") -> Iterator[Future]:
+    """Futures of ``fn(item)`` in the order of ``items``, the next ``ahead`` ones computed in as many helper
+    threads while the caller works on the current one: decoding, crop detection and resizing (OpenCV releases
+    the GIL) overlap the network. ``fn`` must be safe to run beside the caller (and, with ``ahead`` > 1, beside
+    itself). One item runs in the caller's thread (no thread to start); a failure is raised by that item's
+    ``result()``."""
     items = list(items)
     if len(items) == 1:
         done: Future = Future()
@@ -46,8 +48,10 @@ def prefetch(fn: Callable[[Any], Any], items: Iterable[Any], name: str = "lusapp
             done.set_exception(e)
         yield done
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
-        pending = pool.submit(fn, items[0]) if items else None
+    ahead = max(1, int(ahead))
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix=name) as pool:
+        pending = [pool.submit(fn, item) for item in items[:ahead]]
         for k in range(len(items)):
-            current, pending = pending, (pool.submit(fn, items[k + 1]) if k + 1 < len(items) else None)
-            yield current
+            if k + ahead < len(items):
+                pending.append(pool.submit(fn, items[k + ahead]))
+            yield pending.pop(0)

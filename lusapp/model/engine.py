@@ -38,6 +38,7 @@ from lusapp.model.measures import FrameMeasures, clip_measures, frame_measures, 
 from lusapp.model.onnx_bundle import make_backend
 
 CROP_FRAMES = 8  # frames the imaging-region detection looks at
+PREPARE_AHEAD = 2  # zones an assessment prepares ahead of the network (threads): no core idles on a 2-core machine
 
 
 def __getattr__(name: str):
@@ -76,6 +77,8 @@ class Engine:
         self.cache = FeatureCache(max_cached_clips, max_cached_label_bytes)
         self._net_lock = threading.RLock()
         self.stats = {"network_calls": 0, "frames_run": 0, "frames_decoded": 0}
+        self._stats_lock = threading.Lock()  # frames are decoded in read-ahead threads too
+        self.prepare_ahead = PREPARE_AHEAD
 
     def warm_up(self) -> None:
         """Run one frame through the networks (the first run of a session allocates); call off the GUI thread."""
@@ -121,8 +124,12 @@ class Engine:
     def _read(self, clip: Any, i: int, decoded: Mapping[int, np.ndarray] | None) -> np.ndarray:
         if decoded and i in decoded:
             return pp.to_gray_u8(decoded[i])
-        self.stats["frames_decoded"] += 1
+        self._decoded(1)
         return clip.read_gray(i)
+
+    def _decoded(self, n: int) -> None:
+        with self._stats_lock:
+            self.stats["frames_decoded"] += n
 
     def _entry(self, ident: tuple, crop, height: int, width: int) -> ClipEntry:
         return self.cache.entry((ident, self.model_id, crop), crop, (height, width),
@@ -266,7 +273,7 @@ class Engine:
                 if clip is None:
                     clip, owned = _open(path)
                 decoded = {i: clip.read(i) for i in wanted}
-                self.stats["frames_decoded"] += len(decoded)
+                self._decoded(len(decoded))
                 crop = detect_crop(clip, [decoded[i] for i in _spread(wanted, CROP_FRAMES)])
                 self.cache.set_crop(ident, crop)
             entry = self._entry(ident, crop, info.height, info.width)
@@ -334,7 +341,8 @@ class Engine:
         runs: list[dict[str, np.ndarray]] = [dict() for _ in range(n_samp)]
         rules: dict[str, tuple[FrameMeasures, int, str]] = {}
         found: dict[str, ZoneFindings] = {}
-        prepared = prefetch(lambda z: self._prepare_zone(media_paths[z], n_frames, n_samp, measure_frames), todo)
+        prepared = prefetch(lambda z: self._prepare_zone(media_paths[z], n_frames, n_samp, measure_frames), todo,
+                            ahead=self.prepare_ahead)
         for k, (zid, ready) in enumerate(zip(todo, prepared)):
             if progress:
                 progress(int(100 * k / len(todo)), f"zone {zid}")

@@ -1,6 +1,6 @@
-"""The fast paths of the imaging-region crop, the colour check and the network-input preparation give exactly
-what the plain formulations give (the engine's crops, network inputs and scores must not move when these are
-sped up): the hull of a component from its outer contour is the hull of all its pixels; the frame mean / std
+"""The fast paths of the video decoder, the imaging-region crop, the colour check and the network-input
+preparation give exactly what the plain formulations give (the engine's crops, network inputs and scores must
+not move when these are sped up): one FFmpeg decoding thread gives OpenCV's default decoder's frames; the hull of a component from its outer contour is the hull of all its pixels; the frame mean / std
 without the float32 stack are bit-identical to numpy's; the channel spread channel by channel is the
 ``max(axis=2) - min(axis=2)`` of the int16 frame; the uint8 batch scaled by ``to_input`` is the float input
 ``prepare_array`` gives, and rounding that input back to uint8 gives the uint8 batch."""
@@ -11,7 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
+from lusapp.bench import write_demo_video
 from lusapp.io import crop as C
+from lusapp.io import open_media
+from lusapp.io import video as V
 from lusapp.io.clip import channel_spread, has_colour
 from lusapp.model import preprocess as pp
 
@@ -119,3 +122,15 @@ def test_uint8_batch_scaled_is_the_float_input_and_rounds_back_exactly():
         assert np.array_equal(x, ref) and np.array_equal(pp.prepare_batch_array(frames, box, size), ref)
     every = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
     assert np.array_equal((pp.to_input(every)[:, 0] * 255.0 + 0.5).astype(np.uint8), every)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi"])
+def test_one_decoding_thread_gives_the_default_decoders_frames(tmp_path, monkeypatch, suffix):
+    path = write_demo_video(tmp_path / f"clip{suffix}", n_frames=24, size=(96, 128), seed=5)
+    with open_media(path) as clip:
+        ours = [clip.read(i) for i in range(clip.n_frames)]
+        assert clip._cap.get(cv2.CAP_PROP_N_THREADS) == 1
+    monkeypatch.setattr(V, "DECODER_PARAMS", [])  # OpenCV's default: one thread per core
+    with open_media(path) as clip:
+        default = [clip.read(i) for i in range(clip.n_frames)]
+    assert len(ours) == len(default) == 24 and all(np.array_equal(a, b) for a, b in zip(ours, default))
