@@ -87,7 +87,8 @@ def test_spec_bundles_resources_entry_and_all_lusapp_modules(monkeypatch, tmp_pa
     assert {"torch", "torchvision", "model_training", "onnx", "tkinter", "PyQt5", "PyQt6", "PySide6.QtQml"} <= excludes
     assert TORCH_PATH <= excludes
     assert {"sklearn", "scipy", "skimage"} <= excludes  # Cohen's kappa in numpy (docs/decisions/0011)
-    assert {"ssl", "_ssl", "_hashlib", "PIL._avif"} <= excludes  # no network; hashlib's builtin sha256; no AVIF
+    assert "PIL._avif" in excludes  # stills are png/jpeg/bmp/tiff/webp
+    assert not {"ssl", "_ssl"} & excludes  # fpdf2 (the report) imports urllib.request.HTTPSHandler
     needed = {"PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtSvg", "onnxruntime", "cv2", "fpdf",
               "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets"}  # pyqtgraph 0.14 imports QtOpenGL* at import
     assert not needed & excludes
