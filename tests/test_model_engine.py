@@ -129,6 +129,11 @@ def test_prefetch_keeps_order_and_hands_each_failure_to_its_item():
     with pytest.raises(ValueError, match="broken"):
         next(iter(prefetch(work, [2]))).result()
     assert list(prefetch(work, [])) == []
+    started = []
+    gen = prefetch(lambda k: started.append(k), range(10), ahead=2)
+    next(gen).result()
+    gen.close()  # the caller stops after the first item: at most the two read ahead were started
+    assert started[0] == 0 and len(started) <= 3
 
 
 def test_assess_then_warm_assess_skips_the_network(bundle_dir, patient_dir, monkeypatch):

@@ -38,7 +38,7 @@ def prefetch(fn: Callable[[Any], Any], items: Iterable[Any], ahead: int = 1,
     threads while the caller works on the current one: decoding, crop detection and resizing (OpenCV releases
     the GIL) overlap the network. ``fn`` must be safe to run beside the caller (and, with ``ahead`` > 1, beside
     itself). One item runs in the caller's thread (no thread to start); a failure is raised by that item's
-    ``result()``."""
+    ``result()``. Closing the generator early cancels what has not started and waits for what runs."""
     items = list(items)
     if len(items) == 1:
         done: Future = Future()
@@ -51,7 +51,11 @@ def prefetch(fn: Callable[[Any], Any], items: Iterable[Any], ahead: int = 1,
     ahead = max(1, int(ahead))
     with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix=name) as pool:
         pending = [pool.submit(fn, item) for item in items[:ahead]]
-        for k in range(len(items)):
-            if k + ahead < len(items):
-                pending.append(pool.submit(fn, items[k + ahead]))
-            yield pending.pop(0)
+        try:
+            for k in range(len(items)):
+                if k + ahead < len(items):
+                    pending.append(pool.submit(fn, items[k + ahead]))
+                yield pending.pop(0)
+        finally:  # closed early (the caller failed or stopped): what has not started never starts
+            for fut in pending:
+                fut.cancel()

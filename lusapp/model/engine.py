@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -169,12 +170,13 @@ class Engine:
                 u8 = pp.prepare_batch_u8(frames, box, self.size)
                 return [f.shape for f in frames], u8, pp.to_input(u8)
 
-            for s, chunk, ready in zip(range(0, len(idx), bs), chunks, prefetch(prepare, chunks)):
-                shapes, u8, x = ready.result()
-                f, labels, branch = self._forward(x, full=True)
-                feats[s:s + len(chunk)] = f
-                masks += [pp.project_mask(labels[j], box, shapes[j]) for j in range(len(chunk))]
-                self.cache.store(entry, chunk, f, labels, u8, branch)
+            with closing(prefetch(prepare, chunks)) as prepared:  # stops the read-ahead before the clip closes
+                for s, chunk, ready in zip(range(0, len(idx), bs), chunks, prepared):
+                    shapes, u8, x = ready.result()
+                    f, labels, branch = self._forward(x, full=True)
+                    feats[s:s + len(chunk)] = f
+                    masks += [pp.project_mask(labels[j], box, shapes[j]) for j in range(len(chunk))]
+                    self.cache.store(entry, chunk, f, labels, u8, branch)
             return SegResult(indices=idx, masks=masks, features=feats, crop=box)
         finally:
             if owned:
