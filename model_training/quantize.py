@@ -41,7 +41,8 @@ from lusapp.core.errors import LusError
 _log = logging.getLogger(__name__)
 
 FRAME_GRAPHS = ("frames_full", "frames_encode")
-VARIANTS = {"all": (), "edges": ("stem", "head", "last"), "branch": ("branch",),
+VARIANTS = {"all": (), "edges": ("stem", "head", "last"), "branch": ("branch",), "stem_branch": ("stem", "branch"),
+            "pool": ("branch_pool",), "stem_pool": ("stem", "branch_pool"),
             "edges_branch": ("stem", "head", "last", "branch"),
             "decoder": ("encoder", "branch")}
 METHODS = ("minmax", "percentile", "entropy")
@@ -131,6 +132,19 @@ def _nearest_conv(graph, tensor: str) -> list[str]:
     return [n.name] if n is not None else []
 
 
+def input_chain(model) -> list[str]:
+    """The input ``x`` and the tensors the reshapes before the first conv make of it (space-to-depth)."""
+    consumers: dict[str, list] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    chain, t = ["x"], "x"
+    while len(consumers.get(t, [])) == 1 and consumers[t][0].op_type in ("Reshape", "Transpose"):
+        t = consumers[t][0].output[0]
+        chain.append(t)
+    return chain
+
+
 def node_groups(model) -> dict[str, list[str]]:
     """Node names of the parts of a frames graph a variant may keep in fp32 (an absent part: an empty list)."""
     g = model.graph
@@ -140,8 +154,10 @@ def node_groups(model) -> dict[str, list[str]]:
     seg = enc | (_ancestors(g, ["labels"]) if "labels" in outs else set())
     branch = _ancestors(g, ["branch_logits"]) - seg if "branch_logits" in outs else set()
     order = [n.name for n in g.node]
+    kind = {n.name: n.op_type for n in g.node}
     return {"stem": convs[:1], "head": _nearest_conv(g, "labels") if "labels" in outs else [],
             "last": _nearest_conv(g, "features"), "branch": [n for n in order if n in branch],
+            "branch_pool": [n for n in order if n in branch and kind[n] not in ("Conv", "Relu")],
             "encoder": [n for n in order if n in enc]}
 
 
@@ -168,8 +184,13 @@ class FrameReader:
 
 
 def quantize_graph(src: str | Path, dst: str | Path, frames: np.ndarray, method: str = "minmax",
-                   keep_fp32: tuple[str, ...] = (), per_channel: bool = True, reduce_range: bool = False) -> list[str]:
-    """Write the static QDQ int8 version of the graph ``src`` to ``dst``; returns the nodes kept in fp32."""
+                   keep_fp32: tuple[str, ...] = (), per_channel: bool = True, reduce_range: bool = False,
+                   dedicated: bool = False, exact_input: bool = True) -> list[str]:
+    """Write the static QDQ int8 version of the graph ``src`` to ``dst``; returns the nodes kept in fp32.
+
+    ``dedicated``: one Q/DQ pair per quantised consumer of a tensor (onnxruntime's ``DedicatedQDQPair``), so a node
+    kept in fp32 reads the fp32 tensor instead of its int8 round trip. ``exact_input``: the input and its reshapes
+    up to the first conv quantised over [0, 1] (scale 1/255: lossless for the engine's uint8 / 255 frames)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -179,16 +200,20 @@ def quantize_graph(src: str | Path, dst: str | Path, frames: np.ndarray, method:
     with tempfile.TemporaryDirectory(prefix="lus-quant-") as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(src), str(pre))  # shape inference + constant folding, as onnxruntime recommends
-        groups = node_groups(onnx.load(str(pre)))
+        groups = node_groups(model := onnx.load(str(pre)))
         unknown = set(keep_fp32) - set(groups)
         if unknown:
             raise ValueError(f"unknown node group(s) {', '.join(sorted(unknown))}; known: {', '.join(groups)}")
         exclude = sorted({n for k in keep_fp32 for n in groups[k]})
+        # the input is a uint8 frame / 255: a [0, 1] range quantises it without loss (scale 1/255, zero point 0),
+        # where the calibration's min / max would round every pixel
+        overrides = {t: [{"rmin": np.float32(0.0), "rmax": np.float32(1.0)}] for t in input_chain(model)} if exact_input else {}
         calib = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                  "entropy": CalibrationMethod.Entropy}[method]
         quantize_static(str(pre), str(dst), FrameReader(frames), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
-                        reduce_range=reduce_range, calibrate_method=calib, nodes_to_exclude=exclude)
+                        reduce_range=reduce_range, calibrate_method=calib, nodes_to_exclude=exclude,
+                        extra_options={"DedicatedQDQPair": bool(dedicated), "TensorQuantOverrides": overrides})
     return exclude
 
 
@@ -290,7 +315,7 @@ def write_bundle(src_dir: str | Path, dst_dir: str | Path, graphs: dict[str, Pat
 
 # ---------------------------------------------------------------------------------------------- study
 def study(bundle_dir: str | Path, variants: list[str], methods: list[str], per_clip: int, threads: int,
-          work: Path, data_root: str | Path | None = None) -> dict:
+          work: Path, data_root: str | Path | None = None, dedicated: bool = False) -> dict:
     """fp32 vs every variant x calibration method on both frame graphs (int8 files left in ``work``)."""
     from lusapp.model.onnx_bundle import open_bundle
 
@@ -309,7 +334,7 @@ def study(bundle_dir: str | Path, variants: list[str], methods: list[str], per_c
             for g in FRAME_GRAPHS:
                 dst = files[(variant, method, g)] = work / f"{g}.{variant}.{method}.onnx"
                 t = time.perf_counter()
-                kept = quantize_graph(fp32[g], dst, calib, method, VARIANTS[variant])
+                kept = quantize_graph(fp32[g], dst, calib, method, VARIANTS[variant], dedicated=dedicated)
                 sess = session(dst, threads)
                 row["graphs"][g] = {"kept_fp32": len(kept), "quantize_s": round(time.perf_counter() - t, 1),
                                     "sets": {s: agreement(refs[g][s], run_frames(sess, x)) for s, x in sets.items()}}
@@ -321,7 +346,7 @@ def study(bundle_dir: str | Path, variants: list[str], methods: list[str], per_c
         for (variant, method, g), ms in ms_per_frame(files, size, batch, threads).items():
             row = next(r for r in rows if r["variant"] == variant and r["method"] == method)
             row["graphs"][g][f"ms_b{batch}"] = ms
-    return {"model": f"{bundle.name} {bundle.version}", "threads": threads, "per_clip": per_clip,
+    return {"model": f"{bundle.name} {bundle.version}", "threads": threads, "per_clip": per_clip, "dedicated": dedicated,
             "calibration_frames": len(calib), "eval_frames": {k: len(v) for k, v in sets.items()},
             "load_before": load, "load_after": [round(x, 2) for x in os.getloadavg()], "rows": rows}
 
@@ -335,7 +360,8 @@ def markdown(result: dict) -> str:
     base = result["rows"][0]["graphs"]
     sets = list(result["eval_frames"])
     head = " / ".join("synth" if s == "synthetic" else "real dev" for s in sets)
-    L = [f"{result['model']}, {result['threads']} threads, load {result['load_before'][0]} -> "
+    L = [f"{result['model']}, {result['threads']} threads, dedicated Q/DQ pairs: {result['dedicated']}, load "
+         f"{result['load_before'][0]} -> "
          f"{result['load_after'][0]}; calibration {result['calibration_frames']} frames, evaluation "
          + ", ".join(f"{k} {v}" for k, v in result["eval_frames"].items()) + " frames.", "",
          f"| variant (kept fp32) | calibration | argmax {head} | argmax non-background {head} "
@@ -383,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-bundle", metavar="DIR", help="write a bundle copy with int8 frame graphs here")
     ap.add_argument("--variant", default="edges_branch", help="with --write-bundle (default edges_branch)")
     ap.add_argument("--method", default="minmax", help="with --write-bundle (default minmax)")
+    ap.add_argument("--dedicated", action="store_true", help="one Q/DQ pair per quantised consumer (fp32 nodes read "
+                                                             "fp32 tensors)")
     args = ap.parse_args(argv)
     if args.model:
         model_dir = Path(args.model)
@@ -396,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.write_bundle:
                 return _write(model_dir, Path(args.write_bundle), args, work)
             result = study(model_dir, _names(args.variants, VARIANTS, "variant"), _names(args.methods, METHODS, "method"),
-                           args.per_clip, args.threads, work, args.data)
+                           args.per_clip, args.threads, work, args.data, args.dedicated)
         except (ValueError, OSError, LusError) as e:
             print(f"quantize: {e}", file=sys.stderr)
             return 1
@@ -420,8 +448,9 @@ def _write(model_dir: Path, dst: Path, args, work: Path) -> int:
     graphs = {}
     for g in FRAME_GRAPHS:
         graphs[g] = work / f"{g}.onnx"
-        quantize_graph(bundle.graphs.paths[g], graphs[g], calib, method, VARIANTS[variant])
+        quantize_graph(bundle.graphs.paths[g], graphs[g], calib, method, VARIANTS[variant], dedicated=args.dedicated)
     note = {"variant": variant, "kept_fp32": list(VARIANTS[variant]), "method": method, "format": "QDQ",
+            "dedicated_qdq_pairs": bool(args.dedicated),
             "calibration_frames": len(calib), "tool": "python -m model_training quantize"}
     print(f"quantize: wrote {write_bundle(model_dir, dst, graphs, note)} ({variant}, {method}, {len(calib)} "
           "calibration frames)")

@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
+numpy_helper = pytest.importorskip("onnx.numpy_helper")
 torch = pytest.importorskip("torch")
 
 from lusapp.model.onnx_bundle import open_bundle  # noqa: E402
@@ -90,6 +91,20 @@ def test_node_groups_name_the_first_conv_the_heads_and_the_branch(frames_graph):
     assert {"Conv", "Gemm"} <= branch_ops  # 2 members x (conv1, conv2, fc)
     assert sum(kinds[n] == "Conv" for n in g["branch"]) == 4
     assert not set(g["branch"]) & set(g["encoder"])
+    assert set(g["branch_pool"]) < set(g["branch"]) and "Gemm" in {kinds[n] for n in g["branch_pool"]}
+    assert not {"Conv", "Relu"} & {kinds[n] for n in g["branch_pool"]}  # pooling and the linear layer only
+
+
+def test_the_input_is_quantised_over_0_1_without_loss(frames_graph, tmp_path):
+    model = onnx.load(str(frames_graph))
+    chain = q.input_chain(model)
+    assert chain[0] == "x" and len(chain) == 4  # x, then the space-to-depth reshape / transpose / reshape
+    first_conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    assert first_conv.input[0] == chain[-1]
+    dst = tmp_path / "int8.onnx"
+    q.quantize_graph(frames_graph, dst, smooth_frames(32, seed=1) * 0.5, "minmax")  # calibration never reaches 1
+    init = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(dst)).graph.initializer}
+    assert float(init[f"{chain[-1]}_scale"]) == pytest.approx(1 / 255) and int(init[f"{chain[-1]}_zero_point"]) == 0
 
 
 def test_quantized_graph_loads_in_onnxruntime_and_stays_close_to_fp32(frames_graph, tmp_path):
@@ -109,6 +124,18 @@ def test_quantized_graph_loads_in_onnxruntime_and_stays_close_to_fp32(frames_gra
     assert a["labels"] >= 0.9
     assert a["features_max"] < 0.1 * float(np.abs(ref["features"]).max())
     assert a["branch_logits_max"] < 0.1 * float(np.abs(ref["branch_logits"]).max()) + 0.05
+
+
+def test_dedicated_pairs_let_the_nodes_kept_in_fp32_read_the_fp32_tensor(frames_graph, tmp_path):
+    calib = smooth_frames(32, seed=1)
+    branch_conv = q.node_groups(onnx.load(str(frames_graph)))["branch"]
+    for dedicated in (False, True):
+        dst = tmp_path / f"int8-{dedicated}.onnx"
+        q.quantize_graph(frames_graph, dst, calib, "minmax", ("branch",), dedicated=dedicated)
+        nodes = {n.name: n for n in onnx.load(str(dst)).graph.node}
+        first = next(nodes[n] for n in branch_conv if n in nodes and nodes[n].op_type == "Conv")
+        reads_dq = first.input[0].endswith(("DequantizeLinear_Output", "DequantizeLinear_Output_1"))
+        assert reads_dq != dedicated  # shared pair: the int8 round trip; dedicated pairs: the fp32 tensor
 
 
 def test_quantize_graph_refuses_an_unknown_method_or_node_group(frames_graph, tmp_path):
