@@ -186,3 +186,76 @@ def test_complex_gemm_takes_scalars_by_pointer(lib, name, dtype):
     getattr(f, name)(INT(101), INT(111), INT(111), INT(m), INT(n), INT(k), _ptr(alpha), _ptr(a), INT(k), _ptr(b),
                      INT(n), _ptr(beta), _ptr(out), INT(n))
     assert np.allclose(out, (1 - 1j) * a @ b, atol=1e-4)
+
+
+FAKE_CV2 = r"""
+extern void dgesv_(const int *, const int *, double *, const int *, int *, double *, const int *, int *);
+extern void png_read(void);
+int solve(int n, double *a, double *b, int *ipiv) {
+    int one = 1, info = -7;
+    dgesv_(&n, &one, a, &n, ipiv, b, &n, &info);
+    return info;
+}
+void uses_png(void) { png_read(); }
+"""
+FAKE_BLAS = r"""
+extern void gfortran_helper(void);
+void dgesv_(const int *n, const int *r, double *a, const int *l, int *p, double *b, const int *lb, int *info) {
+    *info = 42;
+}
+void openblas_get_config(void) { gfortran_helper(); }
+"""
+
+
+def _so(path: Path, source: str, *link: str) -> Path:
+    import subprocess
+
+    src = path.with_suffix(".c")
+    src.write_text(source)
+    cmd = ["gcc", "-shared", "-fPIC", f"-Wl,-soname,{path.name}", "-o", str(path), str(src), *link]
+    subprocess.run(cmd, check=True, capture_output=True)
+    src.unlink()
+    return path
+
+
+def test_swapping_a_bundles_opencv_blas_keeps_what_others_need_and_forwards(tmp_path):
+    """A bundle laid out like PyInstaller's: a stand-in cv2 needing a vendored BLAS (+ its libgfortran ->
+    libquadmath) and libpng; another library needs libquadmath too. After the swap cv2's dgesv_ reaches NumPy's
+    OpenBLAS, libgfortran and its top-level link are gone, libquadmath and libpng stay."""
+    internal = tmp_path / "_internal"
+    libs, cv2_dir, np_libs = internal / "opencv_python_headless.libs", internal / "cv2", internal / "numpy.libs"
+    for d in (libs, cv2_dir, np_libs):
+        d.mkdir(parents=True)
+    (np_libs / NUMPY_BLAS[0].name).symlink_to(NUMPY_BLAS[0])
+    rpath = "-Wl,-rpath,$ORIGIN"
+    quad = _so(libs / "libquadmath-t1.so.0", "void quad(void) {}")
+    gfortran = _so(libs / "libgfortran-t1.so.5", "extern void quad(void); void gfortran_helper(void) { quad(); }",
+                   f"-L{libs}", f"-l:{quad.name}", rpath)
+    blas = _so(libs / "libopenblasp-t1.so", FAKE_BLAS, f"-L{libs}", f"-l:{gfortran.name}", rpath)
+    png = _so(libs / "libpng-t1.so", "void png_read(void) {}")
+    other = _so(libs / "libother-t1.so", "extern void quad(void); void other(void) { quad(); }", f"-L{libs}",
+                f"-l:{quad.name}", rpath)
+    cv2_so = _so(cv2_dir / "cv2.abi3.so", FAKE_CV2, f"-L{libs}", f"-l:{blas.name}", f"-l:{png.name}",
+                 "-Wl,-rpath,$ORIGIN/../opencv_python_headless.libs")
+    for lib in (gfortran, blas, png):
+        (internal / lib.name).symlink_to(f"opencv_python_headless.libs/{lib.name}")
+
+    said = opencv_blas.replace_opencv_blas(internal)
+
+    assert "forwarded" in said and gfortran.name in said, said
+    assert not gfortran.exists() and not (internal / gfortran.name).is_symlink()
+    assert quad.exists() and other.exists() and png.exists() and (internal / png.name).is_symlink()
+    assert (internal / blas.name).resolve() == blas
+    assert NUMPY_BLAS[0].name in opencv_blas.elf_needed(blas)
+    cv2 = C.CDLL(str(cv2_so))
+    a = np.asfortranarray([[4.0, 1.0], [2.0, 3.0]])
+    b = np.array([1.0, 2.0])
+    ipiv = np.zeros(2, np.int32)
+    cv2.solve.restype = INT
+    assert cv2.solve(2, _ptr(a), _ptr(b), _ptr(ipiv)) == 0  # the stand-in BLAS would have said 42
+    assert np.allclose(b, np.linalg.solve([[4.0, 1.0], [2.0, 3.0]], [1.0, 2.0]))
+
+
+def test_the_swap_keeps_opencvs_blas_and_says_why_without_gcc(tmp_path, monkeypatch):
+    monkeypatch.setattr(opencv_blas.shutil, "which", lambda tool: None if tool == "gcc" else "/usr/bin/" + tool)
+    assert opencv_blas.replace_opencv_blas(tmp_path) == "kept OpenCV's OpenBLAS: gcc not found"
