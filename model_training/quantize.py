@@ -3,7 +3,7 @@ ships and runs the fp32 graphs.
 
     python -m model_training quantize [--model BUNDLE] [--variants all,edges,...] [--methods minmax,...]
                                       [--per-clip 6] [--threads 2] [--out DIR] [--json]
-    python -m model_training quantize --write-bundle DIR --variant edges --method minmax [--model BUNDLE]
+    python -m model_training quantize --write-bundle DIR [--variant stem_pool] [--method minmax] [--model BUNDLE]
 
 ``frames_full`` and ``frames_encode`` (lusapp.model.onnx_bundle) are quantised with
 ``onnxruntime.quantization.quantize_static`` (QDQ format, per-channel int8 weights, uint8 activations) from a
@@ -16,10 +16,11 @@ agreement of the label maps with fp32 (all pixels, and the pixels either side ca
 session options.
 
 Variants (``VARIANTS``) name the node groups kept in fp32 (``node_groups``): ``stem`` (the first conv), ``head``
-(the conv before the label argmax), ``last`` (the last encoder conv, under the features), ``branch`` (the
-findings branch), ``encoder`` (everything the features and the branch read). ``--write-bundle`` writes a copy of
-the bundle with one variant's int8 frame graphs (manifest checksums updated) for ``realbench --model DIR`` and
-``python -m lusapp.bench --model DIR``; it refuses an existing folder.
+(the conv before the label argmax), ``last`` (the last encoder conv), ``branch`` (the findings branch),
+``branch_pool`` (its pooling and linear layer, not its convs), ``encoder`` (all the features and the branch
+read). The input is quantised over [0, 1] (lossless for frames of uint8 / 255). ``--write-bundle`` writes a copy
+of the bundle with one variant's int8 frame graphs (manifest checksums updated; a new folder) for
+``realbench --model DIR`` and ``python -m lusapp.bench --model DIR``. Results: docs/model-card.md, "int8 study".
 """
 
 from __future__ import annotations
@@ -43,12 +44,12 @@ _log = logging.getLogger(__name__)
 FRAME_GRAPHS = ("frames_full", "frames_encode")
 VARIANTS = {"all": (), "edges": ("stem", "head", "last"), "branch": ("branch",), "stem_branch": ("stem", "branch"),
             "pool": ("branch_pool",), "stem_pool": ("stem", "branch_pool"),
-            "edges_branch": ("stem", "head", "last", "branch"),
-            "decoder": ("encoder", "branch")}
+            "edges_branch": ("stem", "head", "last", "branch"), "decoder": ("encoder", "branch")}
 METHODS = ("minmax", "percentile", "entropy")
 MIN_AGREEMENT = 0.99  # issue 13: kept only with argmax agreement >= 99 %
 MAX_BRANCH_DRIFT = 0.1  # findings-branch logits must stay this close to fp32
-DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[1] / "resources" / "demo"  # calibration (synthetic, seed 7)
+SYNTH_EVAL_SEED = 11  # the held-out synthetic patient of the evaluation
 MEDIA = (".mp4", ".avi", ".png", ".jpg", ".jpeg", ".gif", ".dcm")
 
 
@@ -80,32 +81,28 @@ def dev_halves(items) -> tuple[list, list]:
     """The development part's items split by source group (sorted groups alternate): (calibration, evaluation).
     Items of the locked test part are never returned."""
     dev = [i for i in items if i.part == "dev"]
-    groups = sorted({i.group for i in dev})
-    calib_groups = set(groups[0::2])
+    calib_groups = set(sorted({i.group for i in dev})[0::2])
     return ([i for i in dev if i.group in calib_groups], [i for i in dev if i.group not in calib_groups])
+
+
+def calibration_frames(size: tuple[int, int], per_clip: int, data_root: str | Path | None = None) -> np.ndarray:
+    """The demo patient's frames and those of the calibration half of the development groups (if present)."""
+    from model_training.realdata import load_items
+
+    cal_items, _ = dev_halves(load_items(data_root))
+    return np.concatenate([folder_frames(DEMO_DIR, per_clip, size)] + [clip_frames(i.path, per_clip, size) for i in cal_items])
 
 
 def frame_sets(size: tuple[int, int], per_clip: int, synth_eval: str | Path, data_root: str | Path | None = None) -> dict:
     """{"calibration", "synthetic", "real_dev"} frame arrays (real_dev absent without ``../shared/data``)."""
     from model_training.realdata import load_items
 
-    calib = [folder_frames(DEMO_DIR, per_clip, size)]
-    out = {"synthetic": folder_frames(synth_eval, per_clip, size)}
-    cal_items, eval_items = dev_halves(load_items(data_root))
-    if cal_items:
-        calib += [clip_frames(i.path, per_clip, size) for i in cal_items]
+    out = {"calibration": calibration_frames(size, per_clip, data_root),
+           "synthetic": folder_frames(synth_eval, per_clip, size)}
+    _, eval_items = dev_halves(load_items(data_root))
+    if eval_items:
         out["real_dev"] = np.concatenate([clip_frames(i.path, per_clip, size) for i in eval_items])
-    out["calibration"] = np.concatenate(calib)
     return out
-
-
-def write_synthetic_patient(folder: str | Path, seed: int = 11) -> Path:
-    """A held-out synthetic patient (the demo patient's generator with another seed) for the evaluation."""
-    from model_training.synth.cli import make_demo_patient
-    from model_training.synth.writer import write_patient_folder
-
-    write_patient_folder(folder, make_demo_patient(seed), with_sidecar=False)
-    return Path(folder)
 
 
 # ---------------------------------------------------------------------------------------------- graph parts
@@ -168,9 +165,8 @@ class FrameReader:
     (percentile, entropy) stack the batches' outputs into one array."""
 
     def __init__(self, frames: np.ndarray, batch: int = 16):
-        batch = max(1, min(int(batch), len(frames)))
-        n = len(frames) - len(frames) % batch
-        self.frames, self.batch, self.pos = np.ascontiguousarray(frames[:n], np.float32), batch, 0
+        self.batch, self.pos = max(1, min(int(batch), len(frames))), 0
+        self.frames = np.ascontiguousarray(frames[:len(frames) - len(frames) % self.batch], np.float32)
 
     def get_next(self) -> dict | None:
         if self.pos >= len(self.frames):
@@ -291,10 +287,9 @@ def write_bundle(src_dir: str | Path, dst_dir: str | Path, graphs: dict[str, Pat
     from lusapp.model.manifest import read_manifest, sha256_file, write_manifest
     from lusapp.model.onnx_bundle import GRAPHS_KEY
 
-    src, dst = Path(src_dir), Path(dst_dir)
-    if dst.exists():
+    if (dst := Path(dst_dir)).exists():
         raise ValueError(f"{dst}: already exists; choose a new folder for the int8 bundle copy")
-    manifest = read_manifest(src)
+    manifest = read_manifest(src := Path(src_dir))
     files = (manifest.get(GRAPHS_KEY) or {}).get("files") or {}
     if not set(graphs) <= set(files):
         raise ValueError(f"{src}: its manifest lists no ONNX graph {', '.join(sorted(set(graphs) - set(files)))}")
@@ -306,6 +301,7 @@ def write_bundle(src_dir: str | Path, dst_dir: str | Path, graphs: dict[str, Pat
             shutil.copyfile(path, target)
             files[name].update(sha256=sha256_file(target), bytes=target.stat().st_size)
         manifest[GRAPHS_KEY]["quantized"] = note
+        manifest[GRAPHS_KEY].pop("check", None)  # export-onnx's fp32-vs-torch numbers: not these graphs
         write_manifest(tmp, manifest)
         os.replace(tmp, dst)
     finally:
@@ -322,7 +318,12 @@ def study(bundle_dir: str | Path, variants: list[str], methods: list[str], per_c
     bundle = open_bundle(bundle_dir)
     size, fp32 = bundle.input_size, {g: bundle.graphs.paths[g] for g in FRAME_GRAPHS}
     load = [round(x, 2) for x in os.getloadavg()]
-    sets = frame_sets(size, per_clip, write_synthetic_patient(work / "synthetic_eval"), data_root)
+    from model_training.synth.cli import make_demo_patient
+    from model_training.synth.writer import write_patient_folder
+
+    # a held-out synthetic patient: the demo patient's generator with another seed
+    write_patient_folder(work / "synthetic_eval", make_demo_patient(SYNTH_EVAL_SEED), with_sidecar=False)
+    sets = frame_sets(size, per_clip, work / "synthetic_eval", data_root)
     calib = sets.pop("calibration")
     _log.info("quantize: %d calibration frames; evaluation %s", len(calib), {k: len(v) for k, v in sets.items()})
     refs = {g: {s: run_frames(session(fp32[g], threads), x) for s, x in sets.items()} for g in FRAME_GRAPHS}
@@ -361,8 +362,7 @@ def markdown(result: dict) -> str:
     sets = list(result["eval_frames"])
     head = " / ".join("synth" if s == "synthetic" else "real dev" for s in sets)
     L = [f"{result['model']}, {result['threads']} threads, dedicated Q/DQ pairs: {result['dedicated']}, load "
-         f"{result['load_before'][0]} -> "
-         f"{result['load_after'][0]}; calibration {result['calibration_frames']} frames, evaluation "
+         f"{result['load_before'][0]} -> {result['load_after'][0]}; calibration {result['calibration_frames']} frames, evaluation "
          + ", ".join(f"{k} {v}" for k, v in result["eval_frames"].items()) + " frames.", "",
          f"| variant (kept fp32) | calibration | argmax {head} | argmax non-background {head} "
          f"| features max drift | branch logits max / mean drift | full ms/frame b16 / b1 | encode ms/frame b16 / b1 "
@@ -407,17 +407,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="folder for quantize.json / quantize.md")
     ap.add_argument("--json", action="store_true", help="print the JSON instead of the Markdown")
     ap.add_argument("--write-bundle", metavar="DIR", help="write a bundle copy with int8 frame graphs here")
-    ap.add_argument("--variant", default="edges_branch", help="with --write-bundle (default edges_branch)")
+    ap.add_argument("--variant", default="stem_pool", help="with --write-bundle (default stem_pool)")
     ap.add_argument("--method", default="minmax", help="with --write-bundle (default minmax)")
-    ap.add_argument("--dedicated", action="store_true", help="one Q/DQ pair per quantised consumer (fp32 nodes read "
-                                                             "fp32 tensors)")
+    ap.add_argument("--dedicated", action="store_true", help="one Q/DQ pair per quantised consumer")
     args = ap.parse_args(argv)
-    if args.model:
-        model_dir = Path(args.model)
-    else:
-        from lusapp.model.registry import ModelRegistry
+    from lusapp.model.registry import ModelRegistry
 
-        model_dir = Path(ModelRegistry().active().path)
+    model_dir = Path(args.model) if args.model else Path(ModelRegistry().active().path)
     with tempfile.TemporaryDirectory(prefix="lus-int8-") as tmp:
         work = Path(tmp)
         try:
@@ -431,8 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(result)
     print(json.dumps(result, indent=1) if args.json else text)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+        (out := Path(args.out)).mkdir(parents=True, exist_ok=True)
         (out / "quantize.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
         (out / "quantize.md").write_text(text, encoding="utf-8")
     return 0
@@ -443,15 +438,13 @@ def _write(model_dir: Path, dst: Path, args, work: Path) -> int:
 
     variant, method = _names(args.variant, VARIANTS, "variant")[0], _names(args.method, METHODS, "method")[0]
     bundle = open_bundle(model_dir)
-    calib = frame_sets(bundle.input_size, args.per_clip, write_synthetic_patient(work / "synthetic_eval"),
-                       args.data)["calibration"]
-    graphs = {}
-    for g in FRAME_GRAPHS:
-        graphs[g] = work / f"{g}.onnx"
-        quantize_graph(bundle.graphs.paths[g], graphs[g], calib, method, VARIANTS[variant], dedicated=args.dedicated)
+    calib = calibration_frames(bundle.input_size, args.per_clip, args.data)
+    graphs = {g: work / f"{g}.onnx" for g in FRAME_GRAPHS}
+    for g, path in graphs.items():
+        quantize_graph(bundle.graphs.paths[g], path, calib, method, VARIANTS[variant], dedicated=args.dedicated)
     note = {"variant": variant, "kept_fp32": list(VARIANTS[variant]), "method": method, "format": "QDQ",
-            "dedicated_qdq_pairs": bool(args.dedicated),
-            "calibration_frames": len(calib), "tool": "python -m model_training quantize"}
+            "dedicated_qdq_pairs": bool(args.dedicated), "calibration_frames": len(calib),
+            "tool": "python -m model_training quantize"}
     print(f"quantize: wrote {write_bundle(model_dir, dst, graphs, note)} ({variant}, {method}, {len(calib)} "
           "calibration frames)")
     return 0
