@@ -1,8 +1,10 @@
 """``python -m lusapp.bench [--json] [--model DIR] [--patient FOLDER] [--threads N]``: inference benchmark.
 
-Measured in one run, on this machine, for the ONNX Runtime path (the app's engine on the bundle's ONNX graphs)
-and, where torch is installed, the torch path (the same engine with ``backend='torch'``), phase by phase
-(each phase runs both paths back to back, so a change in the machine's load hits both alike):
+Measured in one run, on this machine, for the ONNX Runtime path (the app's engine on the bundle's ONNX graphs:
+``onnx int8`` when the bundle has int8 frame graphs and the precision switch allows them, and then also
+``onnx fp32``, the same engine with ``precision='fp32'``; else ``onnx fp32``) and, where torch is installed, the
+torch path (the same engine with ``backend='torch'``), phase by phase (each phase runs every path back to back,
+so a change in the machine's load hits them alike):
 * live segmentation frames/s over the whole path (decode with open_media, imaging-region crop computed once
   per clip, resize, network, mask back-projection to the frame), batches of ``--batch`` frames;
 * the network alone (ms per frame on a batch) and, with torch, its achieved FLOP/s (FLOPs counted with
@@ -173,12 +175,16 @@ def _cold_parts(engine, cold, paths: list, repeats: int) -> dict:
 
 
 def _engines(bundle, threads, batch) -> dict:
-    """{'onnxruntime': Engine, 'torch': Engine} for the paths this bundle and installation can run."""
+    """{'onnx int8': Engine, 'onnx fp32': Engine, 'torch': Engine} for the paths this bundle, the precision
+    switch ($LUSAPP_FRAME_PRECISION) and installation can run; the first is the app's."""
     from lusapp.model.engine import Engine
 
     out = {}
     if getattr(bundle, "graphs", None) is not None or bundle.manifest.get("graphs"):
-        out["onnxruntime"] = Engine(bundle, threads=threads, batch_size=batch, backend="onnx")
+        app = Engine(bundle, threads=threads, batch_size=batch, backend="onnx")
+        out[f"onnx {app.backend.precision}"] = app
+        if app.backend.precision == "int8":
+            out["onnx fp32"] = Engine(bundle, threads=threads, batch_size=batch, backend="onnx", precision="fp32")
     if importlib.util.find_spec("torch") is not None:
         out["torch"] = Engine(bundle, threads=threads, batch_size=batch, backend="torch")
     for e in out.values():
@@ -249,14 +255,17 @@ def run(model: str | None = None, patient: str | None = None, threads: int | Non
             res[name]["assess_warm_s"] = _best(lambda: e.assess(pat, media, n_frames=30), repeats + 2)
     out["load_after"] = _load()
     out["targets"] = TARGETS
-    main_path = "onnxruntime" if "onnxruntime" in res else "torch"
+    main_path = next(iter(res))  # the app's path: int8 graphs when the bundle has them, else fp32 / torch
     out["main"] = main_path
     m = res[main_path]
-    if "onnxruntime" in res and "torch" in res:
-        o, t = res["onnxruntime"], res["torch"]
-        out["ratios"] = {"live_fps": o["live_fps"] / t["live_fps"], "net": t["net_ms_per_frame"] / o["net_ms_per_frame"],
-                         "assess_cold": t["assess_cold_s"] / o["assess_cold_s"],
-                         "assess_warm": t["assess_warm_s"] / o["assess_warm_s"]}
+    if "torch" in res:
+        t = res["torch"]
+        out["ratios_by_path"] = {
+            name: {"live_fps": o["live_fps"] / t["live_fps"], "net": t["net_ms_per_frame"] / o["net_ms_per_frame"],
+                   "assess_cold": t["assess_cold_s"] / o["assess_cold_s"],
+                   "assess_warm": t["assess_warm_s"] / o["assess_warm_s"]} for name, o in res.items() if name != "torch"}
+        if main_path in out["ratios_by_path"]:
+            out["ratios"] = out["ratios_by_path"][main_path]
     out["pass"] = {"live_fps": m["live_fps"] >= TARGETS["live_fps"],
                    "assess_cold_s": m["assess_cold_s"] <= TARGETS["assess_cold_s"],
                    "assess_warm_s": m["assess_warm_s"] <= TARGETS["assess_warm_s"]}
@@ -278,7 +287,7 @@ def format_table(r: dict) -> str:
     lines = [f"model: {r['model']}", f"{r['cpus']} CPUs, load average {r['load_before']} before / {r['load_after']} "
              f"after (a shared, busy machine slows everything)",
              f"onnxruntime {r.get('onnxruntime', '-')}, torch {r.get('torch', 'not installed')}; {r['threads']} threads, "
-             f"batch {r['batch']}; live clip {r['live_frames']} frames {r['live_frame_size'][1]}x"
+             f"batch {r['batch']}; the app's path: {r['main']}; live clip {r['live_frames']} frames {r['live_frame_size'][1]}x"
              f"{r['live_frame_size'][0]}" + (f"; network {r['net_gflop_per_frame']:.3f} GFLOP/frame, fp32 matmul "
                                              f"{r['matmul_gflops']:.1f} GFLOP/s" if "matmul_gflops" in r else ""), ""]
     lines.append(f"{'measure':34s} " + " ".join(f"{p:>16s}" for p in paths) + f" {'speed-up':>8s} {'target':>14s} ok")
@@ -287,6 +296,9 @@ def format_table(r: dict) -> str:
     if "live_vs_torch" in r["pass"]:
         lines.append(f"{'  ... vs torch':34s} " + " ".join(f"{'':>16s}" for _ in paths)
                      + f" {'':>8s} {'>= 2x':>14s} {'yes' if r['pass']['live_vs_torch'] else 'NO'}")
+    for name, q in r.get("ratios_by_path", {}).items():
+        lines.append(f"  {name} vs torch: live {q['live_fps']:.2f}x, network {q['net']:.2f}x, cold assessment "
+                     f"{q['assess_cold']:.2f}x, warm {q['assess_warm']:.2f}x")
     lines.append(row("  CPU per live frame", "live_cpu_ms_per_frame", lambda v: f"{v:.1f} CPU-ms"))
     lines.append(row("network alone, full pass", "net_ms_per_frame", lambda v: f"{v:.2f} ms/fr", "", "net"))
     lines.append(row("  FLOP/s vs fp32 matmul", "flops_fraction", lambda v: f"{100 * v:.0f} %"))

@@ -25,7 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "contactsheet": "model_training.contact_sheet:main",
     "severity": "model_training.severity_findings:main",
     "export-onnx": "model_training.export_onnx:main",
-    "quantize": "model_training.quantize:main",
+    "quantize": "model_training.quantize_study:main",
 }
 
 

@@ -1,6 +1,6 @@
 """Export a model bundle's networks as ONNX graphs, for the app's ONNX Runtime engine (no torch in the app).
 
-    python -m model_training export-onnx BUNDLE_DIR [BUNDLE_DIR ...] [--no-check]
+    python -m model_training export-onnx BUNDLE_DIR [BUNDLE_DIR ...] [--no-check] [--int8 [--data DIR]]
 
 Writes, next to ``weights.safetensors``, one graph per stage the engine runs (lusapp.model.onnx_bundle names
 them and their inputs / outputs): ``frames_full.onnx`` (SegNet encoder + decoder, BatchNorms folded, frame
@@ -18,6 +18,11 @@ Before the manifest names the graphs, they are run with ONNX Runtime beside torc
 (``check``): segmentation argmax identical on >= 99.9 % of pixels, features, zone and severity probabilities
 within 1e-4; a graph that fails is not published. Files are written under temporary names and renamed, the
 manifest replaced atomically.
+
+``--int8`` then adds the int8 frame graphs (``frames_full_int8`` / ``frames_encode_int8``, calibrated on the demo
+patient + development-part frames of ``../shared/data``, measured against fp32; model_training/int8_graphs.py).
+Without it, or without development-part data to calibrate on, the manifest's ``graphs.int8`` says the bundle has
+fp32 frame graphs only and why (the publish paths -- train, finetune, the app's fine-tune -- export fp32 only).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from lusapp.model.manifest import MANIFEST_NAME, sha256_file, write_manifest
 from lusapp.model.networks import MaxPool2x2
 from lusapp.model.onnx_bundle import GRAPH_FORMAT, GRAPHS_KEY
 from lusapp.model.torch_backend import build_branch, fuse_segnet
+from model_training.int8_graphs import NOT_REQUESTED, add_int8_graphs
 
 OPSET = 17
 MIN_ARGMAX_AGREEMENT = 0.999
@@ -208,9 +214,11 @@ def share_initializers(paths: dict[str, Path], directory: Path) -> dict:
     return {"file": name, "sha256": sha256_file(target), "bytes": target.stat().st_size}
 
 
-def export_graphs(bundle_dir: str | Path, check: bool = True) -> dict:
+def export_graphs(bundle_dir: str | Path, check: bool = True, int8: bool = False,
+                  data_root: str | Path | None = None) -> dict:
     """Write the bundle's ONNX graphs and name them in its manifest; returns the manifest entry (plus the
-    parity check's numbers under ``check``)."""
+    parity check's numbers under ``check``). ``int8``: then the int8 frame graphs, calibrated on ``data_root``
+    (default ../shared/data) when it has development-part clips."""
     directory = Path(bundle_dir)
     bundle = load_bundle(directory)
     findings = load_findings(directory, bundle.manifest)
@@ -234,7 +242,7 @@ def export_graphs(bundle_dir: str | Path, check: bool = True) -> dict:
     entry = {"format": GRAPH_FORMAT, "opset": OPSET, "exporter": f"torch {torch.__version__} (TorchScript exporter)",
              "weights_sha256": manifest["weights_sha256"], "branch": branch is not None,
              "findings_sha256": (manifest.get("findings") or {}).get("sha256"), "files": files,
-             "external_data": shared}
+             "external_data": shared, "int8": {"included": False, "reason": NOT_REQUESTED}}
     if report:
         entry["check"] = {k: round(v, 8) for k, v in report.items()}
     manifest[GRAPHS_KEY] = entry
@@ -242,6 +250,9 @@ def export_graphs(bundle_dir: str | Path, check: bool = True) -> dict:
     for stale in [*directory.glob("*.onnx"), *directory.glob("frames_weights-*.bin")]:
         if stale.name not in {f["file"] for f in files.values()} | {shared["file"]}:
             stale.unlink()
+    if int8:
+        add_int8_graphs(directory, data_root)
+        entry = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))[GRAPHS_KEY]
     return entry
 
 
@@ -249,14 +260,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model_training export-onnx", description=__doc__.split("\n\n")[0])
     ap.add_argument("bundles", nargs="+", help="model bundle folder(s), rewritten in place")
     ap.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime vs torch check")
+    ap.add_argument("--int8", action="store_true", help="also the int8 frame graphs (calibrated on the demo patient "
+                                                        "+ development-part frames of --data)")
+    ap.add_argument("--data", help="with --int8: data folder (default ../shared/data)")
     args = ap.parse_args(argv)
     for b in args.bundles:
         try:
-            entry = export_graphs(b, check=not args.no_check)
+            entry = export_graphs(b, check=not args.no_check, int8=args.int8, data_root=args.data)
         except (ValueError, OSError, LusError) as e:
             print(f"export-onnx: {b}: {e}", file=sys.stderr)
             return 1
         sizes = ", ".join(f"{v['file']} {v['bytes'] / 1e6:.2f} MB"
                           for v in [*entry["files"].values(), entry["external_data"]])
-        print(json.dumps({"bundle": str(b), "graphs": sizes, "check": entry.get("check", {})}))
+        print(json.dumps({"bundle": str(b), "graphs": sizes, "check": entry.get("check", {}), "int8": entry["int8"]}))
     return 0

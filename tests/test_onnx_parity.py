@@ -1,5 +1,6 @@
 """ONNX Runtime (the app's engine) against torch (the networks as trained) for the bundled model: on the demo
-patient's clips and synthetic frames, and on real clips of ../shared/data when present.
+patient's clips and synthetic frames, and on real clips of ../shared/data when present; the fp32 graphs
+(``precision="fp32"``: the int8 ones are checked against these in test_onnx_int8.py).
 
 Targets (issue 13): segmentation argmax identical on >= 99.9 % of pixels, zone and severity probabilities within
 1e-4, findings-branch logits and findings probabilities close, and the same scores in the ``assess`` JSON.
@@ -35,7 +36,7 @@ PROB_TOL = 1e-4
 
 @pytest.fixture(scope="module")
 def engines():
-    onnx = Engine(open_bundle(BUNDLED), threads=1)
+    onnx = Engine(open_bundle(BUNDLED), threads=1, precision="fp32")  # the fp32 graphs vs torch (int8: test_onnx_int8)
     torch_ = Engine(load_bundle(BUNDLED), threads=1, backend="torch")
     assert onnx.backend.name == "onnxruntime" and torch_.backend.name == "torch"
     return onnx, torch_

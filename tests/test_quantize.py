@@ -1,7 +1,7 @@
 """``python -m model_training quantize`` (model_training/quantize.py): static QDQ int8 versions of a bundle's frame
 graphs, the node groups a variant keeps in fp32, the agreement measures against fp32, and a bundle copy with int8
-frame graphs that the engine opens and runs. Tiny random networks; the real study's numbers are in
-docs/model-card.md ("int8 study")."""
+frame graphs (tests/test_onnx_int8.py covers the int8 graphs in a bundle). Tiny random networks; the real
+study's numbers are in docs/model-card.md ("int8")."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from lusapp.model.onnx_bundle import open_bundle  # noqa: E402
 from media_files import make_bundle, tiny_networks  # noqa: E402
 from model_training import quantize as q  # noqa: E402
 from model_training.cli import main as training_main  # noqa: E402
+from model_training.quantize_study import write_bundle  # noqa: E402
 
 
 def smooth_frames(n: int, size: int = 64, seed: int = 0) -> np.ndarray:
@@ -153,26 +154,16 @@ def test_dev_halves_split_whole_groups_and_never_return_test_items():
     assert all(i.part == "dev" for i in calib + evaluation)
 
 
-def test_bundle_copy_with_int8_frame_graphs_opens_and_runs(tmp_path):
+def test_bundle_copy_without_development_data_is_refused_and_leaves_nothing(tmp_path):
+    """--write-bundle needs development-part frames to calibrate on: without them the copy says so (fp32 only)."""
     src = make_bundle(tmp_path / "tiny", networks=tiny_networks(seed=3, clin_dim=6))
     assert training_main(["export-onnx", str(src)]) == 0
-    assert "check" in open_bundle(src).graphs.entry  # the fp32 graphs' parity numbers
-    bundle = open_bundle(src)
-    graphs = {}
-    for g in q.FRAME_GRAPHS:
-        graphs[g] = tmp_path / f"{g}.int8.onnx"
-        q.quantize_graph(bundle.graphs.paths[g], graphs[g], smooth_frames(32), "minmax")
-    dst = q.write_bundle(src, tmp_path / "tiny-int8", graphs, {"variant": "all", "method": "minmax"})
-    copy = open_bundle(dst)  # verifies the manifest's checksums of every graph
-    assert copy.graphs.entry["quantized"] == {"variant": "all", "method": "minmax"} and "check" not in copy.graphs.entry
-    assert (dst / "frames_full.onnx").read_bytes() == graphs["frames_full"].read_bytes()
-    assert (src / "frames_full.onnx").read_bytes() != graphs["frames_full"].read_bytes()  # the source is untouched
-    from lusapp.model.engine import Engine
-
-    feats, labels, _ = Engine(copy, threads=1).backend.frames(smooth_frames(3), full=True)
-    assert feats.shape[0] == 3 and labels.shape == (3, 64, 64)
+    note = write_bundle(src, tmp_path / "tiny-int8", data_root=tmp_path / "no-data")
+    assert note["included"] is False and "no-data" in note["reason"]
+    assert not open_bundle(tmp_path / "tiny-int8").graphs.has_int8
+    assert not list(tmp_path.glob(".tiny-int8.tmp-*"))
     with pytest.raises(ValueError, match="already exists"):
-        q.write_bundle(src, dst, graphs, {})
+        write_bundle(src, tmp_path / "tiny-int8")
 
 
 def test_calibration_reader_gives_equal_batches_and_rewinds():

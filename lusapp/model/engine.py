@@ -63,7 +63,8 @@ class _ZoneJob:
 
 class Engine:
     def __init__(self, bundle: Any, threads: int | None = None, batch_size: int = 16,
-                 max_cached_clips: int = 64, max_cached_label_bytes: int = 96 << 20, backend: str | None = None):
+                 max_cached_clips: int = 64, max_cached_label_bytes: int = 96 << 20, backend: str | None = None,
+                 precision: str | None = None):
         self.bundle = bundle
         self.size = bundle.input_size
         self.batch_size = int(batch_size)
@@ -73,7 +74,9 @@ class Engine:
         arch = bundle.manifest["architecture"]
         self.feat_dim = int(arch["seg"]["widths"][-1])
         self._has_zone, self._sev_arch = bool(arch.get("zone")), arch.get("severity") or None
-        self.backend = make_backend(bundle, threads, backend, findings=self.findings)
+        # precision: the ONNX frame graphs' ('auto' = int8 when the bundle has them | 'int8' | 'fp32';
+        # default $LUSAPP_FRAME_PRECISION); one per engine, so its feature cache never mixes them
+        self.backend = make_backend(bundle, threads, backend, findings=self.findings, precision=precision)
         self._torch = self.backend if self.backend.name == "torch" else None
         self.cache = FeatureCache(max_cached_clips, max_cached_label_bytes)
         self._net_lock = threading.RLock()

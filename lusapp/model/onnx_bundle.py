@@ -7,7 +7,8 @@ one ONNX graph per stage the app runs next to the safetensors weights and lists 
                "findings_sha256": <of findings.safetensors, or null>, "branch": true/false,
                "files": {"frames_full":   {"file": "frames_full.onnx", "sha256": ...},
                          "frames_encode": {...}, "zone": {...}, "severity": {...}},
-               "external_data": {"file": "frames_weights-<sha256[:12]>.bin", "sha256": ...}}
+               "external_data": {"file": "frames_weights-<sha256[:12]>.bin", "sha256": ...},
+               "int8": {"included": true/false, "reason": ...}}
 
 * ``frames_full``: input ``x`` (N, 1, H, W) float [0, 1] -> ``features`` (N, D) (mean of the bottleneck),
   ``labels`` (N, H, W) uint8 (argmax of the logits) and, with a findings branch, ``branch_logits`` (N, K);
@@ -17,6 +18,12 @@ one ONNX graph per stage the app runs next to the safetensors weights and lists 
 * ``zone``: ``frame_features`` (B, T, D) -> ``probs`` (B, n_scores) (temporal mean, Linear, softmax);
 * ``severity``: ``zone_features`` (B, Z, F), ``zone_mask`` (B, Z) bool, ``clinical`` (B, C) -> ``probs`` (B, 4),
   ``attention`` (B, Z).
+* optional, both or neither: ``frames_full_int8`` / ``frames_encode_int8``, static QDQ int8 versions of the two
+  frame graphs (same inputs and outputs; self-contained files), written by ``export-onnx --int8``
+  (model_training/int8_graphs.py) with their variant, calibration frames and measured agreement with fp32 in their
+  files entry. The ONNX backend runs them for every frame pass when present (live masks and assessment alike, so
+  the feature cache never mixes precisions) unless ``$LUSAPP_FRAME_PRECISION`` / the engine's ``precision`` says
+  ``fp32``. Bundles without them (``graphs.int8.included`` false, with the reason) run the fp32 graphs.
 
 ``open_bundle`` verifies the manifest, the weights checksum and every graph's checksum and returns a
 ``GraphBundle`` (no torch); a bundle without graphs (published before graphs existed) is loaded with torch when
@@ -45,6 +52,9 @@ GRAPH_NAMES = ("frames_full", "frames_encode", "zone", "severity")
 GRAPH_FORMAT = "onnx"
 ENV_BACKEND = "LUSAPP_ENGINE_BACKEND"  # auto (default) | onnx | torch
 BACKENDS = ("auto", "onnx", "torch")
+INT8_GRAPHS = {"frames_full": "frames_full_int8", "frames_encode": "frames_encode_int8"}  # fp32 graph -> int8 one
+ENV_PRECISION = "LUSAPP_FRAME_PRECISION"  # auto (default: int8 when the bundle has it) | int8 | fp32
+PRECISIONS = ("auto", "int8", "fp32")
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,24 @@ class GraphSet:
     @property
     def has_branch(self) -> bool:
         return bool(self.entry.get("branch"))
+
+    @property
+    def has_int8(self) -> bool:
+        """True when the bundle carries the int8 frame graphs (both, verified)."""
+        return all(n in self.paths for n in INT8_GRAPHS.values())
+
+    def run_paths(self, precision: str | None = None) -> tuple[str, dict[str, Path]]:
+        """('int8' or 'fp32', stage -> graph file to run): the int8 frame graphs when present unless
+        ``precision`` (else $LUSAPP_FRAME_PRECISION) is 'fp32'; an explicit 'int8' without them is a BundleError."""
+        choice = precision_choice(precision)
+        if choice == "int8" and not self.has_int8:
+            raise BundleError(self.directory, "int8 frame graphs asked for (frame precision 'int8'), but this model "
+                                              "bundle has none: it runs fp32 only")
+        used = "int8" if self.has_int8 and choice != "fp32" else "fp32"
+        paths = {n: p for n, p in self.paths.items() if n not in INT8_GRAPHS.values()}
+        if used == "int8":
+            paths.update({n: self.paths[i] for n, i in INT8_GRAPHS.items()})
+        return used, paths
 
 
 def required_graphs(manifest: dict) -> tuple[str, ...]:
@@ -77,8 +105,14 @@ def read_graphs(directory: str | Path, manifest: dict, verify: bool = True) -> G
     mpath = directory / MANIFEST_NAME
     files = entry.get("files") if isinstance(entry, dict) else None
     required = required_graphs(manifest)
-    if not isinstance(files, dict) or entry.get("format") != GRAPH_FORMAT or set(files) != set(required):
-        raise BundleError(mpath, f"the '{GRAPHS_KEY}' entry is malformed (expected ONNX files {', '.join(required)})")
+    if (not isinstance(files, dict) or entry.get("format") != GRAPH_FORMAT
+            or not set(required) <= set(files) <= set(required) | set(INT8_GRAPHS.values())):
+        raise BundleError(mpath, f"the '{GRAPHS_KEY}' entry is malformed (expected ONNX files {', '.join(required)}, "
+                                 f"optionally {' and '.join(INT8_GRAPHS.values())})")
+    int8 = [n for n in INT8_GRAPHS.values() if n in files]
+    if len(int8) == 1:
+        raise BundleError(mpath, f"the '{GRAPHS_KEY}' entry lists {int8[0]} without its pair: the int8 frame graphs "
+                                 f"come as {' and '.join(INT8_GRAPHS.values())}")
     if str(entry.get("weights_sha256", "")).lower() != str(manifest.get("weights_sha256", "")).lower():
         raise BundleError(mpath, "its ONNX graphs were exported from other weights; export them again with "
                                  "`python -m model_training export-onnx` on this bundle")
@@ -86,7 +120,7 @@ def read_graphs(directory: str | Path, manifest: dict, verify: bool = True) -> G
     if entry.get("branch") and str(entry.get("findings_sha256", "")).lower() != str(findings.get("sha256", "")).lower():
         raise BundleError(mpath, "its ONNX graphs were exported with another findings head; export them again "
                                  "with `python -m model_training export-onnx` on this bundle")
-    paths = {name: _checked_file(directory, files[name], name, "ONNX graph", verify) for name in required}
+    paths = {name: _checked_file(directory, files[name], name, "ONNX graph", verify) for name in [*required, *int8]}
     shared = entry.get("external_data")
     data = None if shared is None else _checked_file(directory, shared, "external_data", "ONNX external data", verify)
     return GraphSet(directory=directory, paths=paths, entry=dict(entry), data=data)
@@ -198,10 +232,24 @@ def backend_choice(prefer: str | None = None) -> str:
     return choice
 
 
-def make_backend(bundle: Any, threads: int | None = None, prefer: str | None = None, findings: Any = None):
+def precision_choice(prefer: str | None = None) -> str:
+    """The frame graphs' precision asked for: ``prefer`` (the engine's argument), else $LUSAPP_FRAME_PRECISION,
+    else 'auto' (int8 when the bundle has it, else fp32)."""
+    choice = (prefer or os.environ.get(ENV_PRECISION) or "auto").strip().lower()
+    if choice not in PRECISIONS:
+        raise ValueError(f"frame precision must be one of {', '.join(PRECISIONS)}, not {choice!r} (${ENV_PRECISION})")
+    return choice
+
+
+def make_backend(bundle: Any, threads: int | None = None, prefer: str | None = None, findings: Any = None,
+                 precision: str | None = None):
     """The forward-pass backend for ``bundle``: ``OrtBackend`` when it has ONNX graphs and onnxruntime is
-    installed (unless ``prefer`` / $LUSAPP_ENGINE_BACKEND says 'torch'), else ``TorchBackend``."""
+    installed (unless ``prefer`` / $LUSAPP_ENGINE_BACKEND says 'torch'), else ``TorchBackend``. ``precision``
+    (or $LUSAPP_FRAME_PRECISION): 'auto' / 'int8' / 'fp32' frame graphs for the ONNX backend (torch runs fp32;
+    an explicit 'int8' it cannot run is a BundleError)."""
     choice = backend_choice(prefer)
+    if precision is not None:
+        precision_choice(precision)  # a bad engine argument fails whichever backend runs
     path = getattr(bundle, "path", None)
     graphs = getattr(bundle, "graphs", None)
     if graphs is None and path is not None and bundle.manifest.get(GRAPHS_KEY):
@@ -213,9 +261,12 @@ def make_backend(bundle: Any, threads: int | None = None, prefer: str | None = N
             if choice == "onnx":
                 raise BundleError(path, "onnxruntime is not installed, so the model's ONNX graphs cannot run") from None
         else:
-            return OrtBackend(graphs, bundle.manifest, threads)
+            return OrtBackend(graphs, bundle.manifest, threads, precision)
     if choice == "onnx":
         raise BundleError(path or "model", "this model bundle has no ONNX graphs (engine backend 'onnx' asked for)")
+    if precision is not None and precision.strip().lower() == "int8":
+        raise BundleError(path or "model", "int8 frame graphs asked for, but this engine runs the torch networks "
+                                           "(fp32 only)")
     try:
         from lusapp.model.torch_backend import TorchBackend
     except ImportError:

@@ -6,6 +6,11 @@ Runtime's default, one per physical core), one inter-op thread, and idle worker 
 spin-waiting (``session.intra_op.allow_spinning = 0``): the GUI, the decoder and the prefetch thread share the
 cores with the network (the same reason the torch path sets ``OMP_WAIT_POLICY=PASSIVE``).
 
+Precision: when the bundle carries the int8 frame graphs (``frames_full_int8`` / ``frames_encode_int8``) they run
+every frame pass -- live masks and the assessment's features alike, so one engine's feature cache holds one
+precision -- unless ``precision`` / ``$LUSAPP_FRAME_PRECISION`` is 'fp32'; only the graphs that run get a
+session. ``precision`` tells which ran ('int8' or 'fp32').
+
 The interface is the one of ``lusapp.model.torch_backend.TorchBackend``: ``frames``, ``zone_probs``,
 ``severity_probs``, ``warm_up``, ``has_branch``.
 """
@@ -39,12 +44,14 @@ def session_options(threads: int | None) -> ort.SessionOptions:
 class OrtBackend:
     name = "onnxruntime"
 
-    def __init__(self, graphs: GraphSet, manifest: dict, threads: int | None = None):
+    def __init__(self, graphs: GraphSet, manifest: dict, threads: int | None = None, precision: str | None = None):
         self.graphs = graphs
         self._threads = int(threads or 0)
+        self.precision, run = graphs.run_paths(precision)
+        self.paths = run  # the graph files the sessions run (name -> path)
         opts = session_options(threads)
         self.sessions: dict[str, ort.InferenceSession] = {}
-        for name, path in graphs.paths.items():
+        for name, path in run.items():
             try:
                 self.sessions[name] = ort.InferenceSession(str(path), sess_options=opts, providers=PROVIDERS)
             except Exception as e:  # noqa: BLE001 -- onnxruntime raises its own (Fail, InvalidGraph, ...) types
