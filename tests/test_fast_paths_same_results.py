@@ -3,7 +3,8 @@ preparation give exactly what the plain formulations give (the engine's crops, n
 not move when these are sped up): one FFmpeg decoding thread gives OpenCV's default decoder's frames; the hull of a component from its outer contour is the hull of all its pixels; the frame mean / std
 without the float32 stack are bit-identical to numpy's; the channel spread channel by channel is the
 ``max(axis=2) - min(axis=2)`` of the int16 frame; the uint8 batch scaled by ``to_input`` is the float input
-``prepare_array`` gives, and rounding that input back to uint8 gives the uint8 batch."""
+``prepare_array`` gives, and rounding that input back to uint8 gives the uint8 batch; a label map resized straight
+into its box of the frame mask is the one resized and then pasted there."""
 
 from __future__ import annotations
 
@@ -134,3 +135,14 @@ def test_one_decoding_thread_gives_the_default_decoders_frames(tmp_path, monkeyp
     with open_media(path) as clip:
         default = [clip.read(i) for i in range(clip.n_frames)]
     assert len(ours) == len(default) == 24 and all(np.array_equal(a, b) for a, b in zip(ours, default))
+
+
+def test_masks_projected_into_the_box_are_the_resized_label_maps_pasted_there():
+    rng = np.random.default_rng(6)
+    for box, shape in (((60, 30, 580, 450), (480, 640)), (None, (480, 640)), ((0, 0, 64, 48), (96, 128)),
+                       ((5, 7, 9, 12), (20, 20)), ((-10, -10, 900, 900), (72, 96))):
+        labels = rng.integers(0, 5, (32, 32), dtype=np.uint8)
+        x0, y0, x1, y1 = pp.box_tuple(box, *shape)
+        plain = np.zeros(shape, np.uint8)
+        plain[y0:y1, x0:x1] = cv2.resize(labels, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+        assert np.array_equal(pp.project_mask(labels, box, shape), plain)
