@@ -31,6 +31,10 @@ class LusError(Exception):
     """Base class of every error LUSApp raises on purpose."""
 
 
+class RunCancelled(LusError, RuntimeError):
+    """A network pass stopped on purpose (the live-mask worker at shutdown: ``Engine.run_canceller``)."""
+
+
 class ValidationError(LusError, ValueError):
     def __init__(self, field: str, message: str):
         self.field = field

@@ -7,7 +7,8 @@
 
 The worker owns one ``QThread`` whose loop waits on a condition variable; the GUI thread only sets
 fields under a lock and never waits for the model. A batch in flight when the zone changes is finished
-by the engine but its masks are dropped (generation counter). Masks are cached per clip key (LRU by
+by the engine but its masks are dropped (generation counter); at ``shutdown`` the pass in flight is stopped
+(``Engine.run_canceller``), so closing the app does not wait for it. Masks are cached per clip key (LRU by
 bytes; the Qt-free ``lusapp.review.mask_cache``), so coming back to a zone shows its masks at once.
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
+from lusapp.core.errors import RunCancelled
 from lusapp.model.contract import ReviewEngine
 from lusapp.review.mask_cache import DEFAULT_MASK_BUDGET, MaskCache, next_batch
 
@@ -38,6 +40,8 @@ def clip_findings(engine: ReviewEngine, clip, crop=None):
         if crop is not None:
             engine.segment(clip, [0], crop=crop)  # the user's crop becomes the clip's crop first
         return engine.clip_report(clip).findings
+    except RunCancelled:  # the worker is shutting down
+        return None
     except Exception:  # noqa: BLE001 - masks without gating are still masks
         _log.warning("findings of %s failed:\n%s", getattr(clip, "path", clip), traceback.format_exc())
         return None
@@ -111,6 +115,7 @@ class SegWorker(QObject):
         self._job: _Job | None = None
         self._generation = 0
         self._stop = False
+        self._cancel_run = None  # stops the worker thread's network pass in flight (set by that thread)
         self.batches_run = 0
         self.busy = False
         self._announced: set[tuple[str, int]] = set()
@@ -175,11 +180,14 @@ class SegWorker(QObject):
         return self.cache.get(key, frame)
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
-        """Stop the thread (idempotent); a batch in flight finishes first."""
+        """Stop the thread (idempotent); a network pass in flight is stopped, not waited for (ONNX Runtime)."""
         with self._cond:
             self._stop = True
             self._job = None
+            cancel = self._cancel_run
             self._cond.notify_all()
+        if cancel is not None:
+            cancel()
         self._thread.wait(timeout_ms)
 
     # -- worker thread ---------------------------------------------------------------------------
@@ -216,6 +224,14 @@ class SegWorker(QObject):
                 return not self._stop
             self.busy = True
         job, generation, engine, batch = work
+        make_canceller = getattr(engine, "run_canceller", None)
+        if make_canceller is not None:
+            cancel = make_canceller()
+            with self._cond:
+                self._cancel_run = cancel
+                if self._stop:  # shut down while this step started: do not start a pass
+                    self.busy = False
+                    return False
         if not job.findings_done:
             job.findings = clip_findings(engine, job.clip, job.crop)
             job.findings_done = True

@@ -89,6 +89,13 @@ class Engine:
         with self._net_lock:
             self.backend.warm_up(self.size)
 
+    def run_canceller(self) -> Callable[[], None]:
+        """For the calling thread: a function that stops its frame passes on this engine, the one in flight
+        included (they raise ``lusapp.core.errors.RunCancelled``); other threads' passes go on. The torch path cannot
+        stop a pass: its canceller does nothing."""
+        make = getattr(self.backend, "thread_canceller", None)
+        return make() if make is not None else _no_cancel
+
     # the torch modules (training code, tests); with ONNX Runtime they are loaded with torch on first use
     def _torch_backend(self):
         if self._torch is None:
@@ -444,3 +451,7 @@ class Engine:
 def _spread(items: Sequence[int], n: int) -> list[int]:
     """Up to ``n`` items spread evenly over ``items`` (first and last included)."""
     return [items[int(round(j))] for j in np.linspace(0, len(items) - 1, min(n, len(items)))]
+
+
+def _no_cancel() -> None:
+    """The canceller of a backend that cannot stop a pass (torch)."""

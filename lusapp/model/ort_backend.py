@@ -13,22 +13,28 @@ session. ``precision`` tells which ran ('int8' or 'fp32').
 
 The interface is the one of ``lusapp.model.torch_backend.TorchBackend``: ``frames``, ``zone_probs``,
 ``severity_probs``, ``warm_up``, ``has_branch``.
+
+Cancelling: ``thread_canceller()`` gives the calling thread its own ``RunOptions``; calling the function it
+returns (from any thread) stops that thread's frame pass in flight and its later ones with ``RunCancelled``.
+The live-mask worker uses it so that closing the app does not wait for a batch (other threads' runs go on).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import onnxruntime as ort
 
-from lusapp.core.errors import BundleError
+from lusapp.core.errors import BundleError, RunCancelled
 
 if TYPE_CHECKING:
     from lusapp.model.onnx_bundle import GraphSet
 
 PROVIDERS = ["CPUExecutionProvider"]
 
+__all__ = ["OrtBackend", "RunCancelled", "session_options"]
 
 def session_options(threads: int | None) -> ort.SessionOptions:
     opts = ort.SessionOptions()
@@ -61,6 +67,7 @@ class OrtBackend:
         self.has_branch = graphs.has_branch and "branch_logits" in self._full_out
         arch = manifest["architecture"]
         self.has_zone, self.has_severity = bool(arch.get("zone")), bool(arch.get("severity"))
+        self._local = threading.local()
 
     @property
     def threads(self) -> int:
@@ -70,8 +77,29 @@ class OrtBackend:
         """(N, 1, H, W) float32 inputs -> (features, label maps if ``full`` else None, branch logits or None)."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         names = self._full_out if full else self._enc_out
-        out = dict(zip(names, self.sessions["frames_full" if full else "frames_encode"].run(names, {"x": x})))
+        opts = getattr(self._local, "run_options", None)
+        if opts is not None and opts.terminate:
+            raise RunCancelled("frame pass cancelled")
+        try:
+            outs = self.sessions["frames_full" if full else "frames_encode"].run(names, {"x": x}, opts)
+        except Exception:
+            if opts is not None and opts.terminate:  # onnxruntime's "terminate flag" failure
+                raise RunCancelled("frame pass cancelled") from None
+            raise
+        out = dict(zip(names, outs))
         return out["features"], out.get("labels"), out.get("branch_logits") if self.has_branch else None
+
+    def thread_canceller(self) -> Callable[[], None]:
+        """A function that stops the calling thread's frame passes (the one in flight and every later one)."""
+        opts = getattr(self._local, "run_options", None)
+        if opts is None:
+            opts = self._local.run_options = ort.RunOptions()
+            opts.log_severity_level = 4  # a cancelled run is expected: no "terminate flag" error on the console
+
+        def cancel() -> None:
+            opts.terminate = True
+
+        return cancel
 
     def zone_probs(self, frame_feats: np.ndarray) -> np.ndarray:
         """(B, T, D) frame features -> (B, n_scores) zone-score probabilities (float64)."""
