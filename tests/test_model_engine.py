@@ -126,6 +126,8 @@ def test_prefetch_keeps_order_and_hands_each_failure_to_its_item():
     assert two_ahead == [0, 1, 9, 16, 25, 36]
     only = list(prefetch(work, [3]))
     assert len(only) == 1 and only[0].result() == (9, threading.current_thread().name)
+    inline = [fut.result() for fut in prefetch(work, [0, 1, 3], ahead=0)]  # ahead 0: in the caller's thread
+    assert inline == [(k * k, threading.current_thread().name) for k in (0, 1, 3)]
     with pytest.raises(ValueError, match="broken"):
         next(iter(prefetch(work, [2]))).result()
     assert list(prefetch(work, [])) == []
@@ -154,8 +156,13 @@ def test_assess_then_warm_assess_skips_the_network(bundle_dir, patient_dir, monk
     import lusapp.io.readers as readers
 
     monkeypatch.setattr(readers, "open_media", lambda *a, **k: pytest.fail("warm run opened a clip"))
+    preparers = set()
+    prepare = eng._prepare_zone
+    monkeypatch.setattr(eng, "_prepare_zone",
+                        lambda *a: (preparers.add(threading.current_thread().name), prepare(*a))[1])
     b = eng.assess(*load_patient_any(patient_dir), n_frames=30)
     assert calls["n"] == cold_calls  # no network pass, no decoding
+    assert preparers == {threading.current_thread().name}  # cached zones: no helper thread to hand off to
     assert np.allclose(a.severity_probs, b.severity_probs) and a.zone_rules == b.zone_rules
     monkeypatch.undo()
     c = eng.assess(*load_patient_any(patient_dir), n_frames=5, samplings=3)

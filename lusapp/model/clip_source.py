@@ -37,16 +37,18 @@ def prefetch(fn: Callable[[Any], Any], items: Iterable[Any], ahead: int = 1,
     """Futures of ``fn(item)`` in the order of ``items``, the next ``ahead`` ones computed in as many helper
     threads while the caller works on the current one: decoding, crop detection and resizing (OpenCV releases
     the GIL) overlap the network. ``fn`` must be safe to run beside the caller (and, with ``ahead`` > 1, beside
-    itself). One item runs in the caller's thread (no thread to start); a failure is raised by that item's
+    itself). One item, or ``ahead`` 0, runs in the caller's thread, one item at a time (no thread to start: a
+    thread handoff costs more than an item that is already cached); a failure is raised by that item's
     ``result()``. Closing the generator early cancels what has not started and waits for what runs."""
     items = list(items)
-    if len(items) == 1:
-        done: Future = Future()
-        try:
-            done.set_result(fn(items[0]))
-        except Exception as e:  # noqa: BLE001 - handed to the caller through result(), as from the pool
-            done.set_exception(e)
-        yield done
+    if len(items) == 1 or ahead <= 0:
+        for item in items:
+            done: Future = Future()
+            try:
+                done.set_result(fn(item))
+            except Exception as e:  # noqa: BLE001 - handed to the caller through result(), as from the pool
+                done.set_exception(e)
+            yield done
         return
     ahead = max(1, int(ahead))
     with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix=name) as pool:

@@ -308,6 +308,12 @@ class Engine:
             if clip is not None and owned:
                 clip.close()
 
+    def _has_entry(self, path: Any) -> bool:
+        """The clip's crop is known and its cache entry (features, label maps) for this model exists."""
+        ident = clip_identity(path)
+        crop = self.cache.crop(ident)
+        return crop is not None and self.cache.get((ident, self.model_id, crop)) is not None
+
     def _finish_zone(self, job: _ZoneJob):
         """The network part of a zone: run the prepared batches, then features per sampling, the rule and
         (models with a findings head) the findings; the rule then reads masks without the finding pixels
@@ -353,8 +359,11 @@ class Engine:
         runs: list[dict[str, np.ndarray]] = [dict() for _ in range(n_samp)]
         rules: dict[str, tuple[FrameMeasures, int, str]] = {}
         found: dict[str, ZoneFindings] = {}
+        # helper threads prepare zones ahead (decoding overlaps the network); when every clip has its entry in
+        # the cache already (a warm re-assessment) the zones are prepared in this thread: no handoff to pay for
+        warm = all(self._has_entry(media_paths[z]) for z in todo)
         prepared = prefetch(lambda z: self._prepare_zone(media_paths[z], n_frames, n_samp, measure_frames), todo,
-                            ahead=self.prepare_ahead)
+                            ahead=0 if warm else self.prepare_ahead)
         for k, (zid, ready) in enumerate(zip(todo, prepared)):
             if progress:
                 progress(int(100 * k / len(todo)), f"zone {zid}")
