@@ -19,17 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from onnx_support import demo_assessments
 from conftest import requires_shared_data
 from lusapp.core.errors import BundleError
 from lusapp.io.readers import open_media
 from lusapp.model import preprocess as pp
-from lusapp.model.assess_cli import assessment_json
 from lusapp.model.cache import sample_indices
 from lusapp.model.clip_source import detect_crop
 from lusapp.model.engine import Engine
 from lusapp.model.manifest import sha256_file
 from lusapp.model.onnx_bundle import ENV_PRECISION, INT8_GRAPHS, open_bundle
-from lusapp.store.patient_folder import open_patient_folder
 
 pytest.importorskip("onnxruntime")
 
@@ -96,11 +95,7 @@ def test_int8_labels_and_branch_logits_stay_close_to_fp32_on_demo_and_synthetic_
 
 
 def test_assess_gives_the_same_zone_scores_with_int8_and_fp32(engines):
-    docs = []
-    for engine in engines:
-        patient, media = open_patient_folder(DEMO)
-        docs.append(assessment_json(patient, engine.assess(patient, media)))
-    a, b = docs
+    a, b = demo_assessments(engines)
     assert a["severity"] == b["severity"] and a["severe"] == b["severe"]
     assert set(a["zones"]) == set(b["zones"]) and len(a["zones"]) >= 8
     for zid, za in a["zones"].items():

@@ -14,16 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from onnx_support import demo_assessments
 from conftest import SHARED_DATA, requires_shared_data
 from lusapp.io.readers import open_media
 from lusapp.model import preprocess as pp
-from lusapp.model.assess_cli import assessment_json
 from lusapp.model.bundle import load_bundle
 from lusapp.model.cache import sample_indices
 from lusapp.model.clip_source import detect_crop
 from lusapp.model.engine import Engine
 from lusapp.model.onnx_bundle import open_bundle
-from lusapp.store.patient_folder import open_patient_folder
 
 pytest.importorskip("onnxruntime")
 
@@ -93,11 +92,7 @@ def test_zone_and_severity_probabilities_within_1e4(engines):
 
 
 def test_assess_json_has_the_same_scores(engines):
-    docs = []
-    for engine in engines:
-        patient, media = open_patient_folder(DEMO)
-        docs.append(assessment_json(patient, engine.assess(patient, media)))
-    a, b = docs
+    a, b = demo_assessments(engines)
     assert a["severity"] == b["severity"] and a["votes"] == b["votes"] and a["severe"] == b["severe"]
     assert np.abs(np.subtract(a["severity_probs"], b["severity_probs"])).max() <= 2e-4  # rounded to 4 places
     assert set(a["zones"]) == set(b["zones"]) and len(a["zones"]) >= 8
